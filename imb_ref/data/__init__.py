@@ -1,0 +1,99 @@
+"""Datasets in their real on-disk formats, split as in the paper (Appendix D).
+
+`load_dataset` returns a `Dataset` of host (NumPy) arrays: pixels scaled to [0, 1]
+(float64 unless asked otherwise), labels int64. The last `val_size` training examples form the validation
+split. The caller moves the arrays to the device once (`backend.to_device`).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UserError
+from . import synthetic12
+from .cache import data_root
+from .cifar10 import load_cifar10
+from .mnist import load_fashion_mnist, load_mnist, to_unit_interval
+
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic12")
+DEFAULT_VAL_SIZE = {"mnist": 10000, "fashion-mnist": 10000, "cifar10": 10000,
+                    "synthetic12": 0}
+N_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "synthetic12": 2}
+
+
+@dataclass
+class Split:
+    x: np.ndarray  # (N, d) floating, in [0, 1]
+    y: np.ndarray  # (N,) int64
+
+    def __len__(self):
+        return int(self.y.shape[0])
+
+
+@dataclass
+class Dataset:
+    name: str
+    n_classes: int
+    train: Split
+    val: Split   # may be empty
+    test: Split
+
+    @property
+    def n_features(self):
+        return int(self.train.x.shape[1])
+
+    def summary(self):
+        return (f"{self.name}: {len(self.train)} train / {len(self.val)} val / "
+                f"{len(self.test)} test, {self.n_features} features, "
+                f"{self.n_classes} classes")
+
+
+def _raw(name, root, data_file, quiet):
+    if name == "mnist":
+        return load_mnist(root, quiet)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(root, quiet)
+    if name == "cifar10":
+        return load_cifar10(root, quiet)
+    x, y = synthetic12.load_mat(data_file) if data_file else synthetic12.make_task()
+    train, test = synthetic12.train_test_split(len(y))
+    return x[train], y[train], x[test], y[test]
+
+
+def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val=None,
+                 limit_test=None, data_file=None, quiet=False, dtype=np.float64):
+    """Load `name` and split it.
+
+    val_size: the last `val_size` training examples become the validation split
+        (None: the dataset's default, 10,000 for the image sets as in the paper's
+        Appendix D, 0 for synthetic12).
+    limit_train, limit_val, limit_test: keep only the first N of each split.
+    data_file: synthetic12 only, the original `var_u.mat`.
+    dtype: floating dtype of the returned inputs (float32 halves host memory).
+    """
+    if name not in DATASETS:
+        raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if data_file and name != "synthetic12":
+        raise UserError("--data-file is for --dataset synthetic12 only")
+    root = data_root(data_dir) if name != "synthetic12" else None
+    x_train, y_train, x_test, y_test = _raw(name, root, data_file, quiet)
+    if x_train.dtype == np.uint8:
+        x_train, x_test = to_unit_interval(x_train, dtype), to_unit_interval(x_test, dtype)
+    else:
+        x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
+    val_size = DEFAULT_VAL_SIZE[name] if val_size is None else int(val_size)
+    if not 0 <= val_size < len(y_train):
+        raise UserError(f"--val-size {val_size}: must be between 0 and "
+                        f"{len(y_train) - 1} for {name} ({len(y_train)} training examples)")
+    cut = len(y_train) - val_size
+    train = Split(x_train[:cut], y_train[:cut])
+    val = Split(x_train[cut:], y_train[cut:])
+    test = Split(x_test, y_test)
+    for split, limit, flag in ((train, limit_train, "--limit-train"),
+                               (val, limit_val, "--limit-val"),
+                               (test, limit_test, "--limit-test")):
+        if limit is not None:
+            if limit < 1:
+                raise UserError(f"{flag} {limit}: must be at least 1")
+            split.x, split.y = split.x[:limit], split.y[:limit]
+    return Dataset(name, N_CLASSES[name], train, val, test)

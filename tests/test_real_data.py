@@ -1,0 +1,34 @@
+"""The real data on hand: the MNIST test set and Fashion-MNIST (skipped when absent)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from imb_ref.data import load_dataset
+from imb_ref.data.download import md5sum
+from imb_ref.data.idx import load_idx_pair
+from imb_ref.data.mnist import MNIST_MD5, SYSTEM_FASHION_DIR, TEST_IMAGES, TEST_LABELS
+
+MNIST_T10K = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist-t10k")
+
+
+@pytest.mark.skipif(not os.path.isdir(MNIST_T10K), reason="../shared/data/mnist-t10k not here")
+def test_real_mnist_test_set():
+    images = os.path.join(MNIST_T10K, TEST_IMAGES)
+    labels = os.path.join(MNIST_T10K, TEST_LABELS)
+    assert md5sum(images) == MNIST_MD5[TEST_IMAGES] == "9fb629c4189551a2d022fa330f9573f3"
+    assert md5sum(labels) == MNIST_MD5[TEST_LABELS]
+    x, y = load_idx_pair(images, labels)
+    assert x.shape == (10000, 784) and y.shape == (10000,)
+    assert np.bincount(y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.mark.skipif(not os.path.isdir(SYSTEM_FASHION_DIR),
+                    reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+def test_real_fashion_mnist_from_the_debian_package(tmp_path):
+    d = load_dataset("fashion-mnist", str(tmp_path), val_size=0)
+    assert d.train.x.shape == (60000, 784) and d.test.x.shape == (10000, 784)
+    assert np.bincount(d.train.y).tolist() == [6000] * 10
+    assert 0.0 <= d.train.x.min() and d.train.x.max() == 1.0
+    assert not os.listdir(tmp_path)                # nothing downloaded or cached
