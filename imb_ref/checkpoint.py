@@ -1,0 +1,60 @@
+"""Checkpoints: one `.npz` per run, written to a temporary name and renamed.
+
+Layout: `param/<name>` (the parameters), `best/<name>` (the best-validation
+parameters, for early stopping), `opt/<slot>` (the optimiser's state arrays) and
+`meta`, a JSON string with the configuration, the epoch just finished, the
+optimiser's step count and the early-stopping bookkeeping. The run's random numbers
+need no saved state: each epoch's generator is a function of (seed, epoch)
+(`backend.make_rng`).
+"""
+
+import json
+import os
+
+import numpy as np
+
+from .backend import to_numpy
+from .errors import UserError
+
+FILENAME = "checkpoint.npz"
+
+
+def save(path, params, best, opt_state, meta):
+    arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
+    arrays.update({f"best/{k}": to_numpy(v) for k, v in best.items()})
+    arrays.update({f"opt/{k}": to_numpy(v) for k, v in opt_state.items() if k != "t"})
+    meta = dict(meta, opt_t=int(opt_state.get("t", 0)))
+    arrays["meta"] = np.array(json.dumps(meta))
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def resolve_path(path):
+    """A run folder or a checkpoint file -> the checkpoint file's path."""
+    if os.path.isdir(path):
+        path = os.path.join(path, FILENAME)
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: no checkpoint there; give a run's output folder or its "
+                        f"{FILENAME}")
+    return path
+
+
+def load(path):
+    """-> (params, best, opt_state, meta) as host arrays."""
+    path = resolve_path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            groups = {"param": {}, "best": {}, "opt": {}}
+            for key in data.files:
+                if "/" in key:
+                    group, name = key.split("/", 1)
+                    groups[group][name] = data[key]
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise UserError(f"{path}: unreadable checkpoint ({exc}); it may be truncated") from None
+    groups["opt"]["t"] = meta.get("opt_t", 0)
+    return groups["param"], groups["best"], groups["opt"], meta

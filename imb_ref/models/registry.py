@@ -1,0 +1,106 @@
+"""One interface over the five models, so the training loop does not branch on them.
+
+`build_model(name, sizes, ...)` returns a `Model` with
+    init(rng, dtype)                              -> params (host arrays)
+    loss_and_grads(params, x, y, xp_rng, stage)   -> dict(loss, grads, terms)
+    predict_proba(params, x, xp_rng)              -> (B, C) mean softmax
+    predict_meanfield(params, x)                  -> (B, C)
+    frozen(stage)                                 -> names the optimiser must not touch
+    bytes_per_example(training)                   -> working memory of one example
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import sbn, vib
+
+
+@dataclass
+class Model:
+    name: str
+    sizes: tuple              # (n_0, n_1, ..., n_L, C)
+    M: int = 32               # children per particle at training time
+    test_samples: int = 32    # children per particle at test time
+    gammas: tuple = ()
+    betas: tuple = ()
+    estimator: str = "raiko"
+    vib_k: int = 256
+    vib_beta: float = 1e-3
+    vib_test_samples: int = 12
+    stages: int = field(init=False)
+
+    def __post_init__(self):
+        self.L = len(self.sizes) - 2
+        self.stages = self.L if self.name == "greedyimb" else 1
+
+    @property
+    def stochastic_tree(self):
+        return self.name in ("sfnn", "greedyimb", "jointimb")
+
+    # -- parameters -------------------------------------------------------------------
+    def init(self, rng, dtype):
+        if self.name == "vib":
+            return vib.init_params(self.sizes, rng, self.vib_k, dtype)
+        return sbn.init_params(self.sizes, rng, dtype, with_prior=self.name != "det")
+
+    def frozen(self, stage):
+        """GreedyIMB stage l trains layer l's encoder and everything above it; the
+        encoder of layers 1..l-1 (W_0..W_{l-2}) and their priors stay fixed."""
+        if self.name != "greedyimb":
+            return set()
+        names = {f"W_{j}" for j in range(stage - 1)} | {f"b_{j}" for j in range(stage - 1)}
+        return names | {f"rho_{j}" for j in range(1, stage)}
+
+    def weights(self, stage=1):
+        """(gammas, betas) of the objective at this stage."""
+        L = self.L
+        if self.name in ("sfnn", "det"):
+            return (1.0,) + (0.0,) * L, (0.0,) * L
+        if self.name == "greedyimb":
+            g = [0.0] * (L + 1)
+            b = [0.0] * L
+            g[stage] = 1.0
+            b[stage - 1] = self.betas[stage - 1]
+            return tuple(g), tuple(b)
+        return tuple(self.gammas), tuple(self.betas)
+
+    # -- training objective --------------------------------------------------------------
+    def loss_and_grads(self, params, x, y, rng, stage=1):
+        B = x.shape[0]
+        if self.name == "vib":
+            eps = rng.standard_normal((B, 1, self.vib_k), dtype=x.dtype)
+            out = vib.vib_objective(params, x, y, eps, self.vib_beta)
+            return {"loss": out["loss"], "grads": out["grads"],
+                    "terms": {"ce": out["ce"], "kl": out["kl"]}}
+        gammas, betas = self.weights(stage)
+        if self.name == "det":
+            out = sbn.imb_objective(params, x, y, None, 1, gammas, betas)
+        else:
+            u = sbn.sample_uniforms(rng, B, self.M, self.sizes[1:-1], x.dtype)
+            out = sbn.imb_objective(params, x, y, u, self.M, gammas, betas, self.estimator)
+        return {"loss": out["loss"], "grads": out["grads"],
+                "terms": {"vcr": out["vcr"], "kl": out["kl"]}}
+
+    # -- prediction ----------------------------------------------------------------------
+    def predict_proba(self, params, x, rng):
+        B = x.shape[0]
+        if self.name == "vib":
+            eps = rng.standard_normal((B, self.vib_test_samples, self.vib_k), dtype=x.dtype)
+            return vib.predict_proba(params, x, eps)
+        if self.name == "det":
+            return sbn.predict_proba(params, x, None)
+        u = sbn.sample_uniforms(rng, B, self.test_samples, self.sizes[1:-1], x.dtype)
+        return sbn.predict_proba(params, x, u)
+
+    def predict_meanfield(self, params, x):
+        if self.name == "vib":
+            return vib.predict_proba(params, x, None)
+        return sbn.predict_proba(params, x, None)
+
+    def bytes_per_example(self, itemsize, training=True):
+        if not self.stochastic_tree:
+            S = self.vib_test_samples if self.name == "vib" else 1
+            return itemsize * (4 * sum(self.sizes) + 4 * S * (self.vib_k + self.sizes[-1]))
+        M = self.M if training else self.test_samples
+        return sbn.bytes_per_example(self.sizes, M, itemsize, training)

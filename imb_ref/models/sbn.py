@@ -1,0 +1,197 @@
+"""The binary stochastic network (Section 4) and the IMB objectives (Sections 3.3-3.4).
+
+Network, for hidden layers l = 1..L (z_0 = x):
+    a_l = z_{l-1} W_{l-1} + b_{l-1},  p_l = sigmoid(a_l),  z_l ~ Bernoulli(p_l)
+    logits = z_L W_L + b_L
+Parameters live in a dict with the names of the cross-check format:
+W_0..W_L (n_l, n_{l+1}), b_0..b_L, and rho_1..rho_L, the logits of the factorised
+prior r(z_l) = prod_i Bern(sigmoid(rho_{l,i})) of Eq. (10).
+
+Noise layout (part of the interface): the uniforms of hidden layer l have shape
+(B, M**(l-1), M, n_l); layer l's particles are (B, M**l, n_l), children of one parent
+contiguous. `uniforms=None` runs the network mean-field (z_l = p_l, one particle per
+layer): the DET model, and the deterministic evaluation of the stochastic ones.
+"""
+
+import math
+
+import numpy as np
+
+from ..backend import array_module
+from ..nn.bernoulli import (bernoulli_backward, bernoulli_forward, bernoulli_mean_forward,
+                            bernoulli_score, sum_children)
+from ..nn.functions import softmax
+from ..nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
+from ..nn.linear import linear_backward, linear_forward
+from ..nn.softmax import log_softmax_at_backward, log_softmax_at_forward
+from ..nn.vcr import vcr_backward, vcr_forward
+
+
+def layer_sizes(params):
+    """(n_0, n_1, ..., n_L, C) read off the weights."""
+    L = n_hidden(params)
+    return tuple([params["W_0"].shape[0]] + [params[f"W_{l}"].shape[1]
+                                             for l in range(L + 1)])
+
+
+def n_hidden(params):
+    return sum(1 for k in params if k.startswith("W_")) - 1
+
+
+def init_params(sizes, rng, dtype=np.float64, with_prior=True):
+    """Glorot-uniform weights, zero biases, zero prior logits (r = Bern(1/2)).
+
+    sizes: (n_0, n_1, ..., n_L, C). rng: a NumPy Generator (initial weights are drawn
+    on the host so that both backends start from the same numbers).
+    """
+    params = {}
+    for l in range(len(sizes) - 1):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        limit = math.sqrt(6.0 / (n_in + n_out))
+        params[f"W_{l}"] = rng.uniform(-limit, limit, size=(n_in, n_out)).astype(dtype)
+        params[f"b_{l}"] = np.zeros(n_out, dtype=dtype)
+    if with_prior:
+        for l in range(1, len(sizes) - 1):
+            params[f"rho_{l}"] = np.zeros(sizes[l], dtype=dtype)
+    return params
+
+
+def sample_uniforms(rng, batch, M, hidden, dtype):
+    """Uniforms in [0, 1) in the layout above, from the run's generator `rng`."""
+    return [rng.random((batch, M ** l, M, n), dtype=dtype) for l, n in enumerate(hidden)]
+
+
+def _forward(params, x, uniforms):
+    """Run the tree. Returns (logits (B, N, C), caches of each hidden layer, output cache)."""
+    L = n_hidden(params)
+    z = x[:, None, :]                                    # (B, 1, n_0): one particle
+    layers = []
+    for l in range(1, L + 1):
+        a, lin_cache = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])  # (B, M**(l-1), n_l)
+        if uniforms is None:
+            z, bern_cache = bernoulli_mean_forward(a)
+        else:
+            z, bern_cache = bernoulli_forward(a, uniforms[l - 1])    # (B, M**l, n_l)
+        layers.append((a, lin_cache, bern_cache))
+    logits, out_cache = linear_forward(z, params[f"W_{L}"], params[f"b_{L}"])  # (B, N, C)
+    return logits, layers, out_cache
+
+
+def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
+                  input_grad=False):
+    """The JointIMB objective and its hand-written gradient: the cross-check interface.
+
+        loss = sum_{l=0..L} gammas[l] VCR_l + sum_{l=1..L} betas[l-1] KL_l   (nats)
+
+    Every term is a mean over the batch. No randomness is drawn here: the noise is the
+    argument `uniforms`.
+
+    params: dict W_0..W_L, b_0..b_L, rho_1..rho_L (see the module docstring).
+    x: (B, n_0) inputs. y: (B,) integer labels.
+    uniforms: list of L arrays, layer l of shape (B, M**(l-1), M, n_l); or None for
+        the mean-field network (then M must be 1).
+    gammas: (L+1,) weights of VCR_0..VCR_L; betas: (L,) weights of KL_1..KL_L.
+        SFNN is gammas = (1, 0, ..., 0), betas = 0; GreedyIMB stage l is gammas = e_l,
+        betas = beta_l e_l.
+    estimator: 'raiko' (dz/da = p(1-p)), 'st' (dz/da = 1) or 'reinforce' (score
+        function with a leave-one-out batch-mean baseline).
+    input_grad: also return dloss/dx under key 'dx' (pathwise estimators only).
+
+    Returns a dict: 'loss' (0-d), 'vcr' (L+1,), 'kl' (L,), 'per_example' (B,) losses,
+    and 'grads', a dict with the keys of `params`.
+    """
+    xp = array_module(x)
+    L = n_hidden(params)
+    B = x.shape[0]
+    dtype = x.dtype
+    gammas = xp.asarray(gammas, dtype=dtype).reshape(L + 1)
+    betas = xp.asarray(betas, dtype=dtype).reshape(L)
+    if uniforms is None and M != 1:
+        raise ValueError("the mean-field network has one particle per layer: M must be 1")
+    if estimator == "reinforce" and input_grad:
+        raise ValueError("REINFORCE passes no gradient through the samples to the input")
+
+    # ---- forward -----------------------------------------------------------------
+    logits, layers, out_cache = _forward(params, x, uniforms)
+    ell, sm_cache = log_softmax_at_forward(logits, y)          # (B, N)
+    vcr_b, vcr_cache = vcr_forward(ell, M, L)                   # (B, L+1)
+    kl_cols, kl_caches = [], []
+    for l in range(1, L + 1):
+        rho = params.get(f"rho_{l}")
+        if rho is None:                                         # DET has no prior
+            kl_cols.append(xp.zeros(B, dtype=dtype))
+            kl_caches.append(None)
+            continue
+        kl_l, kl_cache = bernoulli_kl_forward(layers[l - 1][0], rho)
+        kl_cols.append(kl_l)
+        kl_caches.append(kl_cache)
+    kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
+    per_example = vcr_b @ gammas + kl_b @ betas                 # (B,)
+
+    # ---- backward ----------------------------------------------------------------
+    grads = {}
+    dvcr = xp.broadcast_to(gammas / B, (B, L + 1))
+    dell = vcr_backward(dvcr, vcr_cache)
+    dlogits = log_softmax_at_backward(dell, sm_cache)           # (B, N, C)
+    _, grads[f"W_{L}"], grads[f"b_{L}"] = linear_backward(dlogits, out_cache, need_dx=False)
+
+    pathwise = estimator != "reinforce"
+    if pathwise:
+        # Every child of a parent shares dz/da, so sum the children before W^T.
+        dz_sum = sum_children(dlogits, M) @ params[f"W_{L}"].T  # (B, M**(L-1), n_L)
+    else:
+        f = per_example
+        baseline = (f.sum() - f) / (B - 1) if B > 1 else xp.zeros_like(f)
+        weight = (f - baseline) / B                             # (B,)
+
+    for l in range(L, 0, -1):
+        a, lin_cache, bern_cache = layers[l - 1]
+        if pathwise:
+            da = bernoulli_backward(dz_sum, bern_cache, estimator)
+        else:
+            da = bernoulli_score(weight, bern_cache)
+        if kl_caches[l - 1] is not None:
+            da_kl, grads[f"rho_{l}"] = bernoulli_kl_backward(
+                xp.full(B, betas[l - 1] / B, dtype=dtype), kl_caches[l - 1])
+            da = da + da_kl
+        need_dx = pathwise and (l > 1 or input_grad)
+        dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(
+            da, lin_cache, need_dx=need_dx)
+        if pathwise and l > 1:
+            dz_sum = sum_children(dz_prev, M)
+
+    out = {"loss": per_example.mean(), "vcr": vcr_b.mean(axis=0), "kl": kl_b.mean(axis=0),
+           "per_example": per_example, "grads": grads}
+    if input_grad:
+        out["dx"] = dz_prev[:, 0, :]
+    return out
+
+
+def predict_proba(params, x, uniforms=None):
+    """p(y_hat | x): the softmax averaged over the tree's leaves, (B, C).
+
+    uniforms=None gives the mean-field prediction (z_l = p_l).
+    """
+    logits, _, _ = _forward(params, x, uniforms)
+    return softmax(logits, axis=2).mean(axis=1)
+
+
+def logits_leaves(params, x, uniforms=None):
+    """The output logits of every leaf, (B, N, C)."""
+    return _forward(params, x, uniforms)[0]
+
+
+def bytes_per_example(sizes, M, itemsize, training=True):
+    """A conservative estimate of the working memory one example's tree needs.
+
+    Per hidden layer l: uniforms, samples, the pre-activations and probabilities of the
+    M**(l-1) parents, and the children's gradients (training); at the output: logits,
+    their softmax and gradient. Used to split a batch into chunks under --max-memory.
+    """
+    hidden, C = sizes[1:-1], sizes[-1]
+    total = 0
+    for l, n in enumerate(hidden, start=1):
+        children = M ** l * n
+        total += (3 if training else 2) * children + 4 * M ** (l - 1) * n
+    total += (4 if training else 2) * M ** len(hidden) * C
+    return total * itemsize

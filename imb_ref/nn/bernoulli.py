@@ -1,0 +1,67 @@
+"""The binary stochastic layer of Section 4 and its gradient estimators.
+
+Forward (Algorithm 1, lines 5-9): each of the P parent particles of an example has
+pre-activation a (computed once per parent) and probability p = sigmoid(a); it gets M
+children z = 1[u < p], one row of uniforms u per child. Children of one parent are
+contiguous, so layer l holds M**l particles per example.
+
+Backward: every child of a parent shares the same a, and the surrogate derivative
+dz/da depends on a alone, so the children's upstream gradients are summed first and
+multiplied once:
+  raiko (Raiko et al. 2014; the paper's choice): z treated as sigmoid(a), dz/da = p(1-p)
+  st    (straight-through, Bengio et al. 2013):  dz/da = 1
+REINFORCE does not pass gradients through z at all; see `bernoulli_score`.
+"""
+
+from .functions import sigmoid
+
+ESTIMATORS = ("raiko", "st", "reinforce")
+
+
+def bernoulli_forward(a, u):
+    """Sample M children per parent.
+
+    a: (B, P, n) pre-activations of the P parent particles of each example.
+    u: (B, P, M, n) uniforms in [0, 1).
+    Returns z (B, P*M, n) in {0, 1} (dtype of a), cache.
+    """
+    p = sigmoid(a)                                   # (B, P, n)
+    B, P, M, n = u.shape
+    z = (u < p[:, :, None, :]).astype(a.dtype)       # (B, P, M, n)
+    return z.reshape(B, P * M, n), (p, z, M)
+
+
+def bernoulli_mean_forward(a):
+    """Mean-field (deterministic) layer: z = p = sigmoid(a), one child per parent."""
+    p = sigmoid(a)
+    return p, (p, None, 1)
+
+
+def sum_children(dz, M):
+    """(B, P*M, n) -> (B, P, n): sum each parent's M children."""
+    B, PM, n = dz.shape
+    return dz.reshape(B, PM // M, M, n).sum(axis=2)
+
+
+def bernoulli_backward(dz_sum, cache, estimator="raiko"):
+    """da (B, P, n) from the children's upstream gradient already summed per parent.
+
+    dz_sum: (B, P, n) = sum over the M children of dL/dz (see `sum_children`).
+    """
+    p = cache[0]
+    if estimator == "raiko":
+        return dz_sum * p * (1.0 - p)
+    if estimator == "st":
+        return dz_sum
+    raise ValueError(f"estimator {estimator!r} has no pathwise backward")
+
+
+def bernoulli_score(weight, cache):
+    """The REINFORCE (score-function) term for a: sum over children of w (z - p).
+
+    d log Bern(z; sigmoid(a)) / da = z - p, so for a per-example weight w (B,) (the
+    example's loss minus a baseline, over the batch size) the contribution to da is
+    w * sum_children (z - p), shape (B, P, n).
+    """
+    p, z, M = cache
+    return weight[:, None, None] * (z - p[:, :, None, :]).sum(axis=2)

@@ -1,0 +1,23 @@
+"""The output layer's log-likelihood of the true label, log softmax(logits)[y]."""
+
+from ..backend import array_module
+from .functions import logsumexp
+
+
+def log_softmax_at_forward(logits, y):
+    """logits (B, N, C), y (B,) int -> ell (B, N) = log softmax(logits)[y], cache."""
+    xp = array_module(logits)
+    lse = logsumexp(logits, axis=2)                                  # (B, N)
+    picked = xp.take_along_axis(logits, y[:, None, None], axis=2)[..., 0]
+    return picked - lse, (logits, lse, y)
+
+
+def log_softmax_at_backward(dell, cache):
+    """dell (B, N) -> dlogits (B, N, C) = dell * (onehot(y) - softmax(logits))."""
+    xp = array_module(dell)
+    logits, lse, y = cache
+    soft = xp.exp(logits - lse[..., None])
+    dlogits = -dell[..., None] * soft
+    B, N, C = logits.shape
+    onehot = (xp.arange(C)[None, :] == y[:, None]).astype(logits.dtype)   # (B, C)
+    return dlogits + dell[..., None] * onehot[:, None, :]

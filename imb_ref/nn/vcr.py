@@ -1,0 +1,54 @@
+"""Variational conditional relevance, Eqs. (6)-(7), on a tree of samples.
+
+For one example, leaf k (k = 0..M**L - 1) of the tree carries ell_k = log p(y | z_L^k),
+the log-softmax of its logits at the true label. A layer-l particle (M**l of them) has
+the M**(L-l) leaves below it, and its variational decoder p(y_hat | z_l) (Eq. 7) is
+estimated by the mean of their likelihoods. So
+
+    VCR_l = - mean over layer-l particles of  log( mean over its leaves of exp(ell) )
+          = - mean_g [ logsumexp_s ell_{g,s} - log M**(L-l) ],
+
+computed in log space. VCR_0 is the Monte Carlo negative log-likelihood (Theorem 3.2,
+Eq. 8); VCR_L is the mean of -ell over leaves. By Jensen, VCR_0 <= ... <= VCR_L.
+Derivative: d VCR_l / d ell_{g,s} = -(1/G) softmax_s(ell_{g,:}), G = M**l.
+"""
+
+import math
+
+from ..backend import array_module
+from .functions import logsumexp
+
+
+def vcr_forward(ell, M, L):
+    """ell (B, M**L) leaf log-likelihoods -> vcr (B, L+1) per example, cache."""
+    xp = array_module(ell)
+    B, N = ell.shape
+    per_layer = []
+    for l in range(L + 1):
+        G = M ** l
+        groups = ell.reshape(B, G, N // G)                              # (B, G, S)
+        lme = logsumexp(groups, axis=2) - math.log(N // G)              # (B, G)
+        per_layer.append(-lme.mean(axis=1))
+    return xp.stack(per_layer, axis=1), (ell, M, L)
+
+
+def vcr_backward(dvcr, cache):
+    """dvcr (B, L+1) upstream per example and layer -> dell (B, M**L).
+
+    A layer whose upstream weight is zero everywhere is skipped (SFNN uses VCR_0 only).
+    """
+    xp = array_module(dvcr)
+    ell, M, L = cache
+    B, N = ell.shape
+    dell = xp.zeros_like(ell)
+    weights = dvcr
+    for l in range(L + 1):
+        w = weights[:, l]
+        if not bool((w != 0).any()):
+            continue
+        G = M ** l
+        groups = ell.reshape(B, G, N // G)
+        e = xp.exp(groups - groups.max(axis=2, keepdims=True))
+        soft = e / e.sum(axis=2, keepdims=True)                          # (B, G, S)
+        dell -= (w[:, None, None] / G * soft).reshape(B, N)
+    return dell

@@ -1,0 +1,196 @@
+"""The training loop: minibatches, chunks, optimiser, evaluation, checkpoints.
+
+One epoch:
+  1. shuffle the training set with the epoch's host generator (seed, 0, epoch);
+  2. for each minibatch, split it into chunks that fit `--max-memory`, and sum each
+     chunk's gradient weighted by its share of the batch (every term of the objective
+     is a batch mean, so this equals the full-batch gradient exactly);
+  3. clip, step the optimiser (GreedyIMB: frozen layers untouched);
+  4. bring the epoch's losses back to the host once, stop on a NaN or infinity;
+  5. evaluate validation and test error, append a line to metrics.jsonl, and write the
+     checkpoint atomically.
+The noise of epoch e comes from the generator (seed, 1, e), so a resumed run draws
+exactly what an uninterrupted run would.
+"""
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from . import checkpoint
+from .backend import make_rng, to_numpy
+from .errors import UserError
+from .evaluate import chunk_size, error_rate, evaluate
+from .optim import clip_global_norm, make_optimizer
+
+
+def greedy_stage(model, epoch, epochs, stage_epochs):
+    """GreedyIMB's stage for a 1-based epoch: equal shares of the epochs per layer."""
+    if model.stages == 1:
+        return 1
+    per = stage_epochs or math.ceil(epochs / model.stages)
+    return min(model.stages, (epoch - 1) // per + 1)
+
+
+def _progress(total, desc, quiet):
+    import sys
+
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, leave=False, unit="step",
+                disable=quiet or not sys.stderr.isatty())
+
+
+def _truncate_metrics(path, last_epoch):
+    """On resume, drop lines of epochs after the checkpoint (written before a crash)."""
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        keep = [line for line in fh if line.strip() and json.loads(line)["epoch"] <= last_epoch]
+    with open(path, "w") as fh:
+        fh.writelines(keep)
+
+
+def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
+    """Train `model` on `data` (a Dataset of host arrays); returns (params, history).
+
+    resume: (params, best, opt_state, meta) from `checkpoint.load`, or None.
+    """
+    dtype = np.dtype(cfg.dtype)
+    x_train = xp.asarray(data.train.x, dtype=dtype)
+    y_train = xp.asarray(data.train.y)
+    x_val, y_val = xp.asarray(data.val.x, dtype=dtype), xp.asarray(data.val.y)
+    x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
+    n = len(data.train)
+    batch = min(cfg.batch_size, n)
+    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum)
+
+    if resume is None:
+        params = {k: xp.asarray(v) for k, v in
+                  model.init(np.random.default_rng(np.random.SeedSequence(cfg.seed)), dtype).items()}
+        best = {k: v.copy() for k, v in params.items()}
+        meta = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0}
+    else:
+        host_params, host_best, opt_state, meta = resume
+        params = {k: xp.asarray(v) for k, v in host_params.items()}
+        best = {k: xp.asarray(v) for k, v in (host_best or host_params).items()}
+        opt.state = {k: (v if k == "t" else xp.asarray(v)) for k, v in opt_state.items()}
+
+    chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
+    if chunk < batch:
+        log(f"chunking: each batch of {batch} runs in chunks of at most {chunk} examples "
+            f"to stay under --max-memory {cfg.max_memory} GB")
+    eval_chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, 1000, training=False)
+    os.makedirs(out_dir, exist_ok=True)
+    metrics_path = os.path.join(out_dir, "metrics.jsonl")
+    ckpt_path = os.path.join(out_dir, checkpoint.FILENAME)
+    _truncate_metrics(metrics_path, meta["epoch"])
+    use_val = cfg.patience > 0 and len(data.val) > 0
+    steps = math.ceil(n / batch)
+
+    for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
+        t0 = time.time()
+        stage = greedy_stage(model, epoch, cfg.epochs, cfg.stage_epochs)
+        frozen = model.frozen(stage)
+        if stage != greedy_stage(model, epoch - 1, cfg.epochs, cfg.stage_epochs) and epoch > 1:
+            meta.update(best_val=None, bad_epochs=0)   # early stopping restarts per stage
+        perm = xp.asarray(np.random.default_rng(
+            np.random.SeedSequence(cfg.seed, spawn_key=(0, epoch))).permutation(n))
+        noise = make_rng(xp, cfg.seed, 1, epoch)
+        losses = []
+        with _progress(steps, f"epoch {epoch}/{cfg.epochs}", cfg.quiet) as bar:
+            for step in range(steps):
+                idx = perm[step * batch:(step + 1) * batch]
+                xb, yb = x_train[idx], y_train[idx]
+                B = int(idx.shape[0])
+                loss, grads = 0.0, None
+                for start in range(0, B, chunk):
+                    xc, yc = xb[start:start + chunk], yb[start:start + chunk]
+                    out = model.loss_and_grads(params, xc, yc, noise, stage)
+                    share = xc.shape[0] / B
+                    loss = loss + share * out["loss"]
+                    if grads is None:
+                        grads = {k: share * g for k, g in out["grads"].items()}
+                    else:
+                        for k, g in out["grads"].items():
+                            grads[k] += share * g
+                clip_global_norm(grads, cfg.clip, frozen)
+                opt.step(params, grads, frozen)
+                losses.append(loss)
+                bar.update(1)
+                if (step + 1) % 50 == 0 or step + 1 == steps:
+                    _check_finite(losses, epoch, xp)
+                    bar.set_postfix(loss=f"{float(to_numpy(losses[-1])):.4f}")
+        train_loss = float(np.mean(_check_finite(losses, epoch, xp)))
+        record = {"epoch": epoch, "train_loss": train_loss}
+        if model.stages > 1:
+            record["stage"] = stage
+        rng = make_rng(xp, cfg.seed, 3, epoch)
+        if len(data.val):
+            record["val_error"] = error_rate(lambda xb: model.predict_proba(params, xb, rng),
+                                             x_val, y_val, eval_chunk)
+        record["test_error"] = error_rate(lambda xb: model.predict_proba(params, xb, rng),
+                                          x_test, y_test, eval_chunk)
+        record["time_s"] = round(time.time() - t0, 3)
+
+        stop = False
+        meta["epoch"] = epoch
+        if use_val:
+            if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
+                meta.update(best_val=record["val_error"], best_epoch=epoch, bad_epochs=0)
+                best = {k: v.copy() for k, v in params.items()}
+            else:
+                meta["bad_epochs"] += 1
+                final_stage = stage == model.stages
+                stop = final_stage and meta["bad_epochs"] >= cfg.patience
+        else:
+            best = params
+        with open(metrics_path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        checkpoint.save(ckpt_path, params, best if use_val else {}, opt.state,
+                        dict(meta, config=cfg.to_dict(), model=model.name))
+        if not cfg.quiet:
+            log(_describe(record))
+        if stop:
+            log(f"early stopping: validation error has not improved for {cfg.patience} "
+                f"epochs; using epoch {meta['best_epoch']}")
+            break
+    final = best if use_val else params
+    return final, meta
+
+
+def _check_finite(losses, epoch, xp):
+    """Bring the step losses to the host; name the first non-finite one."""
+    host = to_numpy(xp.stack([xp.asarray(l) for l in losses]))
+    bad = np.flatnonzero(~np.isfinite(host))
+    if bad.size:
+        kept = (f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1
+                else "no checkpoint was written")
+        raise UserError(f"the loss became {host[bad[0]]} at epoch {epoch}, step {bad[0] + 1}; "
+                        f"{kept}: lower --lr or set --clip, then --resume")
+    return host
+
+
+def _describe(record):
+    parts = [f"epoch {record['epoch']}"]
+    if "stage" in record:
+        parts.append(f"stage {record['stage']}")
+    parts.append(f"train_loss {record['train_loss']:.4f}")
+    if "val_error" in record:
+        parts.append(f"val_error {record['val_error']:.4f}")
+    parts.append(f"test_error {record['test_error']:.4f}")
+    parts.append(f"{record['time_s']:.1f}s")
+    return "  ".join(parts)
+
+
+def final_evaluation(cfg, model, params, data, xp):
+    """summary.json's figures: test error over --test-runs passes and mean-field error."""
+    dtype = np.dtype(cfg.dtype)
+    x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
+    runs = cfg.test_runs if model.name not in ("det",) else 1
+    res = evaluate(model, params, x_test, y_test, xp, cfg.seed, (9,), runs, cfg.max_memory)
+    return {"test_error_mean": res["error_mean"], "test_error_std": res["error_std"],
+            "test_errors": res["errors"], "meanfield_test_error": res["meanfield_error"],
+            "test_runs": runs}

@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""imb_ref's command line: train and evaluate DET, VIB, SFNN, GreedyIMB and JointIMB.
+
+    python run.py                                      # the embedded default (no download)
+    python run.py --dataset mnist --model jointimb     # one model on MNIST
+    python run.py --backend cupy --dataset cifar10     # the paper's CIFAR10 network on a GPU
+    python run.py --resume runs/mnist-jointimb-...     # continue an interrupted run
+    python run.py --export-golden case.npz             # a reference case for cross-checks
+
+Bad input ends with one line on stderr and exit code 2.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from imb_ref import backend, checkpoint, golden
+from imb_ref.config import Config, parse_sizes, per_layer, resolve
+from imb_ref.data import DATASETS, load_dataset
+from imb_ref.errors import UserError
+from imb_ref.evaluate import chunk_size
+from imb_ref.models import MODELS, sbn
+from imb_ref.models.registry import Model
+from imb_ref.nn.bernoulli import ESTIMATORS
+from imb_ref.optim import OPTIMIZERS
+
+D = Config()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (plus a pointer to --help) and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see python run.py --help)\n")
+
+
+def build_parser():
+    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+               argument_default=argparse.SUPPRESS)
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", choices=DATASETS,
+                   help=f"dataset (default {D.dataset}: the 12-bit task, generated in code)")
+    g.add_argument("--data-dir", help="dataset cache folder (default $IMB_DATA, else "
+                   "~/.cache/imb_ref)")
+    g.add_argument("--data-file", help="synthetic12 only: the original var_u.mat (arrays F "
+                   "and y) instead of our icosahedral task")
+    g.add_argument("--val-size", type=int, help="last N training examples held out for "
+                   "validation (default 10000 for image sets as in the paper, 0 for "
+                   "synthetic12; 0 trains on everything)")
+    g.add_argument("--limit-train", type=int, help="keep only the first N training examples")
+    g.add_argument("--limit-val", type=int, help="keep only the first N validation examples")
+    g.add_argument("--limit-test", type=int, help="keep only the first N test examples")
+
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", choices=backend.BACKENDS,
+                   help="array library: numpy (CPU) or cupy (GPU) (default $IMB_BACKEND, "
+                   "else numpy)")
+    g.add_argument("--dtype", choices=("float32", "float64"),
+                   help=f"floating type (default {D.dtype})")
+    g.add_argument("--seed", type=int, help=f"the run's one seed (default {D.seed})")
+    g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
+                   f"batch; batches are split to fit (default {D.max_memory})")
+
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODELS, help=f"model (default {D.model})")
+    g.add_argument("--hidden", help=f"hidden widths, comma list (default {D.hidden}; "
+                   "10,8,6,4 for synthetic12)")
+    g.add_argument("--samples", "-M", dest="samples", type=int,
+                   help=f"M, samples per particle per layer in training (default "
+                   f"{D.samples}; 4 for synthetic12)")
+    g.add_argument("--test-samples", type=int, help="M at test time (default: --samples)")
+    g.add_argument("--test-runs", type=int, help="stochastic test passes reported "
+                   f"(default {D.test_runs})")
+    g.add_argument("--gammas", help=f"JointIMB weights of VCR_0..VCR_L: one value or L+1 "
+                   f"(default {D.gammas})")
+    g.add_argument("--betas", help=f"weights of KL_1..KL_L: one value or L (default "
+                   f"{D.betas})")
+    g.add_argument("--estimator", choices=ESTIMATORS, help="gradient estimator for the "
+                   f"binary units (default {D.estimator})")
+    g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
+    g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
+    g.add_argument("--vib-test-samples", type=int, help="VIB draws averaged at test time "
+                   f"(default {D.vib_test_samples})")
+
+    g = p.add_argument_group("training")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default {D.optimizer})")
+    g.add_argument("--lr", type=float, help="learning rate (default: the optimiser's usual)")
+    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
+    g.add_argument("--clip", type=float, help="global gradient-norm clipping, 0 for none "
+                   f"(default {D.clip})")
+    g.add_argument("--batch-size", type=int, help=f"(default {D.batch_size})")
+    g.add_argument("--epochs", type=int, help=f"(default {D.epochs}; 0 evaluates without "
+                   "training)")
+    g.add_argument("--stage-epochs", type=int, help="GreedyIMB epochs per layer (default: "
+                   "epochs split equally over the L layers)")
+    g.add_argument("--patience", type=int, help="early stopping on validation error after N "
+                   f"epochs without improvement, 0 for none (default {D.patience})")
+    g.add_argument("--preset", choices=("paper", "authors"), help="paper: Appendix D's "
+                   "settings; authors: the authors' code (see README)")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--output-dir", help="run folder (default runs/<dataset>-<model>-<time>)")
+    g.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its "
+                   "configuration is reused; --epochs may extend it)")
+    g.add_argument("--export-golden", metavar="FILE.npz", help="write one reference case of "
+                   "the objective (float64) and exit; see README 'Cross-checking'")
+    g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    return p
+
+
+def check_ranges(cfg):
+    positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
+                "batch_size": cfg.batch_size, "test_runs": cfg.test_runs,
+                "vib_k": cfg.vib_k, "vib_test_samples": cfg.vib_test_samples}
+    for name, value in positive.items():
+        if value is None or value < 1:
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    if cfg.epochs < 0:
+        raise UserError(f"--epochs {cfg.epochs}: must be 0 or more")
+    if cfg.max_memory <= 0:
+        raise UserError(f"--max-memory {cfg.max_memory}: must be positive")
+    if cfg.lr is not None and cfg.lr <= 0:
+        raise UserError(f"--lr {cfg.lr}: must be positive")
+
+
+def build_model(cfg, n_features, n_classes):
+    hidden = parse_sizes(cfg.hidden)
+    L = len(hidden)
+    return Model(cfg.model, (n_features,) + hidden + (n_classes,), M=cfg.samples,
+                 test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
+                 betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
+                 vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_test_samples=cfg.vib_test_samples)
+
+
+def print_config(cfg, xp, data, model, out_dir):
+    lines = [
+        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"),
+        ("dtype", cfg.dtype),
+        ("dataset", data.summary()),
+        ("model", f"{cfg.model}, network {'-'.join(map(str, model.sizes))}"),
+    ]
+    if model.stochastic_tree:
+        lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
+                      f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
+                      f"estimator {cfg.estimator}"))
+        if cfg.model != "sfnn":
+            lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
+    if cfg.model == "vib":
+        lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
+                      f"{cfg.vib_test_samples} draws at test"))
+    lines += [
+        ("training", f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer}"
+         f"{'' if cfg.lr is None else f' lr {cfg.lr}'}, clip {cfg.clip or 'none'}, "
+         f"patience {cfg.patience or 'none'}, seed {cfg.seed}"
+         f"{f', preset {cfg.preset}' if cfg.preset else ''}"),
+        ("output", out_dir),
+    ]
+    for key, value in lines:
+        print(f"{key:>9}: {value}", flush=True)
+
+
+def export_golden(cfg, data, path):
+    """One float64 case of the objective on the first examples of the training split."""
+    model = build_model(cfg, data.n_features, data.n_classes)
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed))
+    params = sbn.init_params(model.sizes, rng, np.float64)
+    # Small random biases and prior logits so that every gradient is exercised.
+    for k in params:
+        if k.startswith(("b_", "rho_")):
+            params[k] = rng.normal(0.0, 0.5, size=params[k].shape)
+    B = min(cfg.batch_size, len(data.train))
+    x, y = data.train.x[:B].astype(np.float64), data.train.y[:B]
+    uniforms = sbn.sample_uniforms(rng, B, model.M, model.sizes[1:-1], np.float64)
+    case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas)
+    golden.write_case(path, case)
+    print(f"wrote {path}: loss {float(case['loss']):.12g} nats, B={B}, M={model.M}, "
+          f"network {'-'.join(map(str, model.sizes))}")
+
+
+def prepare_output(cfg, resuming):
+    out_dir = cfg.output_dir or os.path.join(
+        "runs", f"{cfg.dataset}-{cfg.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f"--output-dir {out_dir}: is a file, not a folder")
+    if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
+        raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
+                        f"--resume {out_dir} or choose another folder")
+    os.makedirs(out_dir, exist_ok=True)
+    return out_dir
+
+
+def run(argv=None):
+    explicit = vars(build_parser().parse_args(argv))
+    resume = None
+    if "resume" in explicit:
+        resume = checkpoint.load(explicit["resume"])
+        saved = resume[3]["config"]
+        # The saved configuration wins, except where a flag may sensibly change.
+        for key in ("epochs", "quiet", "backend", "max_memory", "data_dir"):
+            if key in explicit:
+                saved[key] = explicit[key]
+        saved["output_dir"] = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))
+        cfg = Config.from_dict(saved)
+    else:
+        explicit.setdefault("backend", backend.default_backend())
+        cfg = resolve(explicit)
+    check_ranges(cfg)
+    xp = backend.resolve(cfg.backend)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
+                        cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
+                        dtype=np.dtype(cfg.dtype))
+    if "export_golden" in explicit:
+        export_golden(cfg, data, explicit["export_golden"])
+        return 0
+
+    from imb_ref.train import final_evaluation, fit
+
+    model = build_model(cfg, data.n_features, data.n_classes)
+    for training in (True, False):          # fail before creating anything
+        chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
+    out_dir = prepare_output(cfg, resume is not None)
+    print_config(cfg, xp, data, model, out_dir)
+    with open(os.path.join(out_dir, "config.json"), "w") as fh:
+        json.dump(cfg.to_dict(), fh, indent=2)
+    t0 = time.time()
+    if cfg.epochs == 0 and resume is None:
+        params = {k: xp.asarray(v) for k, v in model.init(
+            np.random.default_rng(np.random.SeedSequence(cfg.seed)), np.dtype(cfg.dtype)).items()}
+        meta = {"epoch": 0}
+    else:
+        params, meta = fit(cfg, model, data, xp, out_dir, resume=resume)
+    summary = final_evaluation(cfg, model, params, data, xp)
+    summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
+                   wall_s=round(time.time() - t0, 2), backend=cfg.backend,
+                   device=backend.device_name(xp), model=cfg.model, dataset=cfg.dataset)
+    tmp = os.path.join(out_dir, "summary.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(summary, fh, indent=2)
+    os.replace(tmp, os.path.join(out_dir, "summary.json"))
+    print(f"test error {100 * summary['test_error_mean']:.2f}% "
+          f"+- {100 * summary['test_error_std']:.2f} over {summary['test_runs']} runs, "
+          f"mean-field {100 * summary['meanfield_test_error']:.2f}%; wrote {out_dir}",
+          flush=True)
+    return 0
+
+
+def main(argv=None):
+    try:
+        return run(argv)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last completed epoch's checkpoint is kept; continue with "
+              "--resume <output-dir>", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

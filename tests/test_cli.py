@@ -1,0 +1,128 @@
+"""run.py end to end: configuration, files written, bad flags, resume, NaN."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imb_ref import checkpoint
+
+QUICK = ["--epochs", "2", "--hidden", "6,4", "--samples", "2", "--test-runs", "2", "--quiet"]
+
+
+def run(run_py, *args, env=None, timeout=300):
+    return subprocess.run([sys.executable, run_py, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def one_line_error(res):
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert res.stderr.startswith("error: ") and res.stderr.count("\n") == 1, res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_trains_and_writes_metrics_and_summary(tmp_path, run_py):
+    out = tmp_path / "run"
+    res = run(run_py, *QUICK, "--output-dir", str(out))
+    assert res.returncode == 0, res.stderr
+    head = res.stdout.splitlines()[:4]
+    assert head[0].split() == ["backend:", "numpy", "(cpu)"]
+    assert "synthetic12: 3277 train / 0 val / 819 test" in res.stdout
+    lines = [json.loads(l) for l in open(out / "metrics.jsonl")]
+    assert [l["epoch"] for l in lines] == [1, 2]
+    assert all({"train_loss", "test_error"} <= set(l) for l in lines)
+    assert all(0.0 <= l["test_error"] <= 1.0 for l in lines)
+    summary = json.load(open(out / "summary.json"))
+    assert summary["test_runs"] == 2 and len(summary["test_errors"]) == 2
+    assert {"test_error_mean", "test_error_std", "meanfield_test_error"} <= set(summary)
+    assert (out / "checkpoint.npz").exists() and not (out / "checkpoint.npz.tmp").exists()
+
+
+def test_epochs_zero_evaluates_without_training(tmp_path, run_py):
+    out = tmp_path / "run"
+    res = run(run_py, "--epochs", "0", "--hidden", "4", "--samples", "2", "--quiet",
+              "--output-dir", str(out))
+    assert res.returncode == 0, res.stderr
+    assert json.load(open(out / "summary.json"))["epochs_trained"] == 0
+    assert not (out / "metrics.jsonl").exists()
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    args = ["--hidden", "6,4", "--samples", "2", "--test-runs", "1", "--quiet", "--model",
+            "greedyimb", "--stage-epochs", "1"]
+    assert run(run_py, *args, "--epochs", "3", "--output-dir", str(straight)).returncode == 0
+    assert run(run_py, *args, "--epochs", "1", "--output-dir", str(split)).returncode == 0
+    res = run(run_py, "--resume", str(split), "--epochs", "3", "--quiet")
+    assert res.returncode == 0, res.stderr
+    a, _, opt_a, meta_a = checkpoint.load(str(straight))
+    b, _, opt_b, meta_b = checkpoint.load(str(split))
+    assert meta_a["epoch"] == meta_b["epoch"] == 3
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])     # bit for bit
+    for k in opt_a:
+        np.testing.assert_array_equal(opt_a[k], opt_b[k])
+    la = [json.loads(l) for l in open(straight / "metrics.jsonl")]
+    lb = [json.loads(l) for l in open(split / "metrics.jsonl")]
+    assert [(l["epoch"], l["stage"], l["train_loss"]) for l in la] == \
+           [(l["epoch"], l["stage"], l["train_loss"]) for l in lb]
+
+
+def test_refuses_to_overwrite_a_run(tmp_path, run_py):
+    out = tmp_path / "run"
+    assert run(run_py, *QUICK, "--output-dir", str(out)).returncode == 0
+    res = run(run_py, *QUICK, "--output-dir", str(out))
+    one_line_error(res)
+    assert "already holds a run" in res.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--backend", "tensorflow"], "invalid choice"),
+    (["--dataset", "svhn"], "invalid choice"),
+    (["--hidden", "3,x"], "--hidden '3,x'"),
+    (["--samples", "0"], "--samples 0: must be at least 1"),
+    (["--betas", "1,2"], "--betas '1,2': give one value or 4 values"),
+    (["--max-memory", "1e-9"], "raise --max-memory"),
+    (["--epochs", "-1"], "--epochs -1"),
+    (["--no-such-flag"], "unrecognized arguments"),
+    (["--resume", "/nonexistent/run"], "no checkpoint there"),
+])
+def test_bad_flags_end_in_one_line(run_py, args, needle):
+    res = run(run_py, *args)
+    one_line_error(res)
+    assert needle in res.stderr
+
+
+def test_cupy_requested_without_cupy(run_py):
+    pytest.importorskip("numpy")
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    res = run(run_py, "--backend", "cupy", "--epochs", "0")
+    one_line_error(res)
+    assert "pip install cupy-cuda12x" in res.stderr
+    env = dict(os.environ, IMB_BACKEND="cupy")
+    one_line_error(run(run_py, "--epochs", "0", env=env))
+
+
+def test_output_dir_that_is_a_file(tmp_path, run_py):
+    f = tmp_path / "f"
+    f.write_text("")
+    res = run(run_py, *QUICK, "--output-dir", str(f))
+    one_line_error(res)
+    assert "is a file" in res.stderr
+
+
+def test_help_documents_every_flag(run_py):
+    res = run(run_py, "--help")
+    assert res.returncode == 0
+    for flag in ("--dataset", "--data-dir", "--backend", "--dtype", "--seed", "--epochs",
+                 "--batch-size", "--output-dir", "--quiet", "--model", "--samples",
+                 "--gammas", "--betas", "--estimator", "--resume", "--export-golden",
+                 "--max-memory", "--preset", "--val-size", "--limit-train", "--limit-test"):
+        assert flag in res.stdout
