@@ -152,7 +152,7 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
             da = bernoulli_score(weight, bern_cache)
         if kl_caches[l - 1] is not None:
             da_kl, grads[f"rho_{l}"] = bernoulli_kl_backward(
-                xp.full(B, betas[l - 1] / B, dtype=dtype), kl_caches[l - 1])
+                xp.ones(B, dtype=dtype) * (betas[l - 1] / B), kl_caches[l - 1])
             da = da + da_kl
         need_dx = pathwise and (l > 1 or input_grad)
         dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(
