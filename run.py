@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """imb_ref's command line: train and evaluate DET, VIB, SFNN, GreedyIMB and JointIMB.
 
-    python run.py                                      # the embedded default (no download)
+    python run.py                                      # the embedded default (no download):
+                                                       # a short information-plane experiment
+    python run.py --dataset synthetic12                # Section 5.3 in full (hours)
     python run.py --dataset mnist --model jointimb     # one model on MNIST
     python run.py --backend cupy --dataset cifar10     # the paper's CIFAR10 network on a GPU
     python run.py --resume runs/mnist-jointimb-...     # continue an interrupted run
@@ -63,16 +65,23 @@ def build_parser():
     g.add_argument("--dtype", choices=("float32", "float64"),
                    help=f"floating type (default {D.dtype})")
     g.add_argument("--seed", type=int, help=f"the run's one seed (default {D.seed})")
+    g.add_argument("--seeds", type=int, help="information-plane experiment: initialisations "
+                   "seed, seed+1, ... (default 5, as the paper)")
     g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
                    f"batch; batches are split to fit (default {D.max_memory})")
 
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODELS, help=f"model (default {D.model})")
+    g.add_argument("--model", choices=MODELS, help=f"train one model (default {D.model}; on "
+                   "synthetic12 without --model: the information-plane experiment)")
+    g.add_argument("--models", help="information-plane experiment: comma list of sfnn, "
+                   f"jointimb, greedyimb (default {D.models})")
+    g.add_argument("--points", type=int, help="information-plane experiment: log-spaced "
+                   f"epochs at which I(Z_l;X), I(Z_l;Y) are computed (default {D.points})")
     g.add_argument("--hidden", help=f"hidden widths, comma list (default {D.hidden}; "
                    "10,8,6,4 for synthetic12)")
     g.add_argument("--samples", "-M", dest="samples", type=int,
                    help=f"M, samples per particle per layer in training (default "
-                   f"{D.samples}; 4 for synthetic12)")
+                   f"{D.samples}; 2 for synthetic12)")
     g.add_argument("--test-samples", type=int, help="M at test time (default: --samples)")
     g.add_argument("--test-runs", type=int, help="stochastic test passes reported "
                    f"(default {D.test_runs})")
@@ -89,13 +98,14 @@ def build_parser():
 
     g = p.add_argument_group("training")
     g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default {D.optimizer})")
-    g.add_argument("--lr", type=float, help="learning rate (default: the optimiser's usual)")
+    g.add_argument("--lr", type=float, help="learning rate (default: the optimiser's usual; "
+                   "0.003 for synthetic12)")
     g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
     g.add_argument("--clip", type=float, help="global gradient-norm clipping, 0 for none "
                    f"(default {D.clip})")
     g.add_argument("--batch-size", type=int, help=f"(default {D.batch_size})")
-    g.add_argument("--epochs", type=int, help=f"(default {D.epochs}; 0 evaluates without "
-                   "training)")
+    g.add_argument("--epochs", type=int, help=f"(default {D.epochs}; 20000 for synthetic12; "
+                   "0 evaluates without training)")
     g.add_argument("--stage-epochs", type=int, help="GreedyIMB epochs per layer (default: "
                    "epochs split equally over the L layers)")
     g.add_argument("--patience", type=int, help="early stopping on validation error after N "
@@ -182,6 +192,36 @@ def export_golden(cfg, data, path):
           f"network {'-'.join(map(str, model.sizes))}")
 
 
+def infoplane_experiment(cfg, xp, data):
+    """Section 5.3: SFNN, JointIMB, GreedyIMB on the 12-bit task, exact information plane."""
+    from imb_ref import infoplane
+
+    models = [m.strip() for m in cfg.models.split(",") if m.strip()]
+    bad = [m for m in models if m not in ("sfnn", "jointimb", "greedyimb")]
+    if bad or not models:
+        raise UserError(f"--models {cfg.models!r}: choose from sfnn, jointimb, greedyimb")
+    if cfg.seeds < 1 or cfg.points < 1:
+        raise UserError("--seeds and --points must be at least 1")
+    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    out_dir = cfg.output_dir or os.path.join(
+        "runs", f"infoplane-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f"--output-dir {out_dir}: is a file, not a folder")
+    model = infoplane.build(models[0], cfg)
+    print_config(cfg, xp, data, model, out_dir)
+    print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
+          f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
+          f"epochs", flush=True)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as fh:
+        json.dump(cfg.to_dict(), fh, indent=2)
+    summary = infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points)
+    print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
+    print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "
+          f"in {out_dir}", flush=True)
+    return 0
+
+
 def prepare_output(cfg, resuming):
     out_dir = cfg.output_dir or os.path.join(
         "runs", f"{cfg.dataset}-{cfg.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
@@ -194,8 +234,16 @@ def prepare_output(cfg, resuming):
     return out_dir
 
 
+# `python run.py` with no arguments: a short information-plane experiment that finishes
+# in a few minutes on 2 CPU cores (the paper's run is 20,000 epochs and 5 seeds).
+EMBEDDED_DEFAULT = {"dataset": "synthetic12", "epochs": 300, "seeds": 1, "points": 16}
+
+
 def run(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     explicit = vars(build_parser().parse_args(argv))
+    if not argv:
+        explicit.update(EMBEDDED_DEFAULT)
     resume = None
     if "resume" in explicit:
         resume = checkpoint.load(explicit["resume"])
@@ -217,6 +265,8 @@ def run(argv=None):
     if "export_golden" in explicit:
         export_golden(cfg, data, explicit["export_golden"])
         return 0
+    if cfg.dataset == "synthetic12" and "model" not in explicit and resume is None:
+        return infoplane_experiment(cfg, xp, data)
 
     from imb_ref.train import final_evaluation, fit
 

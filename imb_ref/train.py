@@ -88,7 +88,6 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     ckpt_path = os.path.join(out_dir, checkpoint.FILENAME)
     _truncate_metrics(metrics_path, meta["epoch"])
     use_val = cfg.patience > 0 and len(data.val) > 0
-    steps = math.ceil(n / batch)
 
     for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
         t0 = time.time()
@@ -96,34 +95,10 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
         frozen = model.frozen(stage)
         if stage != greedy_stage(model, epoch - 1, cfg.epochs, cfg.stage_epochs) and epoch > 1:
             meta.update(best_val=None, bad_epochs=0)   # early stopping restarts per stage
-        perm = xp.asarray(np.random.default_rng(
-            np.random.SeedSequence(cfg.seed, spawn_key=(0, epoch))).permutation(n))
-        noise = make_rng(xp, cfg.seed, 1, epoch)
-        losses = []
-        with _progress(steps, f"epoch {epoch}/{cfg.epochs}", cfg.quiet) as bar:
-            for step in range(steps):
-                idx = perm[step * batch:(step + 1) * batch]
-                xb, yb = x_train[idx], y_train[idx]
-                B = int(idx.shape[0])
-                loss, grads = 0.0, None
-                for start in range(0, B, chunk):
-                    xc, yc = xb[start:start + chunk], yb[start:start + chunk]
-                    out = model.loss_and_grads(params, xc, yc, noise, stage)
-                    share = xc.shape[0] / B
-                    loss = loss + share * out["loss"]
-                    if grads is None:
-                        grads = {k: share * g for k, g in out["grads"].items()}
-                    else:
-                        for k, g in out["grads"].items():
-                            grads[k] += share * g
-                clip_global_norm(grads, cfg.clip, frozen)
-                opt.step(params, grads, frozen)
-                losses.append(loss)
-                bar.update(1)
-                if (step + 1) % 50 == 0 or step + 1 == steps:
-                    _check_finite(losses, epoch, xp)
-                    bar.set_postfix(loss=f"{float(to_numpy(losses[-1])):.4f}")
-        train_loss = float(np.mean(_check_finite(losses, epoch, xp)))
+        losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, cfg.seed,
+                             epoch, stage, frozen, cfg.clip, xp,
+                             f"epoch {epoch}/{cfg.epochs}", cfg.quiet)
+        train_loss = float(np.mean(losses))
         record = {"epoch": epoch, "train_loss": train_loss}
         if model.stages > 1:
             record["stage"] = stage
@@ -159,6 +134,49 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
             break
     final = best if use_val else params
     return final, meta
+
+
+def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, frozen, clip, xp,
+                desc="", quiet=True):
+    """One pass over (x, y) in shuffled minibatches; updates `params` in place.
+
+    Shuffling uses the host generator (seed, 0, epoch) and the noise the generator
+    (seed, 1, epoch), so an epoch is a pure function of its inputs. Each minibatch is
+    split into chunks of at most `chunk` examples whose gradients are summed weighted by
+    their share of the batch. Returns the step losses on the host; a NaN or infinity
+    raises UserError naming the epoch and step.
+    """
+    n = int(y.shape[0])
+    steps = math.ceil(n / batch)
+    perm = xp.asarray(np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(0, epoch))).permutation(n))
+    noise = make_rng(xp, seed, 1, epoch)
+    losses = []
+    with _progress(steps, desc, quiet) as bar:
+        for step in range(steps):
+            idx = perm[step * batch:(step + 1) * batch]
+            xb, yb = x[idx], y[idx]
+            B = int(idx.shape[0])
+            loss, grads = 0.0, None
+            for start in range(0, B, chunk):
+                xc, yc = xb[start:start + chunk], yb[start:start + chunk]
+                out = model.loss_and_grads(params, xc, yc, noise, stage)
+                share = xc.shape[0] / B
+                loss = loss + share * out["loss"]
+                if grads is None:
+                    grads = {k: share * g for k, g in out["grads"].items()}
+                else:
+                    for k, g in out["grads"].items():
+                        grads[k] += share * g
+            clip_global_norm(grads, clip, frozen)
+            opt.step(params, grads, frozen)
+            losses.append(loss)
+            bar.update(1)
+            if (step + 1) % 50 == 0 or step + 1 == steps:
+                _check_finite(losses, epoch, xp)
+                if not quiet:
+                    bar.set_postfix(loss=f"{float(to_numpy(losses[-1])):.4f}")
+    return _check_finite(losses, epoch, xp)
 
 
 def _check_finite(losses, epoch, xp):

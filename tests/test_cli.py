@@ -10,7 +10,7 @@ import pytest
 
 from imb_ref import checkpoint
 
-QUICK = ["--epochs", "2", "--hidden", "6,4", "--samples", "2", "--test-runs", "2", "--quiet"]
+QUICK = ["--model", "jointimb", "--epochs", "2", "--hidden", "6,4", "--samples", "2", "--test-runs", "2", "--quiet"]
 
 
 def run(run_py, *args, env=None, timeout=300):
@@ -43,7 +43,7 @@ def test_trains_and_writes_metrics_and_summary(tmp_path, run_py):
 
 def test_epochs_zero_evaluates_without_training(tmp_path, run_py):
     out = tmp_path / "run"
-    res = run(run_py, "--epochs", "0", "--hidden", "4", "--samples", "2", "--quiet",
+    res = run(run_py, "--model", "jointimb", "--epochs", "0", "--hidden", "4", "--samples", "2", "--quiet",
               "--output-dir", str(out))
     assert res.returncode == 0, res.stderr
     assert json.load(open(out / "summary.json"))["epochs_trained"] == 0

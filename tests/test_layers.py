@@ -77,3 +77,17 @@ def test_log_softmax_at_backward():
     dlogits = log_softmax_at_backward(de, cache)
     f = lambda z: float((log_softmax_at_forward(z, y)[0] * de).sum())
     assert elementwise_check(f, logits, dlogits) < TOL
+
+
+def test_short_axis_reductions_match_numpy():
+    """reduce_sum/reduce_max combine slices on short axes: same values as NumPy's
+    reductions (max exactly; sums to float64 rounding, since the order differs)."""
+    from imb_ref.nn.functions import reduce_max, reduce_sum
+    rng = np.random.default_rng(9)
+    for shape in [(7,), (3, 2), (4, 5, 2), (2, 3, 40)]:
+        x = rng.normal(size=shape)
+        for axis in range(len(shape)):
+            for keep in (False, True):
+                np.testing.assert_array_equal(reduce_max(x, axis, keep), x.max(axis, keepdims=keep))
+                np.testing.assert_allclose(reduce_sum(x, axis, keep), x.sum(axis, keepdims=keep),
+                                           rtol=1e-13, atol=1e-13)

@@ -13,7 +13,7 @@ multiplied once:
 REINFORCE does not pass gradients through z at all; see `bernoulli_score`.
 """
 
-from .functions import sigmoid
+from .functions import reduce_sum, sigmoid
 
 ESTIMATORS = ("raiko", "st", "reinforce")
 
@@ -40,7 +40,7 @@ def bernoulli_mean_forward(a):
 def sum_children(dz, M):
     """(B, P*M, n) -> (B, P, n): sum each parent's M children."""
     B, PM, n = dz.shape
-    return dz.reshape(B, PM // M, M, n).sum(axis=2)
+    return reduce_sum(dz.reshape(B, PM // M, M, n), axis=2)
 
 
 def bernoulli_backward(dz_sum, cache, estimator="raiko"):
@@ -64,4 +64,4 @@ def bernoulli_score(weight, cache):
     w * sum_children (z - p), shape (B, P, n).
     """
     p, z, M = cache
-    return weight[:, None, None] * (z - p[:, :, None, :]).sum(axis=2)
+    return weight[:, None, None] * reduce_sum(z - p[:, :, None, :], axis=2)

@@ -10,7 +10,7 @@ which needs no epsilon anywhere. Its derivatives:
     dKL/da = p(1-p)(a - rho),    dKL/drho = q - p.
 """
 
-from .functions import sigmoid, softplus
+from .functions import reduce_sum, sigmoid, softplus
 
 
 def bernoulli_kl_forward(a, rho):
@@ -21,7 +21,7 @@ def bernoulli_kl_forward(a, rho):
     """
     p = sigmoid(a)
     per_unit = p * (a - rho) + softplus(rho) - softplus(a)   # (B, P, n)
-    kl = per_unit.sum(axis=2).mean(axis=1)                    # (B,)
+    kl = reduce_sum(per_unit, axis=2).mean(axis=1)            # (B,)
     return kl, (a, rho, p)
 
 

@@ -16,7 +16,7 @@ Derivative: d VCR_l / d ell_{g,s} = -(1/G) softmax_s(ell_{g,:}), G = M**l.
 import math
 
 from ..backend import array_module
-from .functions import logsumexp
+from .functions import logsumexp, softmax
 
 
 def vcr_forward(ell, M, L):
@@ -47,8 +47,6 @@ def vcr_backward(dvcr, cache):
         if not bool((w != 0).any()):
             continue
         G = M ** l
-        groups = ell.reshape(B, G, N // G)
-        e = xp.exp(groups - groups.max(axis=2, keepdims=True))
-        soft = e / e.sum(axis=2, keepdims=True)                          # (B, G, S)
+        soft = softmax(ell.reshape(B, G, N // G), axis=2)                # (B, G, S)
         dell -= (w[:, None, None] / G * soft).reshape(B, N)
     return dell

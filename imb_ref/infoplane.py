@@ -1,0 +1,305 @@
+"""Learning dynamics on the information plane (Section 5.3, Figures 1 and 2).
+
+Trains the 12-10-8-6-4-2 binary stochastic network on the 12-bit task with SFNN,
+JointIMB and GreedyIMB, several seeds each, and at log-spaced epochs computes
+I(Z_l;X) and I(Z_l;Y) in bits *exactly*, by enumerating every state of every layer over
+the whole input distribution (X uniform over the 4096 patterns; imb_ref.exact), rather
+than by the binning estimates of the original experiment.
+
+At every measurement the data-processing inequalities of the Markov chain
+Y -> X -> Z_1 -> ... -> Z_L must hold: I(Z_l;X) >= I(Z_{l+1};X) and I(Z_l;Y) <= I(X;Y).
+A violation stops the run with an error (it would mean a bug in the enumeration).
+
+Outputs in the run folder: infoplane.csv (model,seed,epoch,layer,I_X,I_Y), written row
+by row so that an interrupted run keeps what it measured (rerunning the same command
+with the same --output-dir skips the (model, seed) pairs already complete),
+infoplane.png (Figure 1's panels), and summary.json / summary.md (the paper's claims
+against what this run shows).
+"""
+
+import csv
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from .backend import make_rng, to_numpy
+from .data import synthetic12
+from .errors import UserError
+from .evaluate import chunk_size, error_rate
+from .exact import information_plane
+from .info import mutual_information
+from .optim import make_optimizer
+from .train import greedy_stage, train_epoch
+
+CSV_COLUMNS = ("model", "seed", "epoch", "layer", "I_X", "I_Y")
+DPI_TOL = 1e-9      # bits; enumeration sums of 4096 x 1024 float64 terms round at ~1e-12
+
+
+def measurement_epochs(epochs, points):
+    """0, then about `points` log-spaced epochs up to `epochs` (always included)."""
+    if epochs <= 0:
+        return [0]
+    grid = np.unique(np.round(np.logspace(0, math.log10(epochs), points)).astype(int))
+    return [0] + [int(e) for e in grid if 1 <= e <= epochs]
+
+
+def whole_distribution(x_all, y_all):
+    """The inputs, labels and weights of the task's full distribution (X uniform)."""
+    n = len(y_all)
+    return x_all, y_all, np.full(n, 1.0 / n)
+
+
+def check_data_processing(plane, i_xy, where):
+    """Raise UserError if I(Z_l;X) < I(Z_{l+1};X) or I(Z_l;Y) > I(X;Y) anywhere."""
+    for l in range(len(plane) - 1):
+        if plane[l][0] < plane[l + 1][0] - DPI_TOL:
+            raise UserError(f"data-processing check failed at {where}: I(Z_{l + 1};X) = "
+                            f"{plane[l][0]:.6f} < I(Z_{l + 2};X) = {plane[l + 1][0]:.6f} bits")
+    for l, (_, i_y) in enumerate(plane):
+        if i_y > i_xy + DPI_TOL:
+            raise UserError(f"data-processing check failed at {where}: I(Z_{l + 1};Y) = "
+                            f"{i_y:.6f} > I(X;Y) = {i_xy:.6f} bits")
+
+
+def completed_runs(csv_path, final_epoch):
+    """(model, seed) pairs whose final epoch is already in the CSV."""
+    done = set()
+    if os.path.exists(csv_path):
+        with open(csv_path) as fh:
+            for row in csv.DictReader(fh):
+                if int(row["epoch"]) == final_epoch:
+                    done.add((row["model"], int(row["seed"])))
+    return done
+
+
+def _drop_partial(csv_path, done):
+    """Keep only the rows of completed (model, seed) pairs before resuming."""
+    if not os.path.exists(csv_path):
+        return
+    with open(csv_path) as fh:
+        rows = [r for r in csv.DictReader(fh) if (r["model"], int(r["seed"])) in done]
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, log=print):
+    """Train one (model, seed) and measure the information plane along the way."""
+    dtype = np.dtype(cfg.dtype)
+    x_all, y_all, w_all = whole_distribution(*synthetic12.make_task())
+    i_xy = mutual_information(np.stack([w_all * (y_all == c) for c in (0, 1)], axis=1))
+    x_train = xp.asarray(data.train.x, dtype=dtype)
+    y_train = xp.asarray(data.train.y)
+    batch = min(cfg.batch_size, len(data.train))
+    chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
+    params = {k: xp.asarray(v) for k, v in
+              model.init(np.random.default_rng(np.random.SeedSequence(seed)), dtype).items()}
+    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum)
+    todo = set(measurement_epochs(epochs, points))
+
+    def measure(epoch):
+        host = {k: to_numpy(v).astype(np.float64) for k, v in params.items()}
+        plane = information_plane(host, x_all, y_all, w_all, n_classes=2)
+        check_data_processing(plane, i_xy, f"{model.name}, seed {seed}, epoch {epoch}")
+        for l, (i_x, i_y) in enumerate(plane, start=1):
+            write_row({"model": model.name, "seed": seed, "epoch": epoch, "layer": l,
+                       "I_X": f"{i_x:.10f}", "I_Y": f"{i_y:.10f}"})
+        return plane
+
+    measure(0)
+    from tqdm import tqdm
+    import sys
+    bar = tqdm(total=epochs, desc=f"{model.name} seed {seed}", leave=False, unit="epoch",
+               disable=cfg.quiet or not sys.stderr.isatty())
+    losses = []
+    for epoch in range(1, epochs + 1):
+        stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
+        losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, seed,
+                             epoch, stage, model.frozen(stage), cfg.clip, xp)
+        bar.update(1)
+        if epoch in todo:
+            plane = measure(epoch)
+            bar.set_postfix(loss=f"{float(np.mean(losses)):.3f}",
+                            I_Y1=f"{plane[0][1]:.3f}")
+    bar.close()
+    x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
+    rng = make_rng(xp, seed, 7)
+    err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,
+                     chunk_size(model, dtype.itemsize, cfg.max_memory, 4096, training=False))
+    return {"final_loss": float(np.mean(losses)) if len(losses) else None, "test_error": err}
+
+
+def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
+    """Train every (model, seed), write infoplane.csv, the figure and the summary."""
+    os.makedirs(out_dir, exist_ok=True)
+    csv_path = os.path.join(out_dir, "infoplane.csv")
+    done = completed_runs(csv_path, cfg.epochs)
+    _drop_partial(csv_path, done)
+    new_file = not os.path.exists(csv_path)
+    results_path = os.path.join(out_dir, "runs.json")
+    results = json.load(open(results_path)) if os.path.exists(results_path) else {}
+    with open(csv_path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, CSV_COLUMNS)
+        if new_file:
+            writer.writeheader()
+
+        def write_row(row):
+            writer.writerow(row)
+            fh.flush()
+
+        for name in models:
+            for seed in seeds:
+                if (name, seed) in done:
+                    log(f"{name} seed {seed}: already complete in {csv_path}, skipped")
+                    continue
+                t0 = time.time()
+                model = build(name, cfg)
+                res = train_and_measure(cfg, model, data, xp, seed, cfg.epochs, points,
+                                        write_row, log)
+                res["wall_s"] = round(time.time() - t0, 1)
+                results[f"{name}/{seed}"] = res
+                _write_json(results_path, results)
+                if not cfg.quiet:
+                    log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
+                        f"test error {100 * res['test_error']:.1f}%")
+    table = read_csv(csv_path)
+    summary = summarize(table, models, cfg.epochs)
+    summary["test_error"] = {name: float(np.mean([results[f"{name}/{s}"]["test_error"]
+                                                  for s in seeds if f"{name}/{s}" in results]))
+                             for name in models}
+    _write_json(os.path.join(out_dir, "summary.json"), summary)
+    with open(os.path.join(out_dir, "summary.md"), "w") as fh:
+        fh.write(summary_markdown(summary, cfg, seeds))
+    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs)
+    return summary
+
+
+def build(name, cfg):
+    from .config import parse_sizes, per_layer
+    from .models.registry import Model
+    hidden = parse_sizes(cfg.hidden)
+    L = len(hidden)
+    return Model(name, (synthetic12.N_BITS,) + hidden + (2,), M=cfg.samples,
+                 test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
+                 betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator)
+
+
+def _write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2)
+    os.replace(tmp, path)
+
+
+def read_csv(path):
+    """{(model, layer): {epoch: (mean I_X, mean I_Y) over seeds}}."""
+    acc = {}
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            key = (row["model"], int(row["layer"]))
+            acc.setdefault(key, {}).setdefault(int(row["epoch"]), []).append(
+                (float(row["I_X"]), float(row["I_Y"])))
+    return {key: {e: tuple(np.mean(v, axis=0)) for e, v in sorted(by_epoch.items())}
+            for key, by_epoch in acc.items()}
+
+
+def summarize(table, models, epochs):
+    """The paper's three claims (Section 5.3), measured on the seed-averaged curves."""
+    layers = sorted({l for (_, l) in table})
+    out = {"epochs": epochs, "max_relevance": {}, "final": {}, "compression": {}}
+    for name in models:
+        out["max_relevance"][name] = {l: max(v[1] for v in table[(name, l)].values())
+                                      for l in layers}
+        out["final"][name] = {l: table[(name, l)][max(table[(name, l)])] for l in layers}
+        comp = {}
+        for l in layers:
+            curve = table[(name, l)]
+            peak_epoch = max(curve, key=lambda e: curve[e][0])
+            drop = curve[peak_epoch][0] - curve[max(curve)][0]
+            comp[l] = {"peak_I_X": curve[peak_epoch][0], "peak_epoch": peak_epoch,
+                       "final_I_X": curve[max(curve)][0], "drop": drop,
+                       "compresses": bool(drop > 0.01 and peak_epoch < max(curve))}
+        out["compression"][name] = comp
+    if "sfnn" in models:
+        target = {l: out["final"]["sfnn"][l][1] for l in layers}
+        out["epochs_to_sfnn_final_relevance"] = {}
+        for name in models:
+            if name == "sfnn":
+                continue
+            epochs_seen = sorted(table[(name, layers[0])])
+            reached = next((e for e in epochs_seen
+                            if all(table[(name, l)][e][1] >= target[l] for l in layers)), None)
+            out["epochs_to_sfnn_final_relevance"][name] = {
+                "epoch": reached, "fraction": None if reached is None else reached / epochs}
+    return out
+
+
+def summary_markdown(s, cfg, seeds):
+    lines = [f"# Information plane: {cfg.epochs} epochs, seeds {list(seeds)}, M = {cfg.samples}",
+             "", "Seed-averaged, exact, in bits. I(X;Y) = H(Y) = 1.000 bit.", ""]
+    models = list(s["max_relevance"])
+    layers = sorted(s["max_relevance"][models[0]], key=int)
+    lines += ["## Highest relevance I(Z_l;Y) reached (paper: SFNN stays below 0.8 bits)", "",
+              "| model | " + " | ".join(f"Z_{l}" for l in layers) + " | test error |",
+              "|---" * (len(layers) + 2) + "|"]
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(f"{s['max_relevance'][m][l]:.3f}" for l in layers)
+                     + f" | {100 * s['test_error'].get(m, float('nan')):.1f}% |")
+    if "epochs_to_sfnn_final_relevance" in s:
+        lines += ["", "## Epochs to reach SFNN's final relevance in every layer "
+                  "(paper: JointIMB about 4.68%, GreedyIMB 17.95%)", ""]
+        for m, r in s["epochs_to_sfnn_final_relevance"].items():
+            lines.append(f"- {m}: " + ("never within the run" if r["epoch"] is None else
+                                       f"epoch {r['epoch']} ({100 * r['fraction']:.2f}% of "
+                                       f"{cfg.epochs})"))
+    lines += ["", "## Compression: a fall in I(Z_l;X) after its peak (drop > 0.01 bit)", "",
+              "| model | " + " | ".join(f"Z_{l}: peak -> final" for l in layers) + " |",
+              "|---" * (len(layers) + 1) + "|"]
+    for m in models:
+        cells = []
+        for l in layers:
+            c = s["compression"][m][l]
+            mark = " (compresses)" if c["compresses"] else ""
+            cells.append(f"{c['peak_I_X']:.3f} @ {c['peak_epoch']} -> {c['final_I_X']:.3f}{mark}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(table, models, path, epochs):
+    """Figure 1: one panel per model, one trajectory per layer, coloured by epoch."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    layers = sorted({l for (_, l) in table})
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models) + 1, 4.2),
+                             sharey=True, squeeze=False, constrained_layout=True)
+    norm = LogNorm(vmin=1, vmax=max(epochs, 2))
+    markers = "osD^v<>ph"
+    for ax, name in zip(axes[0], models):
+        for l in layers:
+            curve = table[(name, l)]
+            ep = np.array([max(e, 1) for e in curve])
+            pts = np.array(list(curve.values()))
+            ax.plot(pts[:, 0], pts[:, 1], color="0.8", lw=0.8, zorder=1)
+            sc = ax.scatter(pts[:, 0], pts[:, 1], c=ep, cmap="viridis", norm=norm,
+                            marker=markers[(l - 1) % len(markers)], s=22, zorder=2,
+                            label=f"Z_{l}", edgecolors="none")
+        ax.set_title({"sfnn": "SFNN (MLE)", "jointimb": "JointIMB",
+                      "greedyimb": "GreedyIMB"}.get(name, name))
+        ax.set_xlabel("I(Z_l; X)  [bits]")
+        ax.grid(alpha=0.3)
+        leg = ax.legend(loc="lower right", fontsize=8)
+        for h in leg.legend_handles:
+            h.set_color("0.3")
+    axes[0][0].set_ylabel("I(Z_l; Y)  [bits]")
+    fig.colorbar(sc, ax=axes[0].tolist(), label="epoch")
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,90 @@
+"""The information-plane experiment: measurement schedule, data-processing checks,
+the summary's arithmetic, and a short run's files."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imb_ref import infoplane
+from imb_ref.errors import UserError
+
+
+def test_measurement_epochs_are_log_spaced_and_end_at_the_last():
+    e = infoplane.measurement_epochs(20000, 30)
+    assert e[0] == 0 and e[-1] == 20000 and e == sorted(set(e))
+    assert len(e) <= 31 and e[1] == 1
+    assert infoplane.measurement_epochs(3, 30) == [0, 1, 2, 3]
+
+
+def test_data_processing_check_fires_on_a_broken_plane():
+    good = [(3.0, 0.5), (2.0, 0.4), (1.0, 0.4)]
+    infoplane.check_data_processing(good, 1.0, "here")
+    with pytest.raises(UserError, match=r"I\(Z_2;X\) = 2.000000 < I\(Z_3;X\) = 2.500000"):
+        infoplane.check_data_processing([(3.0, 0.5), (2.0, 0.4), (2.5, 0.4)], 1.0, "here")
+    with pytest.raises(UserError, match=r"I\(Z_1;Y\) = 1.200000 > I\(X;Y\) = 1.000000"):
+        infoplane.check_data_processing([(3.0, 1.2), (2.0, 0.4)], 1.0, "here")
+
+
+def test_summary_arithmetic():
+    # sfnn ends at relevance (0.5, 0.4); jointimb gets there at epoch 10 of 100.
+    table = {
+        ("sfnn", 1): {0: (1.0, 0.0), 10: (2.0, 0.3), 100: (2.5, 0.5)},
+        ("sfnn", 2): {0: (0.5, 0.0), 10: (1.0, 0.2), 100: (1.5, 0.4)},
+        ("jointimb", 1): {0: (1.0, 0.0), 10: (2.0, 0.6), 100: (1.6, 0.7)},
+        ("jointimb", 2): {0: (0.5, 0.0), 10: (1.2, 0.45), 100: (1.1, 0.6)},
+    }
+    s = infoplane.summarize(table, ["sfnn", "jointimb"], 100)
+    assert s["epochs_to_sfnn_final_relevance"]["jointimb"] == {"epoch": 10, "fraction": 0.1}
+    assert s["max_relevance"]["jointimb"] == {1: 0.7, 2: 0.6}
+    assert s["compression"]["jointimb"][1]["compresses"] is True        # 2.0 -> 1.6
+    assert s["compression"]["sfnn"][1]["compresses"] is False           # still rising
+
+
+def test_short_run_writes_csv_png_and_summary(tmp_path, run_py):
+    out = tmp_path / "ip"
+    args = [sys.executable, run_py, "--dataset", "synthetic12", "--epochs", "4", "--seeds",
+            "2", "--points", "3", "--hidden", "5,4,3", "--output-dir", str(out), "--quiet"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(open(out / "infoplane.csv")))
+    assert list(rows[0]) == ["model", "seed", "epoch", "layer", "I_X", "I_Y"]
+    epochs = infoplane.measurement_epochs(4, 3)
+    assert len(rows) == 3 * 2 * len(epochs) * 3           # models x seeds x epochs x layers
+    for r in rows:
+        assert r["model"] in ("sfnn", "jointimb", "greedyimb")
+        assert 0.0 <= float(r["I_Y"]) <= 1.0 + 1e-9 and 0.0 <= float(r["I_X"]) <= 12.0
+    png = (out / "infoplane.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10000
+    import matplotlib.image
+    assert matplotlib.image.imread(str(out / "infoplane.png")).shape[2] in (3, 4)
+    summary = json.load(open(out / "summary.json"))
+    assert set(summary["max_relevance"]) == {"sfnn", "jointimb", "greedyimb"}
+    assert "jointimb" in summary["epochs_to_sfnn_final_relevance"]
+    assert "Highest relevance" in res.stdout and "infoplane.png" in res.stdout
+    # Rerunning into the same folder skips what is complete and changes nothing.
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and list(csv.DictReader(open(out / "infoplane.csv"))) == rows
+
+
+def test_interrupted_rows_are_dropped_before_resuming(tmp_path):
+    path = tmp_path / "infoplane.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, infoplane.CSV_COLUMNS)
+        w.writeheader()
+        w.writerow(dict(model="sfnn", seed=0, epoch=0, layer=1, I_X=1, I_Y=0))
+        w.writerow(dict(model="sfnn", seed=0, epoch=5, layer=1, I_X=1, I_Y=0))
+        w.writerow(dict(model="jointimb", seed=0, epoch=0, layer=1, I_X=1, I_Y=0))
+    done = infoplane.completed_runs(str(path), 5)
+    assert done == {("sfnn", 0)}
+    infoplane._drop_partial(str(path), done)
+    assert [r["model"] for r in csv.DictReader(open(path))] == ["sfnn", "sfnn"]
+
+
+def test_bad_models_flag(run_py):
+    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12", "--models",
+                          "sfnn,det"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "--models 'sfnn,det'" in res.stderr
