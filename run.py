@@ -113,6 +113,26 @@ def build_parser():
     g.add_argument("--preset", choices=("paper", "authors"), help="paper: Appendix D's "
                    "settings; authors: the authors' code (see README)")
 
+    g = p.add_argument_group("adversarial robustness (Section 5.2)")
+    g.add_argument("--attack", choices=("cw-l2",), help="attack a trained run (--checkpoint) "
+                   "with Carlini-Wagner L2 and write attack.json and attack.png")
+    g.add_argument("--checkpoint", help="a run's output folder or its checkpoint.npz")
+    g.add_argument("--attack-n", type=int, help="first N test images (default 1000)")
+    g.add_argument("--attack-mode", choices=("targeted", "untargeted", "both"),
+                   help="(default both)")
+    g.add_argument("--attack-iters", type=int, help="Adam iterations per binary-search step "
+                   "(default 1000; the reference code used 10000)")
+    g.add_argument("--attack-binary-steps", type=int, help="binary-search steps on c "
+                   "(default 9)")
+    g.add_argument("--attack-lr", type=float, help="Adam's learning rate (default 0.01)")
+    g.add_argument("--attack-kappa", type=float, help="confidence margin kappa (default 0)")
+    g.add_argument("--attack-initial-const", type=float, help="initial c (default 1e-3)")
+    g.add_argument("--eot-samples", type=int, help="fresh draws averaged per attack step "
+                   "(expectation over transformation; default 16)")
+    g.add_argument("--attack-eval-samples", type=int, help="fresh draws in the decision "
+                   "rule that verifies each success (default 100)")
+    g.add_argument("--attack-batch", type=int, help="images attacked together (default 100)")
+
     g = p.add_argument_group("output")
     g.add_argument("--output-dir", help="run folder (default runs/<dataset>-<model>-<time>)")
     g.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its "
@@ -244,6 +264,12 @@ def run(argv=None):
     explicit = vars(build_parser().parse_args(argv))
     if not argv:
         explicit.update(EMBEDDED_DEFAULT)
+    if "attack" in explicit or "checkpoint" in explicit:
+        if "attack" not in explicit or "checkpoint" not in explicit:
+            raise UserError("--attack cw-l2 and --checkpoint DIR go together")
+        from imb_ref.attack.command import run_attack
+        name = explicit.get("backend", backend.default_backend())
+        return run_attack(explicit, backend.resolve(name), build_model, name)
     resume = None
     if "resume" in explicit:
         resume = checkpoint.load(explicit["resume"])

@@ -167,6 +167,34 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     return out
 
 
+def logits_forward(params, x, uniforms=None):
+    """Leaf logits (B, N, C) and the cache `logits_input_backward` needs.
+
+    The number of children may differ per layer (it is read off each u_l's shape): the
+    attack uses u_1 of shape (B, 1, S, n_1) and u_l of shape (B, S, 1, n_l) below, i.e.
+    S independent draws of the whole network per example.
+    """
+    logits, layers, _ = _forward(params, x, uniforms)
+    return logits, layers
+
+
+def logits_input_backward(params, layers, dlogits, estimator="raiko"):
+    """d(sum dlogits * logits)/dx through the surrogate of `estimator`, (B, n_0).
+
+    The same backward as `imb_objective`'s with the parameter gradients skipped:
+    the children's gradients are summed before each W^T.
+    """
+    L = n_hidden(params)
+    M_L = layers[L - 1][2][2]
+    dz_sum = sum_children(dlogits, M_L) @ params[f"W_{L}"].T
+    for l in range(L, 0, -1):
+        da = bernoulli_backward(dz_sum, layers[l - 1][2], estimator)
+        dz_prev = da @ params[f"W_{l-1}"].T                     # (B, M**(l-1), n_{l-1})
+        if l > 1:
+            dz_sum = sum_children(dz_prev, layers[l - 2][2][2])
+    return dz_prev[:, 0, :]
+
+
 def predict_proba(params, x, uniforms=None):
     """p(y_hat | x): the softmax averaged over the tree's leaves, (B, C).
 

@@ -95,6 +95,28 @@ def vib_objective(params, x, y, eps, beta):
     return {"loss": ce + beta * kl, "ce": ce, "kl": kl, "grads": grads}
 
 
+def logits_forward(params, x, eps=None):
+    """Decoder logits (B, S, C) for the draws eps (B, S, K); eps=None uses z = mu."""
+    mu, sigma, enc = _encode(params, x)
+    if eps is None:
+        eps = mu[:, None, :] * 0
+    z = mu[:, None, :] + sigma[:, None, :] * eps
+    return z @ params["W_dec"] + params["b_dec"], (enc, eps)
+
+
+def logits_input_backward(params, cache, dlogits):
+    """d(sum dlogits * logits)/dx through the reparameterised bottleneck, (B, n_0)."""
+    (enc_caches, mu_cache, s_cache, s), eps = cache
+    dz = dlogits @ params["W_dec"].T                                    # (B, S, K)
+    dmu = dz.sum(axis=1)
+    ds = (dz * eps).sum(axis=1) * sigmoid(s - SIGMA_SHIFT)
+    dh = dmu @ params["W_mu"].T + ds @ params["W_sigma"].T
+    for l in range(len(enc_caches) - 1, -1, -1):
+        lin_cache, h = enc_caches[l]
+        dh = (dh * h * (1.0 - h)) @ params[f"W_{l}"].T
+    return dh
+
+
 def predict_proba(params, x, eps=None):
     """Mean softmax over the S draws in eps (B, S, K); eps=None uses z = mu."""
     mu, sigma, _ = _encode(params, x)

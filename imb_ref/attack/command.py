@@ -1,0 +1,128 @@
+"""`python run.py --attack cw-l2 --checkpoint DIR`: attack a trained run and report.
+
+The model type and configuration come from the checkpoint; the images are the first
+`--attack-n` of the run's test split (the paper: the first 1,000 MNIST test images).
+Writes <output-dir>/attack.json (the settings and every figure) and attack.png (a grid
+of originals, adversarials and perturbations); the output folder defaults to the run's.
+"""
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+from .. import checkpoint
+from ..backend import device_name
+from ..config import Config
+from ..data import load_dataset
+from ..errors import UserError
+from .cw import CWConfig
+from .report import BUDGETS, attack_images, concat, grid_png, metrics
+
+
+def run_attack(explicit, xp, build_model, backend_name):
+    path = checkpoint.resolve_path(explicit["checkpoint"])
+    params_h, best_h, _, meta = checkpoint.load(path)
+    cfg = Config.from_dict(meta["config"])
+    if "data_dir" in explicit:
+        cfg.data_dir = explicit["data_dir"]
+    n = explicit.get("attack_n", 1000)
+    mode = explicit.get("attack_mode", "both")
+    if n < 1:
+        raise UserError(f"--attack-n {n}: must be at least 1")
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, 1, 1, n, cfg.data_file,
+                        quiet=True, dtype=np.float64)
+    model = build_model(cfg, data.n_features, data.n_classes)
+    dtype = np.dtype(explicit.get("dtype", "float64"))
+    params = {k: xp.asarray(v, dtype=dtype) for k, v in (best_h or params_h).items()}
+    cw = CWConfig(iters=explicit.get("attack_iters", 1000),
+                  binary_steps=explicit.get("attack_binary_steps", 9),
+                  lr=explicit.get("attack_lr", 1e-2), kappa=explicit.get("attack_kappa", 0.0),
+                  initial_const=explicit.get("attack_initial_const", 1e-3),
+                  eot=explicit.get("eot_samples", 16))
+    eval_samples = explicit.get("attack_eval_samples", 100)
+    batch = explicit.get("attack_batch", 100)
+    for name, value in (("--attack-iters", cw.iters), ("--attack-binary-steps", cw.binary_steps),
+                        ("--eot-samples", cw.eot), ("--attack-eval-samples", eval_samples),
+                        ("--attack-batch", batch)):
+        if value < 1:
+            raise UserError(f"{name} {value}: must be at least 1")
+    out_dir = explicit.get("output_dir") or os.path.dirname(path)
+    os.makedirs(out_dir, exist_ok=True)
+    x_all = data.test.x.astype(dtype)
+    y_all = data.test.y
+    print(f"   attack: C&W L2 ({mode}) on the first {len(y_all)} test images of "
+          f"{cfg.dataset}, model {model.name} from {path}", flush=True)
+    print(f" settings: {cw.iters} iterations, {cw.binary_steps} binary-search steps, lr "
+          f"{cw.lr}, kappa {cw.kappa}, initial c {cw.initial_const}, {cw.eot} EOT draws, "
+          f"{eval_samples} draws per verification; backend {backend_name} "
+          f"({device_name(xp)})", flush=True)
+    from tqdm import tqdm
+    goals = (1 if mode != "targeted" else 0) + (model.sizes[-1] - 1 if mode != "untargeted" else 0)
+    attacks = 1 if model.name == "det" else 3        # EOT + mean-field + single-sample
+    total = goals * attacks * cw.binary_steps * cw.iters * ((len(y_all) + batch - 1) // batch)
+    bar = tqdm(total=total, desc="C&W L2", unit="it", leave=False,
+               disable=explicit.get("quiet", False) or not sys.stderr.isatty())
+    t0 = time.time()
+    raws = []
+    for start in range(0, len(y_all), batch):
+        xb = xp.asarray(x_all[start:start + batch])
+        yb = xp.asarray(y_all[start:start + batch])
+        raws.append(attack_images(model, params, xb, yb, cw, mode, cfg.seed + start,
+                                  eval_samples, xp, progress=lambda: bar.update(1)))
+    bar.close()
+    raw = concat(raws)
+    result = {"settings": {"attack": "cw-l2", "mode": mode, "n_images": int(len(y_all)),
+                           "iterations": cw.iters, "binary_steps": cw.binary_steps,
+                           "lr": cw.lr, "kappa": cw.kappa, "initial_const": cw.initial_const,
+                           "eot_samples": cw.eot, "eval_samples": eval_samples,
+                           "budgets": list(BUDGETS), "checkpoint": path,
+                           "backend": backend_name, "device": device_name(xp)},
+              "model": model.name, "dataset": cfg.dataset,
+              "results": metrics(raw), "wall_s": round(time.time() - t0, 1)}
+    tmp = os.path.join(out_dir, "attack.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(result, fh, indent=2)
+    os.replace(tmp, os.path.join(out_dir, "attack.json"))
+    adv, ok = (raw["u_adv"], raw["u_success"]) if "u_adv" in raw else \
+        (raw["t_adv0"], raw["t_success"][:, 0])
+    grid_png(os.path.join(out_dir, "attack.png"), x_all, adv, ok, raw["correct"])
+    print(describe(result), flush=True)
+    print(f"wrote {os.path.join(out_dir, 'attack.json')} and attack.png", flush=True)
+    return 0
+
+
+def pct(v):
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def num(v):
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def describe(result):
+    r = result["results"]
+    lines = [f"clean accuracy {pct(r['clean_accuracy'])} ({r['n_correct']} of "
+             f"{r['n_images']} images; attack figures are over these)"]
+    if "untargeted" in r:
+        u = r["untargeted"]
+        lines.append(f"untargeted: verified success {pct(u['success_rate'])}, robust "
+                     f"accuracy {pct(u['robust_accuracy'])}, mean L2 {num(u['mean_l2'])}")
+        if "single_sample_metric" in u:
+            s = u["single_sample_metric"]
+            lines.append(f"  single-sample metric (paper's measurement): success "
+                         f"{pct(s['success_rate'])}, robust accuracy "
+                         f"{pct(s['robust_accuracy'])}")
+    if "targeted" in r:
+        t = r["targeted"]
+        lines.append(f"targeted: success best/average/worst "
+                     f"{pct(t['best_case']['success_rate'])}/"
+                     f"{pct(t['average_case']['success_rate'])}/"
+                     f"{pct(t['worst_case']['success_rate'])}, robustness "
+                     f"{pct(t['robustness'])}")
+        if "single_sample_metric" in t:
+            lines.append(f"  single-sample metric: robustness "
+                         f"{pct(t['single_sample_metric']['robustness'])}")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Models as attack targets.
+
+A target gives, for a batch x (B, d):
+    draws(x, rng, S) -> logits (B, S, C), cache     S fresh draws of the network
+    backward(cache, dlogits) -> dx (B, d)           from the model's hand-written backward
+    decide(x, rng, samples) -> (B, C)               the real decision rule: the softmax
+                                                    averaged over `samples` fresh draws
+    single_draws(x, rng, samples) -> (B, samples)   each draw's own argmax
+A binary stochastic network's draw is one path through the network (z_l ~ Bernoulli);
+its gradient goes through the Raiko (or straight-through) surrogate. In 'meanfield' mode
+the samples are replaced by their probabilities (z_l = p_l), a deterministic network.
+"""
+
+from ..models import sbn, vib
+from ..nn.functions import softmax
+
+
+class ModelTarget:
+    def __init__(self, model, params, mode="sample"):
+        if mode not in ("sample", "meanfield"):
+            raise ValueError(f"mode {mode!r}")
+        self.model, self.params = model, params
+        self.stochastic = model.name != "det"
+        self.mode = mode if self.stochastic else "meanfield"
+        self.estimator = model.estimator if model.estimator in ("raiko", "st") else "raiko"
+        self.n_classes = model.sizes[-1]
+
+    # -- the attack's view -----------------------------------------------------------
+    def draws(self, x, rng, S):
+        if self.model.name == "vib":
+            eps = None if self.mode == "meanfield" else rng.standard_normal(
+                (x.shape[0], S, self.model.vib_k), dtype=x.dtype)
+            logits, cache = vib.logits_forward(self.params, x, eps)
+            return logits, ("vib", cache)
+        if self.mode == "meanfield":
+            logits, layers = sbn.logits_forward(self.params, x, None)
+        else:
+            logits, layers = sbn.logits_forward(self.params, x, self._uniforms(rng, x, S))
+        return logits, ("sbn", layers)
+
+    def backward(self, cache, dlogits):
+        kind, inner = cache
+        if kind == "vib":
+            return vib.logits_input_backward(self.params, inner, dlogits)
+        return sbn.logits_input_backward(self.params, inner, dlogits, self.estimator)
+
+    def _uniforms(self, rng, x, S):
+        """S independent paths: S children at layer 1, one child per particle after."""
+        B, hidden = x.shape[0], self.model.sizes[1:-1]
+        return [rng.random((B, 1, S, n) if l == 0 else (B, S, 1, n), dtype=x.dtype)
+                for l, n in enumerate(hidden)]
+
+    # -- the model's decision --------------------------------------------------------
+    def draw_probs(self, x, rng, samples):
+        """The softmax of each of `samples` fresh draws, (B, samples, C) (one for DET)."""
+        if not self.stochastic:
+            return softmax(sbn.logits_forward(self.params, x, None)[0], axis=2)
+        saved, self.mode = self.mode, "sample"
+        try:
+            logits, _ = self.draws(x, rng, samples)
+        finally:
+            self.mode = saved
+        return softmax(logits, axis=2)
+
+    def decide(self, x, rng, samples):
+        return self.draw_probs(x, rng, samples).mean(axis=1)
+
+    def single_draws(self, x, rng, samples):
+        if not self.stochastic:
+            return sbn.logits_forward(self.params, x, None)[0].argmax(axis=2)
+        saved, self.mode = self.mode, "sample"
+        try:
+            logits, _ = self.draws(x, rng, samples)
+        finally:
+            self.mode = saved
+        return logits.argmax(axis=2)
