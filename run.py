@@ -17,17 +17,16 @@ import datetime
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
 from imb_ref import backend, checkpoint, golden
-from imb_ref.config import Config, parse_sizes, per_layer, resolve
+from imb_ref.config import Config, resolve
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import UserError
 from imb_ref.evaluate import chunk_size
+from imb_ref.experiment import build_model, train_run
 from imb_ref.models import MODELS, sbn
-from imb_ref.models.registry import Model
 from imb_ref.nn.bernoulli import ESTIMATORS
 from imb_ref.optim import OPTIMIZERS
 
@@ -65,8 +64,8 @@ def build_parser():
     g.add_argument("--dtype", choices=("float32", "float64"),
                    help=f"floating type (default {D.dtype})")
     g.add_argument("--seed", type=int, help=f"the run's one seed (default {D.seed})")
-    g.add_argument("--seeds", type=int, help="information-plane experiment: initialisations "
-                   "seed, seed+1, ... (default 5, as the paper)")
+    g.add_argument("--seeds", type=int, help="information-plane experiment and Table 1: "
+                   "initialisations seed, seed+1, ... (default 5, as the paper)")
     g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
                    f"batch; batches are split to fit (default {D.max_memory})")
 
@@ -113,6 +112,14 @@ def build_parser():
     g.add_argument("--preset", choices=("paper", "authors"), help="paper: Appendix D's "
                    "settings; authors: the authors' code (see README)")
 
+    g = p.add_argument_group("Table 1 (Section 5.1, Appendix D)")
+    g.add_argument("--table1", action="store_true", help="train DET, VIB, SFNN, GreedyIMB and "
+                   "JointIMB with the paper's protocol on --dataset (mnist, cifar10, "
+                   "fashion-mnist) and write table1.md and table1.json; with --attack cw-l2 "
+                   "also the robustness columns")
+    g.add_argument("--beta-grid", help="betas tried on the validation split (default "
+                   "1e-1,...,1e-10 as the paper)")
+
     g = p.add_argument_group("adversarial robustness (Section 5.2)")
     g.add_argument("--attack", choices=("cw-l2",), help="attack a trained run (--checkpoint) "
                    "with Carlini-Wagner L2 and write attack.json and attack.png")
@@ -156,15 +163,6 @@ def check_ranges(cfg):
         raise UserError(f"--max-memory {cfg.max_memory}: must be positive")
     if cfg.lr is not None and cfg.lr <= 0:
         raise UserError(f"--lr {cfg.lr}: must be positive")
-
-
-def build_model(cfg, n_features, n_classes):
-    hidden = parse_sizes(cfg.hidden)
-    L = len(hidden)
-    return Model(cfg.model, (n_features,) + hidden + (n_classes,), M=cfg.samples,
-                 test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
-                 betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
-                 vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_test_samples=cfg.vib_test_samples)
 
 
 def print_config(cfg, xp, data, model, out_dir):
@@ -264,6 +262,12 @@ def run(argv=None):
     explicit = vars(build_parser().parse_args(argv))
     if not argv:
         explicit.update(EMBEDDED_DEFAULT)
+    if explicit.get("table1"):
+        from imb_ref.table1 import run_table1
+        name = explicit.get("backend", backend.default_backend())
+        explicit.setdefault("dataset", "mnist")
+        run_table1(explicit, backend.resolve(name), name)
+        return 0
     if "attack" in explicit or "checkpoint" in explicit:
         if "attack" not in explicit or "checkpoint" not in explicit:
             raise UserError("--attack cw-l2 and --checkpoint DIR go together")
@@ -294,30 +298,12 @@ def run(argv=None):
     if cfg.dataset == "synthetic12" and "model" not in explicit and resume is None:
         return infoplane_experiment(cfg, xp, data)
 
-    from imb_ref.train import final_evaluation, fit
-
     model = build_model(cfg, data.n_features, data.n_classes)
     for training in (True, False):          # fail before creating anything
         chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
     out_dir = prepare_output(cfg, resume is not None)
     print_config(cfg, xp, data, model, out_dir)
-    with open(os.path.join(out_dir, "config.json"), "w") as fh:
-        json.dump(cfg.to_dict(), fh, indent=2)
-    t0 = time.time()
-    if cfg.epochs == 0 and resume is None:
-        params = {k: xp.asarray(v) for k, v in model.init(
-            np.random.default_rng(np.random.SeedSequence(cfg.seed)), np.dtype(cfg.dtype)).items()}
-        meta = {"epoch": 0}
-    else:
-        params, meta = fit(cfg, model, data, xp, out_dir, resume=resume)
-    summary = final_evaluation(cfg, model, params, data, xp)
-    summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
-                   wall_s=round(time.time() - t0, 2), backend=cfg.backend,
-                   device=backend.device_name(xp), model=cfg.model, dataset=cfg.dataset)
-    tmp = os.path.join(out_dir, "summary.json.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(summary, fh, indent=2)
-    os.replace(tmp, os.path.join(out_dir, "summary.json"))
+    summary = train_run(cfg, model, data, xp, out_dir, resume=resume)
     print(f"test error {100 * summary['test_error_mean']:.2f}% "
           f"+- {100 * summary['test_error_std']:.2f} over {summary['test_runs']} runs, "
           f"mean-field {100 * summary['meanfield_test_error']:.2f}%; wrote {out_dir}",

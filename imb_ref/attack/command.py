@@ -22,7 +22,7 @@ from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
 
 
-def run_attack(explicit, xp, build_model, backend_name):
+def run_attack(explicit, xp, build_model, backend_name, log=print):
     path = checkpoint.resolve_path(explicit["checkpoint"])
     params_h, best_h, _, meta = checkpoint.load(path)
     cfg = Config.from_dict(meta["config"])
@@ -53,12 +53,12 @@ def run_attack(explicit, xp, build_model, backend_name):
     os.makedirs(out_dir, exist_ok=True)
     x_all = data.test.x.astype(dtype)
     y_all = data.test.y
-    print(f"   attack: C&W L2 ({mode}) on the first {len(y_all)} test images of "
-          f"{cfg.dataset}, model {model.name} from {path}", flush=True)
-    print(f" settings: {cw.iters} iterations, {cw.binary_steps} binary-search steps, lr "
+    log(f"   attack: C&W L2 ({mode}) on the first {len(y_all)} test images of "
+        f"{cfg.dataset}, model {model.name} from {path}")
+    log(f" settings: {cw.iters} iterations, {cw.binary_steps} binary-search steps, lr "
           f"{cw.lr}, kappa {cw.kappa}, initial c {cw.initial_const}, {cw.eot} EOT draws, "
           f"{eval_samples} draws per verification; backend {backend_name} "
-          f"({device_name(xp)})", flush=True)
+        f"({device_name(xp)})")
     from tqdm import tqdm
     goals = (1 if mode != "targeted" else 0) + (model.sizes[-1] - 1 if mode != "untargeted" else 0)
     attacks = 1 if model.name == "det" else 3        # EOT + mean-field + single-sample
@@ -89,8 +89,8 @@ def run_attack(explicit, xp, build_model, backend_name):
     adv, ok = (raw["u_adv"], raw["u_success"]) if "u_adv" in raw else \
         (raw["t_adv0"], raw["t_success"][:, 0])
     grid_png(os.path.join(out_dir, "attack.png"), x_all, adv, ok, raw["correct"])
-    print(describe(result), flush=True)
-    print(f"wrote {os.path.join(out_dir, 'attack.json')} and attack.png", flush=True)
+    log(describe(result))
+    log(f"wrote {os.path.join(out_dir, 'attack.json')} and attack.png")
     return 0
 
 

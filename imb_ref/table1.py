@@ -1,0 +1,208 @@
+"""Table 1 of the paper, reproduced with one command (Section 5.1, Appendix D).
+
+For each model (DET, VIB, SFNN, GreedyIMB, JointIMB):
+  1. selection: train on the training split with the last 10,000 images held out, once
+     per beta of `--beta-grid` (VIB, GreedyIMB, JointIMB; the paper: 10^-1 .. 10^-10),
+     with early stopping on the validation error; keep the beta and the number of
+     epochs with the lowest validation error;
+  2. retraining: from scratch on the full training set with that beta for that many
+     epochs, once per seed;
+  3. evaluation: the test error (MNIST, Fashion-MNIST) or accuracy (CIFAR10) averaged over
+     the test passes, mean and standard deviation over seeds; with --attack cw-l2, the
+     robustness columns from the C&W evaluation of the seed-`--seed` model.
+Every run is an ordinary run folder under <output-dir>/runs/; a finished one is reused
+and an interrupted one resumes from its checkpoint, so the command can be rerun after an
+interruption. Writes <output-dir>/table1.md and table1.json.
+"""
+
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+from .backend import device_name
+from .config import resolve
+from .data import load_dataset
+from .errors import UserError
+from .evaluate import chunk_size
+from .experiment import build_model, finished_or_resumable, train_run, write_json
+
+MODELS = ("det", "vib", "sfnn", "greedyimb", "jointimb")
+PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
+# Table 1 of the paper: MNIST test error (%), CIFAR10 test accuracy (%), adversarial
+# robustness (%) of MNIST models under targeted and untargeted C&W L2.
+PAPER = {
+    "det": {"mnist": 1.73, "cifar10": 53.91, "targeted": 0.00, "untargeted": 0.00},
+    "vib": {"mnist": 1.45, "cifar10": 54.41, "targeted": 83.70, "untargeted": 93.10},
+    "sfnn": {"mnist": 1.44, "cifar10": 55.94, "targeted": 83.00, "untargeted": 95.20},
+    "greedyimb": {"mnist": 1.54, "cifar10": 57.61, "targeted": 83.21, "untargeted": 94.30},
+    "jointimb": {"mnist": 1.36, "cifar10": 55.62, "targeted": 84.16, "untargeted": 96.00},
+}
+
+
+def metric_name(dataset):
+    return "accuracy" if dataset == "cifar10" else "error"
+
+
+def _config(explicit, model, **over):
+    e = {k: v for k, v in explicit.items()
+         if k not in ("table1", "attack", "beta_grid", "seeds", "output_dir", "model")}
+    e.setdefault("preset", "paper")
+    e["model"] = model
+    e.update(over)
+    return resolve(e)
+
+
+def _run(cfg, data, xp, folder, log):
+    summary, resume = finished_or_resumable(folder)
+    if summary is not None:
+        log(f"  {os.path.basename(folder)}: finished earlier, reused")
+        return summary
+    model = build_model(cfg, data.n_features, data.n_classes)
+    chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, True)
+    log(f"  {os.path.basename(folder)}: " + ("resuming" if resume else "training"))
+    return train_run(cfg, model, data, xp, folder, resume=resume, log=lambda m: None)
+
+
+def run_table1(explicit, xp, backend_name, log=print):
+    dataset = explicit.get("dataset", "mnist")
+    if dataset not in ("mnist", "cifar10", "fashion-mnist"):
+        raise UserError(f"--table1 --dataset {dataset}: Table 1 is for mnist, cifar10 or "
+                        f"fashion-mnist")
+    seeds_n = explicit.get("seeds", 5)
+    seed0 = explicit.get("seed", 0)
+    grid = [float(b) for b in str(explicit.get("beta_grid", PAPER_BETA_GRID)).split(",") if b]
+    if seeds_n < 1 or not grid or min(grid) <= 0:
+        raise UserError("--seeds must be at least 1 and --beta-grid a comma list of "
+                        "positive numbers")
+    out = explicit.get("output_dir") or os.path.join(
+        "runs", f"table1-{dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--output-dir {out}: is a file, not a folder")
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    base = _config(explicit, "jointimb", dataset=dataset)
+    dtype = np.dtype(base.dtype)
+    sel_data = load_dataset(dataset, base.data_dir, base.val_size, base.limit_train,
+                            base.limit_val, base.limit_test, quiet=base.quiet, dtype=dtype)
+    full_data = load_dataset(dataset, base.data_dir, 0, base.limit_train, None,
+                             base.limit_test, quiet=base.quiet, dtype=dtype)
+    if len(sel_data.val) == 0:
+        raise UserError("--table1 selects beta on a validation split: --val-size must be > 0")
+    log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
+        f"{list(range(seed0, seed0 + seeds_n))}; selection on {sel_data.summary()}; "
+        f"backend {backend_name} ({device_name(xp)}); output {out}")
+    t_start = time.time()
+    rows = []
+    for name in MODELS:
+        t0 = time.time()
+        betas = grid if name in ("vib", "greedyimb", "jointimb") else [None]
+        selection = []
+        for beta in betas:
+            over = {} if beta is None else ({"vib_beta": beta} if name == "vib"
+                                            else {"betas": str(beta)})
+            over.setdefault("patience", base.patience or 20)
+            cfg = _config(explicit, name, dataset=dataset, seed=seed0, **over)
+            tag = f"{name}-select" + ("" if beta is None else f"-beta{beta:g}")
+            s = _run(cfg, sel_data, xp, os.path.join(out, "runs", tag), log)
+            selection.append((s.get("best_val_error") if s.get("best_val_error") is not None
+                              else s["test_error_mean"], beta, s))
+        val_error, beta, chosen = min(selection, key=lambda t: t[0])
+        epochs = chosen.get("best_epoch") or chosen["epochs_trained"] or base.epochs
+        per_seed, attack = [], None
+        for seed in range(seed0, seed0 + seeds_n):
+            over = {} if beta is None else ({"vib_beta": beta} if name == "vib"
+                                            else {"betas": str(beta)})
+            cfg = _config(explicit, name, dataset=dataset, seed=seed, val_size=0,
+                          epochs=max(int(epochs), 1), patience=0, **over)
+            folder = os.path.join(out, "runs", f"{name}-seed{seed}")
+            s = _run(cfg, full_data, xp, folder, log)
+            per_seed.append(s["test_error_mean"])
+            if explicit.get("attack") and seed == seed0:
+                attack = _attack(explicit, folder, xp, backend_name, log)
+        errs = np.array(per_seed)
+        values = 100 * (1 - errs) if metric_name(dataset) == "accuracy" else 100 * errs
+        row = {"model": name, "beta": beta, "validation_error": val_error,
+               "epochs": int(epochs), "seeds": len(per_seed),
+               "mean": float(values.mean()), "std": float(values.std()),
+               "per_seed": values.tolist(), "metric": f"test {metric_name(dataset)} (%)",
+               "paper": PAPER[name].get(dataset), "wall_s": round(time.time() - t0, 1)}
+        if attack is not None:
+            row["robustness"] = attack
+            # The paper's robustness columns are MNIST's.
+            row["paper_robustness"] = {k: PAPER[name][k] if dataset == "mnist" else None
+                                       for k in ("targeted", "untargeted")}
+        rows.append(row)
+        write_json(os.path.join(out, "table1.json"), _table(rows, explicit, dataset, xp,
+                                                             backend_name, base, t_start))
+    table = _table(rows, explicit, dataset, xp, backend_name, base, t_start)
+    write_json(os.path.join(out, "table1.json"), table)
+    md = markdown(table)
+    with open(os.path.join(out, "table1.md"), "w") as fh:
+        fh.write(md)
+    log(md)
+    log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")
+    return table
+
+
+def _attack(explicit, folder, xp, backend_name, log):
+    from .attack.command import run_attack
+    args = {k: v for k, v in explicit.items() if k.startswith(("attack_", "eot_"))}
+    args.update(checkpoint=folder, quiet=True)
+    run_attack(args, xp, build_model, backend_name, log=lambda m: None)
+    with open(os.path.join(folder, "attack.json")) as fh:
+        r = json.load(fh)["results"]
+    out = {}
+    if "targeted" in r:
+        out["targeted"] = None if r["targeted"]["robustness"] is None else \
+            100 * r["targeted"]["robustness"]
+        if "single_sample_metric" in r["targeted"]:
+            rob = r["targeted"]["single_sample_metric"]["robustness"]
+            out["targeted_single_sample"] = None if rob is None else 100 * rob
+    if "untargeted" in r:
+        out["untargeted"] = 100 * r["untargeted"]["robust_accuracy"]
+        if "single_sample_metric" in r["untargeted"]:
+            out["untargeted_single_sample"] = \
+                100 * r["untargeted"]["single_sample_metric"]["robust_accuracy"]
+    return out
+
+
+def _table(rows, explicit, dataset, xp, backend_name, base, t_start):
+    return {"dataset": dataset, "metric": f"test {metric_name(dataset)} (%)",
+            "command": "python run.py " + " ".join(sys.argv[1:]),
+            "date": datetime.date.today().isoformat(), "backend": backend_name,
+            "device": device_name(xp), "machine": f"{platform.machine()}, "
+            f"{os.cpu_count()} CPU cores", "network": base.hidden, "M": base.samples,
+            "test_runs": base.test_runs, "limits": {"train": base.limit_train,
+                                                    "val": base.limit_val,
+                                                    "test": base.limit_test},
+            "wall_s": round(time.time() - t_start, 1), "rows": rows}
+
+
+def markdown(t):
+    has_attack = any("robustness" in r for r in t["rows"])
+    head = f"| model | beta | ours: {t['metric']} | paper | seeds | epochs | wall (s) |"
+    sep = "|---|---|---|---|---|---|---|"
+    if has_attack:
+        head += " targeted robustness % (ours verified / single-sample / paper) |" \
+                " untargeted robustness % (ours verified / single-sample / paper) |"
+        sep += "---|---|"
+    lines = [f"Table 1 on {t['dataset']}: `{t['command']}`", "",
+             f"{t['date']}, {t['backend']} on {t['device']} ({t['machine']}); hidden "
+             f"{t['network']}, M = {t['M']}, {t['test_runs']} test passes; limits "
+             f"{t['limits']}.", "", head, sep]
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    for r in t["rows"]:
+        beta = "-" if r["beta"] is None else f"{r['beta']:g}"
+        line = (f"| {r['model']} | {beta} | {r['mean']:.2f} +- {r['std']:.2f} | "
+                f"{fmt(r['paper'])} | {r['seeds']} | {r['epochs']} | {r['wall_s']:.0f} |")
+        if has_attack:
+            a, p = r.get("robustness", {}), r.get("paper_robustness", {})
+            line += (f" {fmt(a.get('targeted'))} / {fmt(a.get('targeted_single_sample'))} / "
+                     f"{fmt(p.get('targeted'))} | {fmt(a.get('untargeted'))} / "
+                     f"{fmt(a.get('untargeted_single_sample'))} / {fmt(p.get('untargeted'))} |")
+        lines.append(line)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,50 @@
+"""Table 1's driver: a smoke run of the whole table on a tiny subset, its files, resume."""
+
+import json
+import os
+import subprocess
+import sys
+
+from fixtures import write_mnist_like
+from imb_ref.table1 import MODELS, PAPER
+
+
+def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
+    data = tmp_path / "fashion"
+    write_mnist_like(str(data), n_train=200, n_test=40)
+    env = dict(os.environ, IMB_FASHION_SYSTEM_DIR=str(data))   # stands in for the package
+    out = tmp_path / "t1"
+    args = [sys.executable, run_py, "--table1", "--dataset", "fashion-mnist", "--val-size",
+            "50", "--hidden", "8", "--samples", "2", "--epochs", "1", "--seeds", "1",
+            "--beta-grid", "1e-3,1e-4", "--test-runs", "2", "--vib-k", "4", "--output-dir",
+            str(out), "--quiet", "--attack", "cw-l2", "--attack-n", "3", "--attack-iters", "3",
+            "--attack-binary-steps", "1", "--attack-eval-samples", "4", "--eot-samples", "2"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr
+    table = json.load(open(out / "table1.json"))
+    assert [r["model"] for r in table["rows"]] == list(MODELS)
+    for r in table["rows"]:
+        assert r["seeds"] == 1 and len(r["per_seed"]) == 1 and 0 <= r["mean"] <= 100
+        assert r["paper"] is None                     # no paper numbers for Fashion-MNIST
+        assert set(r["robustness"]) >= {"untargeted"}
+        assert (r["beta"] is None) == (r["model"] in ("det", "sfnn"))
+    assert table["backend"] == "numpy" and table["device"] == "cpu" and "command" in table
+    md = open(out / "table1.md").read()
+    assert md.count("\n| ") == 1 + len(MODELS) and "fashion-mnist" in md
+    runs = sorted(os.listdir(out / "runs"))
+    assert "jointimb-select-beta0.001" in runs and "vib-seed0" in runs
+    # Rerun: every run is reused, nothing retrained.
+    again = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0
+    assert "training" not in again.stdout and "reused" in again.stdout
+
+
+def test_paper_numbers_are_the_papers():
+    assert PAPER["jointimb"]["mnist"] == 1.36 and PAPER["greedyimb"]["cifar10"] == 57.61
+    assert PAPER["sfnn"]["untargeted"] == 95.20 and PAPER["det"]["targeted"] == 0.0
+
+
+def test_table1_rejects_synthetic12(run_py):
+    res = subprocess.run([sys.executable, run_py, "--table1", "--dataset", "synthetic12"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "Table 1 is for mnist" in res.stderr
