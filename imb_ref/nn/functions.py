@@ -19,26 +19,24 @@ def _slices(x, axis):
         yield x[tuple(index)]
 
 
-def reduce_sum(x, axis, keepdims=False):
-    """x.sum(axis), fast on NumPy for short axes (same value up to summation order)."""
+def _reduce(x, axis, keepdims, ufunc, native):
     if array_module(x) is not np or x.shape[axis] > SHORT_AXIS:
-        return x.sum(axis=axis, keepdims=keepdims)
+        return native(axis=axis, keepdims=keepdims)
     parts = _slices(x, axis)
     out = np.array(next(parts))                     # a copy, 0-d for a 1-D input
     for part in parts:
-        out += part
+        ufunc(out, part, out=out)
     return np.expand_dims(out, axis) if keepdims else out
+
+
+def reduce_sum(x, axis, keepdims=False):
+    """x.sum(axis), fast on NumPy for short axes (same value up to summation order)."""
+    return _reduce(x, axis, keepdims, np.add, x.sum)
 
 
 def reduce_max(x, axis, keepdims=False):
     """x.max(axis), fast on NumPy for short axes (exact: max has no rounding)."""
-    if array_module(x) is not np or x.shape[axis] > SHORT_AXIS:
-        return x.max(axis=axis, keepdims=keepdims)
-    parts = _slices(x, axis)
-    out = np.array(next(parts))                     # a copy, 0-d for a 1-D input
-    for part in parts:
-        np.maximum(out, part, out=out)
-    return np.expand_dims(out, axis) if keepdims else out
+    return _reduce(x, axis, keepdims, np.maximum, x.max)
 
 
 def sigmoid(a):
