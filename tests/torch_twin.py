@@ -48,3 +48,60 @@ def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
     loss.backward()
     grads = {k: v.grad.numpy() for k, v in P.items()}
     return loss.detach().numpy(), vcr.detach().numpy(), kl.detach().numpy(), grads
+
+
+class TorchJointIMB:
+    """The same JointIMB training step in PyTorch, for the benchmark (imb_ref.bench).
+
+    Same tree sampling (M children per particle, uniforms compared with p), the Raiko
+    surrogate z = p + (z - p).detach(), VCR_l by logsumexp, KL from logits, one SGD step.
+    """
+
+    def __init__(self, sizes, M, gammas, betas, device="cpu", dtype=None, lr=0.01, seed=0):
+        dtype = dtype or torch.float32
+        g = torch.Generator().manual_seed(seed)
+        self.M, self.L = M, len(sizes) - 2
+        self.gammas, self.betas, self.lr = list(gammas), list(betas), lr
+        self.params = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            limit = math.sqrt(6.0 / (n_in + n_out))
+            W = ((torch.rand(n_in, n_out, generator=g) * 2 - 1) * limit).to(device, dtype)
+            self.params += [W.requires_grad_(), torch.zeros(n_out, device=device,
+                                                            dtype=dtype).requires_grad_()]
+        self.rhos = [torch.zeros(n, device=device, dtype=dtype).requires_grad_()
+                     for n in sizes[1:-1]]
+
+    def loss(self, x, y):
+        B, M = x.shape[0], self.M
+        z = x[:, None, :]
+        kl_total = 0.0
+        sp = torch.nn.functional.softplus
+        for l in range(self.L):
+            a = z @ self.params[2 * l] + self.params[2 * l + 1]
+            p = torch.sigmoid(a)
+            u = torch.rand(B, a.shape[1], M, a.shape[2], device=x.device, dtype=x.dtype)
+            pp = p[:, :, None, :]
+            zz = pp + ((u < pp).to(x.dtype) - pp).detach()
+            z = zz.reshape(B, -1, zz.shape[-1])
+            rho = self.rhos[l]
+            kl = (p * (a - rho) + sp(rho) - sp(a)).sum(-1).mean()
+            kl_total = kl_total + self.betas[l] * kl
+        logits = z @ self.params[-2] + self.params[-1]
+        ell = torch.log_softmax(logits, -1).gather(
+            -1, y[:, None, None].expand(-1, logits.shape[1], 1))[..., 0]
+        N = ell.shape[1]
+        total = kl_total
+        for l in range(self.L + 1):
+            G = M ** l
+            lme = torch.logsumexp(ell.reshape(B, G, N // G), -1) - math.log(N // G)
+            total = total - self.gammas[l] * lme.mean()
+        return total
+
+    def step(self, x, y):
+        loss = self.loss(x, y)
+        tensors = self.params + self.rhos
+        grads = torch.autograd.grad(loss, tensors)
+        with torch.no_grad():
+            for t, g in zip(tensors, grads):
+                t -= self.lr * g
+        return loss

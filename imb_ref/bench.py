@@ -1,0 +1,168 @@
+"""Time one JointIMB training step (forward, backward, SGD update) against PyTorch.
+
+    python -m imb_ref.bench [--shapes mnist,cifar10] [--impl numpy,torch-eager,...]
+                            [--steps 20] [--json FILE]
+
+Shapes: batch 100, M = 32, 784-512-512-10 (MNIST) and 3072-512-512-10 (CIFAR10).
+Implementations: numpy; cupy where a GPU is present; and, where torch is installed, an
+equivalent PyTorch step (tests/torch_twin.py: same tree sampling, the Raiko surrogate,
+eager; `torch.compile` on a GPU). All run in this one process; each reports the median
+of `--steps` timed steps after two warm-up steps (CUDA events on a GPU), examples per
+second, peak memory, and the ratio to torch-eager on the same device
+(torch-eager's ms / this one's: above 1 is faster).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+from .models.registry import Model
+from .optim import make_optimizer
+
+SHAPES = {"mnist": (784, 512, 512, 10), "cifar10": (3072, 512, 512, 10)}
+BATCH, M, BETA = 100, 32, 1e-4
+
+
+def _data(sizes, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((BATCH, sizes[0]), dtype=np.float32),
+            rng.integers(0, sizes[-1], BATCH))
+
+
+def time_numpy(sizes, steps, xp=np):
+    model = Model("jointimb", sizes, M=M, gammas=(1.0,) * 3, betas=(BETA,) * 2)
+    params = {k: xp.asarray(v) for k, v in model.init(np.random.default_rng(0),
+                                                       np.float32).items()}
+    x, y = (xp.asarray(a) for a in _data(sizes))
+    opt = make_optimizer("sgd", 0.01, momentum=0.0)
+    rng = np.random.default_rng(1) if xp is np else xp.random.default_rng(1)
+
+    def step():
+        out = model.loss_and_grads(params, x, y, rng)
+        opt.step(params, out["grads"])
+
+    times = []
+    for i in range(steps + 2):
+        if xp is np:
+            if i == 2:
+                tracemalloc.start()
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+        else:
+            start, end = xp.cuda.Event(), xp.cuda.Event()
+            start.record()
+            step()
+            end.record()
+            end.synchronize()
+            times.append(xp.cuda.get_elapsed_time(start, end) / 1000)
+    if xp is np:
+        peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
+        tracemalloc.stop()
+    else:
+        peak = xp.get_default_memory_pool().total_bytes() / 2 ** 20
+    return statistics.median(times[2:]) * 1000, peak
+
+
+def time_torch(sizes, steps, compiled=False):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tests"))
+    import torch
+    from torch_twin import TorchJointIMB
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = TorchJointIMB(sizes, M, (1.0,) * 3, (BETA,) * 2, device=device)
+    x, y = _data(sizes)
+    x, y = torch.tensor(x, device=device), torch.tensor(y, device=device)
+    step = torch.compile(net.step) if compiled else net.step
+    times = []
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    for _ in range(steps + 2):
+        if device == "cuda":
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            step(x, y)
+            e.record()
+            e.synchronize()
+            times.append(s.elapsed_time(e) / 1000)
+        else:
+            t0 = time.perf_counter()
+            step(x, y)
+            times.append(time.perf_counter() - t0)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
+    return statistics.median(times[2:]) * 1000, peak, device
+
+
+def available_impls():
+    impls = ["numpy"]
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            impls.append("cupy")
+    except Exception:
+        pass
+    try:
+        import torch
+        impls.append("torch-eager")
+        if torch.cuda.is_available():
+            impls.append("torch-compile")
+    except Exception:
+        pass
+    return impls
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--shapes", default="mnist,cifar10", help="comma list of mnist, cifar10")
+    p.add_argument("--impl", default=None, help="comma list (default: every one available)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
+    p.add_argument("--json", help="write the records to this file")
+    a = p.parse_args(argv)
+    impls = a.impl.split(",") if a.impl else available_impls()
+    records = []
+    for shape in a.shapes.split(","):
+        if shape not in SHAPES:
+            p.error(f"unknown shape {shape!r}")
+        sizes = SHAPES[shape]
+        rows = {}
+        for impl in impls:
+            if impl == "numpy":
+                ms, peak = time_numpy(sizes, a.steps)
+                device = "cpu"
+            elif impl == "cupy":
+                import cupy
+                from .backend import device_name
+                ms, peak = time_numpy(sizes, a.steps, cupy)
+                device = device_name(cupy)
+            elif impl in ("torch-eager", "torch-compile"):
+                ms, peak, device = time_torch(sizes, a.steps, impl == "torch-compile")
+            else:
+                p.error(f"implementation {impl!r} is not available here")
+            rows[impl] = {"shape": shape, "impl": impl, "device": device,
+                          "ms_per_step": round(ms, 3),
+                          "examples_per_s": round(BATCH / (ms / 1000), 1),
+                          "peak_mem_mb": None if peak is None else round(peak, 1)}
+        for impl, r in rows.items():
+            base = [b for b in rows.values() if b["impl"] == "torch-eager"
+                    and (b["device"] == "cpu") == (r["device"] == "cpu")]
+            r["ratio_vs_torch"] = round(base[0]["ms_per_step"] / r["ms_per_step"], 3) \
+                if base else None
+            records.append(r)
+            print(f"{shape:8} {impl:14} {r['device']:24} {r['ms_per_step']:10.1f} ms  "
+                  f"{r['examples_per_s']:9.1f} ex/s  peak {r['peak_mem_mb']} MB  "
+                  f"x{r['ratio_vs_torch']} vs torch-eager", flush=True)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(records, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The benchmark runs and writes its records in the documented format."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def test_bench_writes_records(tmp_path):
+    impls = "numpy"
+    try:
+        import torch  # noqa: F401
+        impls += ",torch-eager"
+    except ImportError:
+        pass
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, "-m", "imb_ref.bench", "--shapes", "mnist",
+                          "--steps", "1", "--impl", impls, "--json", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    records = json.load(open(out))
+    assert [r["impl"] for r in records] == impls.split(",")
+    for r in records:
+        assert set(r) == {"shape", "impl", "device", "ms_per_step", "examples_per_s",
+                          "peak_mem_mb", "ratio_vs_torch"}
+        assert r["shape"] == "mnist" and r["ms_per_step"] > 0
+        # both are rounded in the record: 0.1 example/s and 1 microsecond
+        assert r["examples_per_s"] == pytest.approx(100 / (r["ms_per_step"] / 1000), rel=1e-2)
+    if "torch-eager" in impls:
+        assert records[1]["ratio_vs_torch"] == 1.0
+        assert records[0]["ratio_vs_torch"] == pytest.approx(
+            records[1]["ms_per_step"] / records[0]["ms_per_step"], rel=1e-2)
