@@ -233,7 +233,7 @@ def infoplane_experiment(cfg, xp, data):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as fh:
         json.dump(cfg.to_dict(), fh, indent=2)
-    summary = infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points)
+    infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points)
     print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
     print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "
           f"in {out_dir}", flush=True)

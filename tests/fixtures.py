@@ -1,6 +1,5 @@
 """Tiny datasets written in the exact real on-disk formats, and a real HTTP server."""
 
-import gzip
 import hashlib
 import http.server
 import io

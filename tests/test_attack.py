@@ -9,7 +9,6 @@ from gradcheck import directional_check
 from imb_ref.attack.cw import CWConfig, cw_l2, margin_loss
 from imb_ref.attack.report import attack_goal, evaluate_model
 from imb_ref.attack.target import ModelTarget
-from imb_ref.models import sbn, vib
 from imb_ref.models.registry import Model
 
 
@@ -111,7 +110,6 @@ def test_input_gradient_matches_differences(name, mode):
 
 
 def small_mnist_model(name, epochs=3):
-    import os
     from imb_ref.config import resolve
     from imb_ref.train import fit
     from test_train import mnist_subset

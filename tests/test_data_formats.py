@@ -10,8 +10,7 @@ import pytest
 
 from fixtures import Evil, cifar_batch_bytes, write_cifar_tarball, write_mnist_like
 from imb_ref.data import cifar10, load_dataset
-from imb_ref.data.idx import IMAGES_MAGIC, LABELS_MAGIC, load_idx_pair, read_idx_gz, write_idx_gz
-from imb_ref.data.mnist import TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS
+from imb_ref.data.idx import IMAGES_MAGIC, load_idx_pair, read_idx_gz, write_idx_gz
 from imb_ref.errors import UserError
 
 

@@ -11,7 +11,6 @@ import sys
 import urllib.error
 import urllib.request
 
-from ..errors import UserError
 
 CHUNK = 1 << 16
 

@@ -11,7 +11,6 @@
 
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from . import sbn, vib
 
