@@ -22,7 +22,7 @@ from ..nn.bernoulli import (bernoulli_backward, bernoulli_forward, bernoulli_mea
                             bernoulli_score, sum_children)
 from ..nn.functions import softmax
 from ..nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
-from ..nn.linear import linear_backward, linear_forward
+from ..nn.linear import flat_matmul, linear_backward, linear_forward
 from ..nn.softmax import log_softmax_at_backward, log_softmax_at_forward
 from ..nn.vcr import vcr_backward, vcr_forward
 
@@ -138,7 +138,7 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     pathwise = estimator != "reinforce"
     if pathwise:
         # Every child of a parent shares dz/da, so sum the children before W^T.
-        dz_sum = sum_children(dlogits, M) @ params[f"W_{L}"].T  # (B, M**(L-1), n_L)
+        dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)  # (B, M**(L-1), n_L)
     else:
         f = per_example
         baseline = (f.sum() - f) / (B - 1) if B > 1 else xp.zeros_like(f)
@@ -186,10 +186,10 @@ def logits_input_backward(params, layers, dlogits, estimator="raiko"):
     """
     L = n_hidden(params)
     M_L = layers[L - 1][2][2]
-    dz_sum = sum_children(dlogits, M_L) @ params[f"W_{L}"].T
+    dz_sum = flat_matmul(sum_children(dlogits, M_L), params[f"W_{L}"].T)
     for l in range(L, 0, -1):
         da = bernoulli_backward(dz_sum, layers[l - 1][2], estimator)
-        dz_prev = da @ params[f"W_{l-1}"].T                     # (B, M**(l-1), n_{l-1})
+        dz_prev = flat_matmul(da, params[f"W_{l-1}"].T)             # (B, M**(l-1), n_{l-1})
         if l > 1:
             dz_sum = sum_children(dz_prev, layers[l - 2][2][2])
     return dz_prev[:, 0, :]

@@ -5,9 +5,16 @@ notation a_l = z_{l-1} W_{l-1} + b_{l-1}.
 """
 
 
+def flat_matmul(x, W):
+    """x (..., n) @ W (n, m) as one 2-D product: NumPy runs a stacked (3-D) matmul as
+    many small products, 3 to 4 times slower at the tree's shapes (measured: (100, 32,
+    512) @ (512, 512) takes 92 ms stacked, 24 ms flattened)."""
+    return (x.reshape(-1, x.shape[-1]) @ W).reshape(x.shape[:-1] + (W.shape[1],))
+
+
 def linear_forward(x, W, b):
     """x (..., n_in), W (n_in, n_out), b (n_out,) -> y (..., n_out), cache."""
-    y = x @ W + b
+    y = flat_matmul(x, W) + b
     return y, (x, W)
 
 
@@ -23,5 +30,5 @@ def linear_backward(dy, cache, need_dx=True):
     dy2 = dy.reshape(-1, n_out)
     dW = x2.T @ dy2
     db = dy2.sum(axis=0)
-    dx = (dy @ W.T) if need_dx else None
+    dx = flat_matmul(dy, W.T) if need_dx else None
     return dx, dW, db
