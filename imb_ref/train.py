@@ -6,7 +6,8 @@ One epoch:
      chunk's gradient weighted by its share of the batch (every term of the objective
      is a batch mean, so this equals the full-batch gradient exactly);
   3. clip, step the optimiser (GreedyIMB: frozen layers untouched);
-  4. bring the epoch's losses back to the host once, stop on a NaN or infinity;
+  4. bring the step losses back to the host (every 50 steps, for the progress bar) and
+     stop on a NaN or infinity;
   5. evaluate validation and test error, append a line to metrics.jsonl, and write the
      checkpoint atomically.
 The noise of epoch e comes from the generator (seed, 1, e), so a resumed run draws
@@ -54,7 +55,9 @@ def _truncate_metrics(path, last_epoch):
 
 
 def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
-    """Train `model` on `data` (a Dataset of host arrays); returns (params, history).
+    """Train `model` on `data` (a Dataset of host arrays); returns (params, meta).
+
+    meta: the checkpoint's bookkeeping (epoch, best_val, best_epoch, bad_epochs).
 
     resume: (params, best, opt_state, meta) from `checkpoint.load`, or None.
     """
