@@ -8,7 +8,9 @@ def log_softmax_at_forward(logits, y):
     """logits (B, N, C), y (B,) int -> ell (B, N) = log softmax(logits)[y], cache."""
     xp = array_module(logits)
     lse = logsumexp(logits, axis=2)                                  # (B, N)
-    picked = xp.take_along_axis(logits, y[:, None, None], axis=2)[..., 0]
+    B, N, C = logits.shape
+    index = xp.broadcast_to(y[:, None, None], (B, N, 1))   # explicit: CuPy wants full shape
+    picked = xp.take_along_axis(logits, index, axis=2)[..., 0]
     return picked - lse, (logits, lse, y)
 
 
