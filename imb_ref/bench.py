@@ -13,6 +13,8 @@ second, peak memory, and the ratio to torch-eager on the same device
 """
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import statistics
@@ -70,33 +72,15 @@ def time_numpy(sizes, steps, xp=np):
     return statistics.median(times[2:]) * 1000, peak
 
 
-def time_torch(sizes, steps, compiled=False):
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tests"))
-    import torch
-    from torch_twin import TorchJointIMB
+def _twin():
+    """tests/torch_twin.py, the PyTorch side of the comparison (kept out of imb_ref)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "tests"))
+    return importlib.import_module("torch_twin")
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    net = TorchJointIMB(sizes, M, (1.0,) * 3, (BETA,) * 2, device=device)
-    x, y = _data(sizes)
-    x, y = torch.tensor(x, device=device), torch.tensor(y, device=device)
-    step = torch.compile(net.step) if compiled else net.step
-    times = []
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    for _ in range(steps + 2):
-        if device == "cuda":
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            step(x, y)
-            e.record()
-            e.synchronize()
-            times.append(s.elapsed_time(e) / 1000)
-        else:
-            t0 = time.perf_counter()
-            step(x, y)
-            times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
-    return statistics.median(times[2:]) * 1000, peak, device
+
+def time_torch(sizes, steps, compiled=False):
+    return _twin().time_step(sizes, M, (1.0,) * 3, (BETA,) * 2, _data(sizes), steps, compiled)
 
 
 def available_impls():
@@ -107,13 +91,10 @@ def available_impls():
             impls.append("cupy")
     except Exception:
         pass
-    try:
-        import torch
+    if importlib.util.find_spec("torch") is not None:
         impls.append("torch-eager")
-        if torch.cuda.is_available():
+        if _twin().cuda_available():
             impls.append("torch-compile")
-    except Exception:
-        pass
     return impls
 
 

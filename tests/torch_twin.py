@@ -105,3 +105,37 @@ class TorchJointIMB:
             for t, g in zip(tensors, grads):
                 t -= self.lr * g
         return loss
+
+
+def cuda_available():
+    return torch.cuda.is_available()
+
+
+def time_step(sizes, M, gammas, betas, data, steps, compiled=False):
+    """Median ms of `steps` TorchJointIMB steps after two warm-ups (CUDA events on a GPU),
+    peak GPU memory in MB (None on the CPU), and the device's name."""
+    import statistics
+    import time
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    net = TorchJointIMB(sizes, M, gammas, betas, device=device)
+    x, y = torch.tensor(data[0], device=device), torch.tensor(data[1], device=device)
+    step = torch.compile(net.step) if compiled else net.step
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(steps + 2):
+        if device == "cuda":
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            step(x, y)
+            e.record()
+            e.synchronize()
+            times.append(s.elapsed_time(e) / 1000)
+        else:
+            t0 = time.perf_counter()
+            step(x, y)
+            times.append(time.perf_counter() - t0)
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
+    name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    return statistics.median(times[2:]) * 1000, peak, name
