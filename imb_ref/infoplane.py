@@ -26,13 +26,14 @@ import time
 import numpy as np
 
 from .backend import make_rng, to_numpy
+from .experiment import write_json
 from .data import synthetic12
 from .errors import UserError
 from .evaluate import chunk_size, error_rate
 from .exact import information_plane
 from .info import mutual_information
 from .optim import make_optimizer
-from .train import greedy_stage, train_epoch
+from .train import greedy_stage, progress_bar, train_epoch
 
 CSV_COLUMNS = ("model", "seed", "epoch", "layer", "I_X", "I_Y")
 DPI_TOL = 1e-9      # bits; enumeration sums of 4096 x 1024 float64 terms round at ~1e-12
@@ -87,7 +88,7 @@ def _drop_partial(csv_path, done):
         writer.writerows(rows)
 
 
-def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, log=print):
+def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row):
     """Train one (model, seed) and measure the information plane along the way."""
     dtype = np.dtype(cfg.dtype)
     x_all, y_all, w_all = whole_distribution(*synthetic12.make_task())
@@ -111,10 +112,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, log
         return plane
 
     measure(0)
-    from tqdm import tqdm
-    import sys
-    bar = tqdm(total=epochs, desc=f"{model.name} seed {seed}", leave=False, unit="epoch",
-               disable=cfg.quiet or not sys.stderr.isatty())
+    bar = progress_bar(epochs, f"{model.name} seed {seed}", cfg.quiet, unit="epoch")
     losses = []
     for epoch in range(1, epochs + 1):
         stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
@@ -159,10 +157,10 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
                 t0 = time.time()
                 model = build(name, cfg)
                 res = train_and_measure(cfg, model, data, xp, seed, cfg.epochs, points,
-                                        write_row, log)
+                                        write_row)
                 res["wall_s"] = round(time.time() - t0, 1)
                 results[f"{name}/{seed}"] = res
-                _write_json(results_path, results)
+                write_json(results_path, results)
                 if not cfg.quiet:
                     log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
                         f"test error {100 * res['test_error']:.1f}%")
@@ -171,7 +169,7 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
     summary["test_error"] = {name: float(np.mean([results[f"{name}/{s}"]["test_error"]
                                                   for s in seeds if f"{name}/{s}" in results]))
                              for name in models}
-    _write_json(os.path.join(out_dir, "summary.json"), summary)
+    write_json(os.path.join(out_dir, "summary.json"), summary)
     with open(os.path.join(out_dir, "summary.md"), "w") as fh:
         fh.write(summary_markdown(summary, cfg, seeds))
     plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs)
@@ -179,20 +177,11 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
 
 
 def build(name, cfg):
-    from .config import parse_sizes, per_layer
-    from .models.registry import Model
-    hidden = parse_sizes(cfg.hidden)
-    L = len(hidden)
-    return Model(name, (synthetic12.N_BITS,) + hidden + (2,), M=cfg.samples,
-                 test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
-                 betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator)
+    """The model `name` with the run's configuration, on the 12-bit task's shapes."""
+    from dataclasses import replace
 
-
-def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2)
-    os.replace(tmp, path)
+    from .experiment import build_model
+    return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)
 
 
 def read_csv(path):

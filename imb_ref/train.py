@@ -36,11 +36,12 @@ def greedy_stage(model, epoch, epochs, stage_epochs):
     return min(model.stages, (epoch - 1) // per + 1)
 
 
-def _progress(total, desc, quiet):
+def progress_bar(total, desc, quiet, unit="step"):
+    """A tqdm bar, off with --quiet or when stderr is not a terminal."""
     import sys
 
     from tqdm import tqdm
-    return tqdm(total=total, desc=desc, leave=False, unit="step",
+    return tqdm(total=total, desc=desc, leave=False, unit=unit,
                 disable=quiet or not sys.stderr.isatty())
 
 
@@ -155,7 +156,7 @@ def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, froz
         np.random.SeedSequence(seed, spawn_key=(0, epoch))).permutation(n))
     noise = make_rng(xp, seed, 1, epoch)
     losses = []
-    with _progress(steps, desc, quiet) as bar:
+    with progress_bar(steps, desc, quiet) as bar:
         for step in range(steps):
             idx = perm[step * batch:(step + 1) * batch]
             xb, yb = x[idx], y[idx]

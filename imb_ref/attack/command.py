@@ -8,7 +8,6 @@ of originals, adversarials and perturbations); the output folder defaults to the
 
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -18,6 +17,7 @@ from ..backend import device_name
 from ..config import Config
 from ..data import load_dataset
 from ..errors import UserError
+from ..train import progress_bar
 from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
 
@@ -59,12 +59,10 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
           f"{cw.lr}, kappa {cw.kappa}, initial c {cw.initial_const}, {cw.eot} EOT draws, "
           f"{eval_samples} draws per verification; backend {backend_name} "
         f"({device_name(xp)})")
-    from tqdm import tqdm
     goals = (1 if mode != "targeted" else 0) + (model.sizes[-1] - 1 if mode != "untargeted" else 0)
     attacks = 1 if model.name == "det" else 3        # EOT + mean-field + single-sample
     total = goals * attacks * cw.binary_steps * cw.iters * ((len(y_all) + batch - 1) // batch)
-    bar = tqdm(total=total, desc="C&W L2", unit="it", leave=False,
-               disable=explicit.get("quiet", False) or not sys.stderr.isatty())
+    bar = progress_bar(total, "C&W L2", explicit.get("quiet", False), unit="it")
     t0 = time.time()
     raws = []
     for start in range(0, len(y_all), batch):

@@ -12,7 +12,7 @@ which is how an attack written for deterministic networks sees a stochastic one.
 
 import numpy as np
 
-from ..backend import make_rng, to_numpy
+from ..backend import array_module, make_rng, to_numpy
 from .cw import CWConfig, cw_l2, succeeded
 from .target import ModelTarget
 
@@ -79,7 +79,7 @@ def confident_goal(probs, labels, targeted, z=2.0):
     draws. Without the margin a minimal perturbation sits on the decision boundary, and
     a fresh evaluation would undo about half of the "successes".
     """
-    xp = type(probs).__module__.startswith("cupy") and __import__("cupy") or np
+    xp = array_module(probs)
     B, S, C = probs.shape
     mean = probs.mean(axis=1)
     d = mean.argmax(axis=1)
