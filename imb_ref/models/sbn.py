@@ -103,9 +103,6 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     xp = array_module(x)
     L = n_hidden(params)
     B = x.shape[0]
-    dtype = x.dtype
-    gammas = xp.asarray(gammas, dtype=dtype).reshape(L + 1)
-    betas = xp.asarray(betas, dtype=dtype).reshape(L)
     if uniforms is None and M != 1:
         raise ValueError("the mean-field network has one particle per layer: M must be 1")
     if estimator == "reinforce" and input_grad:
@@ -114,6 +111,39 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     # ---- forward -----------------------------------------------------------------
     logits, layers, out_cache = _forward(params, x, uniforms)
     ell, sm_cache = log_softmax_at_forward(logits, y)          # (B, N)
+    terms = objective_terms(params, layers, ell, M, gammas, betas)
+
+    # ---- backward ----------------------------------------------------------------
+    grads = {}
+    dlogits = log_softmax_at_backward(terms["dell"], sm_cache)  # (B, N, C)
+    _, grads[f"W_{L}"], grads[f"b_{L}"] = linear_backward(dlogits, out_cache, need_dx=False)
+    if estimator != "reinforce":
+        # Every child of a parent shares dz/da, so sum the children before W^T.
+        dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)  # (B, M**(L-1), n_L)
+        dx = hidden_backward(params, layers, terms, dz_sum, grads, estimator, input_grad)
+    else:
+        f = terms["per_example"]
+        baseline = (f.sum() - f) / (B - 1) if B > 1 else xp.zeros_like(f)
+        hidden_backward(params, layers, terms, None, grads, estimator,
+                        weight=(f - baseline) / B)
+    out = objective_result(terms, grads)
+    if input_grad:
+        out["dx"] = dx
+    return out
+
+
+def objective_terms(params, layers, ell, M, gammas, betas):
+    """The objective's terms from the leaves' log-likelihoods ell (B, M**L) and the
+    hidden layers' caches: per-example loss, VCR_0..VCR_L, KL_1..KL_L, and dloss/dell.
+
+    Shared by `imb_objective` and the fused path (imb_ref/fused.py), which differ only in
+    how the leaves are drawn and where they live.
+    """
+    xp = array_module(ell)
+    L = n_hidden(params)
+    B, dtype = ell.shape[0], ell.dtype
+    gammas = xp.asarray(gammas, dtype=dtype).reshape(L + 1)
+    betas = xp.asarray(betas, dtype=dtype).reshape(L)
     vcr_b, vcr_cache = vcr_forward(ell, M, L)                   # (B, L+1)
     kl_cols, kl_caches = [], []
     for l in range(1, L + 1):
@@ -126,45 +156,47 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
         kl_cols.append(kl_l)
         kl_caches.append(kl_cache)
     kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
-    per_example = vcr_b @ gammas + kl_b @ betas                 # (B,)
+    dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache)
+    return {"per_example": vcr_b @ gammas + kl_b @ betas, "vcr": vcr_b, "kl": kl_b,
+            "kl_caches": kl_caches, "betas": betas, "dell": dell}
 
-    # ---- backward ----------------------------------------------------------------
-    grads = {}
-    dvcr = xp.broadcast_to(gammas / B, (B, L + 1))
-    dell = vcr_backward(dvcr, vcr_cache)
-    dlogits = log_softmax_at_backward(dell, sm_cache)           # (B, N, C)
-    _, grads[f"W_{L}"], grads[f"b_{L}"] = linear_backward(dlogits, out_cache, need_dx=False)
 
-    pathwise = estimator != "reinforce"
-    if pathwise:
-        # Every child of a parent shares dz/da, so sum the children before W^T.
-        dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)  # (B, M**(L-1), n_L)
-    else:
-        f = per_example
-        baseline = (f.sum() - f) / (B - 1) if B > 1 else xp.zeros_like(f)
-        weight = (f - baseline) / B                             # (B,)
+def hidden_backward(params, layers, terms, dz_sum, grads, estimator, input_grad=False,
+                    weight=None):
+    """Backward through hidden layers L..1 into `grads` (W_0..W_{L-1}, b_*, rho_*).
 
+    Pathwise: dz_sum (B, M**(L-1), n_L) is dloss/dz_L summed over each parent's children.
+    REINFORCE: dz_sum is None and weight (B,) is each example's centred loss over B.
+    Returns dloss/dx (B, n_0) when input_grad, else None.
+    """
+    xp = array_module(layers[0][0])
+    L = n_hidden(params)
+    B = layers[0][0].shape[0]
     for l in range(L, 0, -1):
         a, lin_cache, bern_cache = layers[l - 1]
-        if pathwise:
+        if weight is None:
             da = bernoulli_backward(dz_sum, bern_cache, estimator)
         else:
             da = bernoulli_score(weight, bern_cache)
-        if kl_caches[l - 1] is not None:
+        kl_cache = terms["kl_caches"][l - 1]
+        if kl_cache is not None:
+            beta = terms["betas"][l - 1]
             da_kl, grads[f"rho_{l}"] = bernoulli_kl_backward(
-                xp.ones(B, dtype=dtype) * (betas[l - 1] / B), kl_caches[l - 1])
+                xp.ones(B, dtype=a.dtype) * (beta / B), kl_cache)
             da = da + da_kl
-        need_dx = pathwise and (l > 1 or input_grad)
+        need_dx = weight is None and (l > 1 or input_grad)
         dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(
             da, lin_cache, need_dx=need_dx)
-        if pathwise and l > 1:
-            dz_sum = sum_children(dz_prev, M)
+        if need_dx and l > 1:
+            dz_sum = sum_children(dz_prev, layers[l - 2][2][2])   # M children per parent
+    return dz_prev[:, 0, :] if input_grad else None
 
-    out = {"loss": per_example.mean(), "vcr": vcr_b.mean(axis=0), "kl": kl_b.mean(axis=0),
-           "per_example": per_example, "grads": grads}
-    if input_grad:
-        out["dx"] = dz_prev[:, 0, :]
-    return out
+
+def objective_result(terms, grads):
+    """The dict `imb_objective` returns (see its docstring)."""
+    per_example = terms["per_example"]
+    return {"loss": per_example.mean(), "vcr": terms["vcr"].mean(axis=0),
+            "kl": terms["kl"].mean(axis=0), "per_example": per_example, "grads": grads}
 
 
 def logits_forward(params, x, uniforms=None):
