@@ -1,0 +1,245 @@
+"""The fused path of the tree objective: leaves drawn inside kernels, never stored.
+
+The reference path (imb_ref/models/sbn.py: imb_objective) writes every leaf of the tree
+out: at the paper's MNIST shape (batch 100, M = 32, 784-512-512-10) the last hidden
+layer has 100 * 32**2 * 512 = 52 million units, a 210 MB tensor of samples plus as many
+uniforms, written and read several times per step. Only two products touch them:
+
+    logits = z_L W_L + b_L           (forward)
+    dW_L   = z_L^T dlogits           (backward)
+
+Everything else needs only the parents' probabilities p_L = sigmoid(a_L), because the
+children of a parent share dz/da and are summed before W_L^T (imb_ref/nn/bernoulli.py).
+So the fused path draws z_L inside the two kernels of imb_ref/kernels/tree.cu from a
+counter-based generator (Philox4x32-10), once in the forward and again, from the same
+counters, in the backward: 2 kernels over the leaves instead of 6 or more array passes,
+and no leaf in memory. Hidden layers below L (small: M**(L-1) particles per example)
+are drawn by a third kernel and stored, and everything else is the reference code
+(`objective_terms`, `hidden_backward`), so the two paths can differ only in the leaves.
+
+Noise: `draw_key` takes two 32-bit words from the run's generator for each call; the
+counter of particle i, unit j of layer l is (i mod 2^32, j // 4, l, i // 2^32), word
+j mod 4 (see tree.cu). `philox_uniforms` writes the same numbers out in the reference
+layout, so `fused_imb_objective(key)` and `imb_objective(philox_uniforms(key))` compute
+the same function of the same noise (tests/test_fused.py).
+
+Backends: CuPy compiles tree.cu with NVRTC (`CupyKernels`). NumPy has no fused path
+(the kernels are single loops; run on a CPU they would be slower than BLAS); the tests
+run the same source on the CPU through the host C++ compiler (tests/cuda_emu.py).
+"""
+
+import os
+
+import numpy as np
+
+from .backend import array_module
+from .models.sbn import hidden_backward, n_hidden, objective_result, objective_terms
+from .nn.bernoulli import sum_children
+from .nn.functions import sigmoid
+from .nn.linear import flat_matmul, linear_forward
+from .nn.softmax import log_softmax_at_backward
+
+KERNEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "tree.cu")
+
+# Argument types of the kernels in tree.cu, in order: "real*" an array of the objective's
+# dtype, "u32*" / "i32*" unsigned / int arrays, "i64" / "i32" scalars.
+SIGNATURES = {
+    "tree_sample": ("real*", "real*", "u32*", "i64", "i32", "i32", "i32"),
+    "tree_leaf_forward": ("real*", "real*", "real*", "i32*", "u32*", "real*", "real*",
+                          "real*", "i64", "i32", "i32", "i32", "i32"),
+    "tree_leaf_weight_grad": ("real*", "real*", "u32*", "real*", "i64", "i32", "i32",
+                              "i32", "i32"),
+}
+ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
+
+# Work items the dW_L kernel aims for: enough threads to fill a GPU (an H100 runs
+# 132 SMs x 2048 threads); fewer items means longer chunks and a smaller partial sum.
+WEIGHT_GRAD_ITEMS = 1 << 17
+
+
+def kernel_source():
+    with open(KERNEL_FILE) as fh:
+        return fh.read()
+
+
+# ---- Philox4x32-10 on the host -----------------------------------------------------
+PHILOX_M = (0xD2511F53, 0xCD9E8D57)
+PHILOX_W = (0x9E3779B9, 0xBB67AE85)
+
+
+def philox4x32_10(counter, key):
+    """Random123's philox4x32_R(10): counter (..., 4) and key (..., 2) uint32 arrays
+    (broadcast against each other) -> (..., 4) uint32 words."""
+    c = [np.asarray(counter, dtype=np.uint64)[..., i] for i in range(4)]
+    k = [np.asarray(key, dtype=np.uint64)[..., i] for i in range(2)]
+    mask = np.uint64(0xFFFFFFFF)
+    for r in range(10):
+        if r > 0:
+            k = [(k[0] + np.uint64(PHILOX_W[0])) & mask, (k[1] + np.uint64(PHILOX_W[1])) & mask]
+        prod0 = np.uint64(PHILOX_M[0]) * c[0]
+        prod1 = np.uint64(PHILOX_M[1]) * c[2]
+        c = [(prod1 >> np.uint64(32)) ^ c[1] ^ k[0], prod1 & mask,
+             (prod0 >> np.uint64(32)) ^ c[3] ^ k[1], prod0 & mask]
+    return np.stack(c, axis=-1).astype(np.uint32)
+
+
+def to_uniform(bits, dtype):
+    """32-bit words -> uniforms in [0, 1) exactly as tree.cu's to_uniform: the top 24
+    bits for float32 (NumPy's own float32 rule), all 32 for float64."""
+    bits = np.asarray(bits, dtype=np.uint32)
+    if np.dtype(dtype) == np.float32:
+        return ((bits >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24))
+    return bits.astype(np.float64) * 2.0 ** -32
+
+
+def philox_uniforms(key, B, M, hidden, dtype):
+    """The uniforms a fused step with this key uses, in sbn's layout: layer l (1-based)
+    of shape (B, M**(l-1), M, n_l). Host NumPy; for tests and replays at small shapes."""
+    key = np.asarray(key, dtype=np.uint32).reshape(2)
+    out = []
+    for l, n in enumerate(hidden, start=1):
+        count = B * M ** l                                     # particles of layer l
+        nq = (n + 3) // 4
+        i = np.arange(count, dtype=np.uint64)[:, None]
+        q = np.arange(nq, dtype=np.uint64)[None, :]
+        counter = np.stack(np.broadcast_arrays(i & np.uint64(0xFFFFFFFF), q,
+                                               np.uint64(l), i >> np.uint64(32)), axis=-1)
+        words = philox4x32_10(counter, key).reshape(count, 4 * nq)[:, :n]
+        out.append(to_uniform(words, dtype).reshape(B, M ** (l - 1), M, n))
+    return out
+
+
+def draw_key(rng, xp):
+    """Two 32-bit key words from the run's generator, left on the device (no sync)."""
+    return (rng.random(2) * 2.0 ** 32).astype(xp.uint32)
+
+
+# ---- kernels -------------------------------------------------------------------------
+def _launch_args(name, dtype, args, xp):
+    """Check each argument against SIGNATURES and give scalars their C types."""
+    sig = SIGNATURES[name]
+    if len(args) != len(sig):
+        raise TypeError(f"{name} takes {len(sig)} arguments, got {len(args)}")
+    want = {"real*": np.dtype(dtype), "u32*": np.dtype(np.uint32), "i32*": np.dtype(np.int32)}
+    out = []
+    for kind, a in zip(sig, args):
+        if kind.endswith("*"):
+            if a.dtype != want[kind] or not a.flags.c_contiguous:
+                raise TypeError(f"{name}: expected a C-contiguous {want[kind]} array "
+                                f"for a {kind} argument, got {a.dtype}")
+            out.append(a)
+        else:
+            out.append(np.int64(a) if kind == "i64" else np.int32(a))
+    return out
+
+
+class CupyKernels:
+    """tree.cu compiled by NVRTC through CuPy, one module per (dtype, classes)."""
+
+    BLOCK = 256
+
+    def __init__(self):
+        import cupy
+        self.xp = cupy
+        self._modules = {}
+
+    def __call__(self, name, dtype, nclass, items, *args):
+        key = (np.dtype(dtype).name, int(nclass))
+        if key not in self._modules:
+            real = "float" if np.dtype(dtype) == np.float32 else "double"
+            self._modules[key] = self.xp.RawModule(
+                code=kernel_source(), options=(f"-DREAL={real}", f"-DNCLASS={int(nclass)}"))
+        fn = self._modules[key].get_function(name)
+        # Grid-stride loops: any grid is correct; this one gives each thread a few items.
+        grid = max(1, min((int(items) + self.BLOCK - 1) // self.BLOCK, 65535))
+        fn((grid,), (self.BLOCK,), tuple(_launch_args(name, dtype, args, self.xp)))
+
+
+_CUPY_KERNELS = None
+
+
+def default_kernels(xp):
+    """The kernels for arrays of module xp, or None where there is no fused path."""
+    global _CUPY_KERNELS
+    if xp is np:
+        return None
+    if _CUPY_KERNELS is None:
+        _CUPY_KERNELS = CupyKernels()
+    return _CUPY_KERNELS
+
+
+def supports(model_name, estimator, xp):
+    """Whether a fused step exists for this model, estimator and backend."""
+    return (model_name in ("sfnn", "greedyimb", "jointimb") and estimator in ESTIMATORS
+            and default_kernels(xp) is not None)
+
+
+# ---- the fused objective --------------------------------------------------------------
+def sample_layer(kernels, p, key, M, layer):
+    """z (B, P*M, n) in {0, 1} for parents' probabilities p (B, P, n), from the kernel."""
+    xp = array_module(p)
+    B, P, n = p.shape
+    z = xp.empty((B, P * M, n), dtype=p.dtype)
+    kernels("tree_sample", p.dtype, 1, B * P * M * ((n + 3) // 4),
+            p, z, key, B * P, M, n, layer)
+    return z
+
+
+def leaf_forward(kernels, p, W, b, y, key, M, layer):
+    """Leaf logits (B, N, C), their logsumexp (B, N) and ell = log softmax[y] (B, N)."""
+    xp = array_module(p)
+    B, P, n = p.shape
+    C = W.shape[1]
+    N = P * M
+    logits = xp.empty((B, N, C), dtype=p.dtype)
+    lse = xp.empty((B, N), dtype=p.dtype)
+    ell = xp.empty((B, N), dtype=p.dtype)
+    kernels("tree_leaf_forward", p.dtype, C, B * N, p, xp.ascontiguousarray(W),
+            xp.ascontiguousarray(b), xp.ascontiguousarray(y.astype(xp.int32)), key,
+            logits, lse, ell, B * P, M, n, N, layer)
+    return logits, lse, ell
+
+
+def leaf_weight_grad(kernels, p, dlogits, key, M, layer):
+    """dW_L (n, C) = sum over the leaves of z^T dlogits, the leaves drawn again."""
+    xp = array_module(p)
+    B, P, n = p.shape
+    C = dlogits.shape[-1]
+    nparent, nq = B * P, (n + 3) // 4
+    chunk = max(1, -(-nparent * nq // WEIGHT_GRAD_ITEMS))
+    nchunk = -(-nparent // chunk)
+    partial = xp.empty((nchunk, n, C), dtype=p.dtype)
+    kernels("tree_leaf_weight_grad", p.dtype, C, nchunk * nq, p,
+            xp.ascontiguousarray(dlogits), key, partial, nparent, M, n, chunk, layer)
+    return partial.sum(axis=0)
+
+
+def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator="raiko"):
+    """`imb_objective` with the noise given by a Philox key (2,) uint32 instead of
+    uniforms; same arguments otherwise, same returned dict (no 'dx').
+
+    Equal to imb_objective(params, x, y, philox_uniforms(key, ...), ...) up to the order
+    of floating-point sums.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"the fused path has no {estimator!r} estimator; use --no-fused")
+    L = n_hidden(params)
+    z = x[:, None, :]                                           # (B, 1, n_0)
+    layers = []
+    for l in range(1, L + 1):
+        a, lin_cache = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
+        p = sigmoid(a)                                          # (B, M**(l-1), n_l)
+        if l < L:
+            z = sample_layer(kernels, p, key, M, l)             # (B, M**l, n_l), stored
+        layers.append((a, lin_cache, (p, None, M)))
+    logits, lse, ell = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], y,
+                                    key, M, L)
+    terms = objective_terms(params, layers, ell, M, gammas, betas)
+
+    grads = {}
+    dlogits = log_softmax_at_backward(terms["dell"], (logits, lse, y))  # (B, N, C)
+    grads[f"W_{L}"] = leaf_weight_grad(kernels, p, dlogits, key, M, L)
+    grads[f"b_{L}"] = dlogits.reshape(-1, dlogits.shape[-1]).sum(axis=0)
+    dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)
+    hidden_backward(params, layers, terms, dz_sum, grads, estimator)
+    return objective_result(terms, grads)

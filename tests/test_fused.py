@@ -1,0 +1,246 @@
+"""The fused path (imb_ref/fused.py, imb_ref/kernels/tree.cu) against the reference.
+
+Kernels run three ways: on the CPU through the host C++ compiler (tests/cuda_emu.py,
+the same source; always, in CI), compiled by nvcc for Hopper (where nvcc exists: CI's
+machine has it), and on a GPU through CuPy (where one is present).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from conftest import CUPY
+from cuda_emu import EmuKernels, compiler
+from imb_ref import fused
+from imb_ref.backend import to_numpy
+from imb_ref.models import sbn
+
+pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler")
+
+EMU = EmuKernels()
+
+
+@pytest.fixture(params=["emulated", "cupy"])
+def backend(request):
+    """(xp, kernels): the kernels on the CPU, and on a GPU where one is present."""
+    if request.param == "emulated":
+        return np, EMU
+    if CUPY is None:
+        pytest.skip("CuPy with a visible GPU is not available here")
+    return CUPY, fused.CupyKernels()
+
+
+def case(rng, sizes, B, dtype=np.float64, scale=0.7):
+    params = sbn.init_params(sizes, rng, dtype)
+    for k in params:                       # off the symmetric start, as in test_objective
+        params[k] = (params[k] + scale * rng.standard_normal(params[k].shape)).astype(dtype)
+    x = rng.random((B, sizes[0])).astype(dtype)
+    y = rng.integers(0, sizes[-1], size=B)
+    return params, x, y
+
+
+def on(xp, params, x, y):
+    return {k: xp.asarray(v) for k, v in params.items()}, xp.asarray(x), xp.asarray(y)
+
+
+# ---- the generator ---------------------------------------------------------------------
+# Random123's tests/kat_vectors, philox4x32 10: counter, key, output (hex words).
+KAT = [("00000000 00000000 00000000 00000000", "00000000 00000000",
+        "6627e8d5 e169c58d bc57ac4c 9b00dbd8"),
+       ("ffffffff ffffffff ffffffff ffffffff", "ffffffff ffffffff",
+        "408f276d 41c83b0e a20bc7c6 6d5451fd"),
+       ("243f6a88 85a308d3 13198a2e 03707344", "a4093822 299f31d0",
+        "d16cfe09 94fdcceb 5001e420 24126ea1")]
+
+
+def words(text):
+    return np.array([int(h, 16) for h in text.split()], dtype=np.uint32)
+
+
+@pytest.mark.parametrize("counter,key,expected", KAT)
+def test_host_philox_known_answers(counter, key, expected):
+    np.testing.assert_array_equal(fused.philox4x32_10(words(counter), words(key)),
+                                  words(expected))
+
+
+def test_uniform_rules_are_exact_and_in_range():
+    bits = np.array([0, 1, 255, 256, 2 ** 31, 2 ** 32 - 1], dtype=np.uint32)
+    u32 = fused.to_uniform(bits, np.float32)
+    u64 = fused.to_uniform(bits, np.float64)
+    np.testing.assert_array_equal(u32, (bits >> 8) / 2.0 ** 24)   # 24 bits: exact in float32
+    np.testing.assert_array_equal(u64, bits / 2.0 ** 32)          # 32 bits: exact in float64
+    assert u32.max() < 1 and u64.max() < 1
+
+
+def test_kernel_stream_is_the_host_stream(backend):
+    """tree_sample's z equals 1[u < p] for the host's Philox uniforms, bit for bit,
+    across the word groups of a unit count that is not a multiple of 4."""
+    xp, kernels = backend
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        p = rng.random((3, 5, 7)).astype(dtype)                # layer 2: M parents
+        key = np.array([0xDEADBEEF, 7], dtype=np.uint32)
+        z = to_numpy(fused.sample_layer(kernels, xp.asarray(p), xp.asarray(key), 5, 2))
+        u = fused.philox_uniforms(key, 3, 5, (7, 7), dtype)[1]
+        np.testing.assert_array_equal(z, (u < p[:, :, None, :]).reshape(3, 25, 7))
+
+
+def test_layers_and_keys_draw_different_streams():
+    key = np.array([1, 2], dtype=np.uint32)
+    u1, u2 = fused.philox_uniforms(key, 2, 2, (8, 8), np.float64)
+    v1 = fused.philox_uniforms(key + np.uint32(1), 2, 2, (8,), np.float64)[0]
+    assert not np.isin(u1, u2[:, :1]).any() and not np.isin(u1, v1).any()
+
+
+# ---- same noise: the fused step is the reference step ----------------------------------
+@given(L=st.integers(1, 3), M=st.integers(1, 3), B=st.integers(1, 4),
+       units=st.lists(st.integers(1, 9), min_size=3, max_size=3), C=st.integers(2, 4),
+       estimator=st.sampled_from(fused.ESTIMATORS), seed=st.integers(0, 2 ** 16))
+def test_fused_equals_reference_on_the_same_noise(L, M, B, units, C, estimator, seed):
+    """float64: the two paths add the same terms in different orders (BLAS against the
+    kernels' loops), so they agree to a few ulps of the largest partial sum; 1e-12
+    relative leaves room for a thousand such roundings."""
+    rng = np.random.default_rng(seed)
+    sizes = (4,) + tuple(units[:L]) + (C,)
+    params, x, y = case(rng, sizes, B)
+    gammas, betas = rng.random(L + 1), rng.random(L)
+    key = rng.integers(0, 2 ** 32, size=2, dtype=np.uint32)
+    u = fused.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
+    ref = sbn.imb_objective(params, x, y, u, M, gammas, betas, estimator)
+    out = fused.fused_imb_objective(params, x, y, key, M, gammas, betas, EMU, estimator)
+    np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
+    np.testing.assert_allclose(out["vcr"], ref["vcr"], rtol=1e-12)
+    np.testing.assert_allclose(out["kl"], ref["kl"], rtol=1e-12, atol=1e-15)
+    assert set(out["grads"]) == set(ref["grads"])
+    for k, g in ref["grads"].items():
+        np.testing.assert_allclose(out["grads"][k], g, rtol=1e-12,
+                                   atol=1e-12 * max(1.0, np.abs(g).max()), err_msg=k)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_fused_equals_reference_at_a_wide_shape(backend, dtype, rtol):
+    """Two hidden layers of 37 units, M = 4, on each backend. float32: sums of up to
+    37 * 16 terms in another order; eps 6e-8 times a few hundred, about 2e-5."""
+    xp, kernels = backend
+    rng = np.random.default_rng(3)
+    sizes, B, M = (11, 37, 37, 5), 6, 4
+    params, x, y = case(rng, sizes, B, dtype, scale=0.3)
+    key = np.array([2024, 11], dtype=np.uint32)
+    u = fused.philox_uniforms(key, B, M, sizes[1:-1], dtype)
+    ref = sbn.imb_objective(params, x, y, u, M, (1, 1, 1), (1e-3, 1e-3))
+    dev_params, dev_x, dev_y = on(xp, params, x, y)
+    out = fused.fused_imb_objective(dev_params, dev_x, dev_y, xp.asarray(key), M, (1, 1, 1),
+                                    (1e-3, 1e-3), kernels)
+    np.testing.assert_allclose(float(out["loss"]), float(ref["loss"]), rtol=rtol)
+    for k, g in ref["grads"].items():
+        np.testing.assert_allclose(to_numpy(out["grads"][k]), g, rtol=rtol,
+                                   atol=rtol * np.abs(g).max(), err_msg=k)
+
+
+def test_weight_grad_chunks_cover_every_parent(monkeypatch):
+    """dW_L is the same whatever the chunking, the last chunk short included."""
+    rng = np.random.default_rng(4)
+    p = rng.random((5, 3, 9))                   # 15 parents, 3 groups of four units
+    dlogits = rng.standard_normal((5, 9, 3))
+    key = np.array([5, 6], dtype=np.uint32)
+    whole = fused.leaf_weight_grad(EMU, p, dlogits, key, 3, 2)
+    z = (fused.philox_uniforms(key, 5, 3, (9, 9), np.float64)[1] < p[:, :, None, :])
+    np.testing.assert_allclose(whole, z.reshape(-1, 9).T @ dlogits.reshape(-1, 3), rtol=1e-13)
+    for items in (1, 7, 10 ** 9):      # one chunk of 15 parents; 7 + 7 + 1; fifteen of 1
+        monkeypatch.setattr(fused, "WEIGHT_GRAD_ITEMS", items)
+        np.testing.assert_allclose(fused.leaf_weight_grad(EMU, p, dlogits, key, 3, 2), whole,
+                                   rtol=1e-13)
+
+
+def test_launch_rejects_wrong_arguments():
+    p = np.zeros((1, 1, 4), dtype=np.float32)
+    key = np.zeros(2, np.uint32)
+    with pytest.raises(TypeError, match="float32 array"):       # z of another dtype
+        EMU("tree_sample", np.float32, 1, 4, p, p.astype(np.float64), key, 1, 1, 4, 1)
+    with pytest.raises(TypeError, match="uint32 array"):        # a key of int64
+        fused.sample_layer(EMU, p, key.astype(np.int64), 1, 1)
+    with pytest.raises(TypeError, match="takes 7 arguments"):
+        EMU("tree_sample", np.float32, 1, 1, p)
+
+
+def test_reinforce_is_refused():
+    rng = np.random.default_rng(0)
+    params, x, y = case(rng, (3, 2, 2), 2)
+    with pytest.raises(ValueError, match="no-fused"):
+        fused.fused_imb_objective(params, x, y, np.zeros(2, np.uint32), 2, (1, 0), (0,), EMU,
+                                  "reinforce")
+
+
+# ---- fresh noise: same distribution ------------------------------------------------------
+def test_in_kernel_samples_have_the_right_frequencies():
+    """Chi-square of each unit's count of ones over 40,000 children against Binomial(p),
+    for p from 1e-3 to 0.999, in float32 and float64 (fixed key: deterministic)."""
+    p = np.array([1e-3, 0.05, 0.3, 0.5, 0.77, 0.999])
+    M = 40000
+    for dtype in (np.float32, np.float64):
+        z = fused.sample_layer(EMU, p.astype(dtype).reshape(1, 1, 6),
+                               np.array([99, 1], np.uint32), M, 1)
+        ones = z[0].sum(axis=0, dtype=np.float64)
+        observed = np.stack([ones, M - ones])
+        expected = np.stack([M * p, M * (1 - p)])
+        chi2 = ((observed - expected) ** 2 / expected).sum()
+        assert stats.chi2.sf(chi2, df=6) > 1e-3, (dtype, ones / M)
+        # pairs of units and of children are independent: the 2x2 table of neighbours
+        for a, b in ((z[0, :, 2], z[0, :, 3]), (z[0, :-1, 3], z[0, 1:, 3])):
+            table = np.histogram2d(a, b, bins=2)[0]
+            assert stats.chi2_contingency(table)[1] > 1e-3
+
+
+def test_loss_and_gradient_means_agree_with_the_reference():
+    """Over 300 fresh draws each, the fused step's mean loss and mean gradient equal the
+    reference's (NumPy's generator) within 4.5 standard errors of the difference, for
+    every parameter entry (a Bonferroni bound over the ~100 entries at 1e-3)."""
+    rng = np.random.default_rng(7)
+    sizes, B, M = (4, 5, 3, 3), 3, 3
+    params, x, y = case(rng, sizes, B)
+    g, b = (1.0, 0.5, 0.5), (0.01, 0.01)
+
+    def flat(out):
+        return np.concatenate([[out["loss"]]] + [out["grads"][k].ravel() for k in sorted(params)])
+
+    draws = 300
+    ref = np.stack([flat(sbn.imb_objective(params, x, y, sbn.sample_uniforms(
+        rng, B, M, sizes[1:-1], np.float64), M, g, b)) for _ in range(draws)])
+    fus = np.stack([flat(fused.fused_imb_objective(params, x, y, fused.draw_key(rng, np), M,
+                                                   g, b, EMU)) for _ in range(draws)])
+    se = np.sqrt(ref.var(axis=0, ddof=1) / draws + fus.var(axis=0, ddof=1) / draws)
+    varying = se > 1e-12                         # entries the noise does not touch are equal
+    np.testing.assert_allclose(fus.mean(0)[~varying], ref.mean(0)[~varying], atol=1e-12)
+    z = np.abs(fus.mean(0) - ref.mean(0))[varying] / se[varying]
+    assert z.max() < 4.5, z.max()
+
+
+# ---- the CUDA toolchain -------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
+@pytest.mark.parametrize("real", ["float", "double"])
+def test_kernels_compile_for_hopper_without_local_memory(real, tmp_path):
+    """nvcc builds tree.cu for sm_90 (the H100) with no warning, and every kernel keeps
+    its per-leaf accumulators in registers: no stack frame, no spills."""
+    src = tmp_path / "tree.cu"
+    src.write_text(fused.kernel_source())
+    done = subprocess.run(["nvcc", "-arch=sm_90", "-cubin", f"-DREAL={real}", "-DNCLASS=10",
+                           "-Xptxas", "-v", "-Werror", "all-warnings", str(src), "-o",
+                           str(tmp_path / "tree.cubin")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores", done.stderr)
+    assert len(frames) == len(fused.SIGNATURES), done.stderr
+    assert all(f == ("0", "0") for f in frames), done.stderr
+
+
+def test_source_needs_no_headers():
+    """NVRTC (CuPy's compiler) has no standard headers: tree.cu must include none."""
+    assert not re.search(r"^\s*#\s*include", fused.kernel_source(), re.M)
+    assert os.path.exists(fused.KERNEL_FILE)
