@@ -26,6 +26,7 @@ from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import UserError
 from imb_ref.evaluate import chunk_size
 from imb_ref.experiment import build_model, train_run
+from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.models import MODELS, sbn
 from imb_ref.nn.bernoulli import ESTIMATORS
 from imb_ref.optim import OPTIMIZERS
@@ -66,6 +67,11 @@ def build_parser():
     g.add_argument("--seed", type=int, help=f"the run's one seed (default {D.seed})")
     g.add_argument("--seeds", type=int, help="information-plane experiment and Table 1: "
                    "initialisations seed, seed+1, ... (default 5, as the paper)")
+    g.add_argument("--fused", action=argparse.BooleanOptionalAction,
+                   help="train SFNN/JointIMB/GreedyIMB with the fused CuPy kernels, leaves "
+                   "drawn in-kernel and never stored (default: on where they exist: "
+                   "--backend cupy, estimator raiko or st); --no-fused runs the reference "
+                   "path")
     g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
                    f"batch; batches are split to fit (default {D.max_memory})")
 
@@ -163,11 +169,18 @@ def check_ranges(cfg):
         raise UserError(f"--max-memory {cfg.max_memory}: must be positive")
     if cfg.lr is not None and cfg.lr <= 0:
         raise UserError(f"--lr {cfg.lr}: must be positive")
+    if cfg.fused and cfg.backend != "cupy":
+        raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
+                        "or drop --fused")
+    if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
+        raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
+                        "every leaf stored); use --no-fused")
 
 
 def print_config(cfg, xp, data, model, out_dir):
     lines = [
-        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"),
+        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"
+                    + (", fused kernels" if model.uses_fused(xp) else "")),
         ("dtype", cfg.dtype),
         ("dataset", data.summary()),
         ("model", f"{cfg.model}, network {'-'.join(map(str, model.sizes))}"),
@@ -279,7 +292,7 @@ def run(argv=None):
         resume = checkpoint.load(explicit["resume"])
         saved = resume[3]["config"]
         # The saved configuration wins, except where a flag may sensibly change.
-        for key in ("epochs", "quiet", "backend", "max_memory", "data_dir"):
+        for key in ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused"):
             if key in explicit:
                 saved[key] = explicit[key]
         saved["output_dir"] = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))

@@ -4,7 +4,8 @@
                             [--steps 20] [--json FILE]
 
 Shapes: batch 100, M = 32, 784-512-512-10 (MNIST) and 3072-512-512-10 (CIFAR10).
-Implementations: numpy; cupy where a GPU is present; and, where torch is installed, an
+Implementations: numpy; cupy (the reference path) and cupy-fused (imb_ref/fused.py: leaves
+drawn in-kernel) where a GPU is present; and, where torch is installed, an
 equivalent PyTorch step (tests/torch_twin.py: same tree sampling, the Raiko surrogate,
 eager; `torch.compile` on a GPU). All run in this one process; each reports the median
 of `--steps` timed steps after two warm-up steps (CUDA events on a GPU), examples per
@@ -37,8 +38,10 @@ def _data(sizes, seed=0):
             rng.integers(0, sizes[-1], BATCH))
 
 
-def time_numpy(sizes, steps, xp=np):
-    model = Model("jointimb", sizes, M=M, gammas=(1.0,) * 3, betas=(BETA,) * 2)
+def time_numpy(sizes, steps, xp=np, fused=False):
+    model = Model("jointimb", sizes, M=M, gammas=(1.0,) * 3, betas=(BETA,) * 2, fused=fused)
+    if fused and not model.uses_fused(xp):
+        raise RuntimeError("no fused path for this backend")
     params = {k: xp.asarray(v) for k, v in model.init(np.random.default_rng(0),
                                                        np.float32).items()}
     x, y = (xp.asarray(a) for a in _data(sizes))
@@ -88,7 +91,7 @@ def available_impls():
     try:
         import cupy
         if cupy.cuda.runtime.getDeviceCount() > 0:
-            impls.append("cupy")
+            impls += ["cupy", "cupy-fused"]
     except Exception:
         pass
     if importlib.util.find_spec("torch") is not None:
@@ -106,7 +109,12 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
     p.add_argument("--json", help="write the records to this file")
     a = p.parse_args(argv)
-    impls = a.impl.split(",") if a.impl else available_impls()
+    available = available_impls()
+    impls = a.impl.split(",") if a.impl else available
+    for impl in impls:
+        if impl not in available:
+            p.error(f"implementation {impl!r} is not available here (available: "
+                    f"{', '.join(available)})")
     records = []
     for shape in a.shapes.split(","):
         if shape not in SHAPES:
@@ -117,10 +125,10 @@ def main(argv=None):
             if impl == "numpy":
                 ms, peak = time_numpy(sizes, a.steps)
                 device = "cpu"
-            elif impl == "cupy":
+            elif impl in ("cupy", "cupy-fused"):
                 import cupy
                 from .backend import device_name
-                ms, peak = time_numpy(sizes, a.steps, cupy)
+                ms, peak = time_numpy(sizes, a.steps, cupy, fused=impl == "cupy-fused")
                 device = device_name(cupy)
             elif impl in ("torch-eager", "torch-compile"):
                 ms, peak, device = time_torch(sizes, a.steps, impl == "torch-compile")

@@ -80,6 +80,7 @@ class Config:
     stage_epochs: int = None
     patience: int = 0
     max_memory: float = 2.0
+    fused: bool = None        # None: the fused kernels where they exist (imb_ref/fused.py)
     preset: str = None
     output_dir: str = None
     quiet: bool = False

@@ -31,3 +31,15 @@ def test_bench_writes_records(tmp_path):
         assert records[1]["ratio_vs_torch"] == 1.0
         assert records[0]["ratio_vs_torch"] == pytest.approx(
             records[1]["ms_per_step"] / records[0]["ms_per_step"], rel=1e-2)
+
+
+def test_bench_refuses_an_implementation_it_cannot_run():
+    """cupy-fused without a GPU: one argparse line, exit 2, not a traceback."""
+    from conftest import CUPY
+    if CUPY is not None:
+        pytest.skip("a GPU is present: cupy-fused can run")
+    res = subprocess.run([sys.executable, "-m", "imb_ref.bench", "--impl", "cupy-fused"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert "'cupy-fused' is not available here" in res.stderr
+    assert "Traceback" not in res.stderr

@@ -89,6 +89,8 @@ def test_refuses_to_overwrite_a_run(tmp_path, run_py):
     (["--epochs", "-1"], "--epochs -1"),
     (["--no-such-flag"], "unrecognized arguments"),
     (["--resume", "/nonexistent/run"], "no checkpoint there"),
+    (["--fused"], "the fused kernels run on CuPy only"),
+    (["--backend", "cupy", "--fused", "--estimator", "reinforce"], "no fused reinforce"),
 ])
 def test_bad_flags_end_in_one_line(run_py, args, needle):
     res = run(run_py, *args)

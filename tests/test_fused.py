@@ -178,6 +178,29 @@ def test_reinforce_is_refused():
                                   "reinforce")
 
 
+def test_model_steps_through_the_fused_path(monkeypatch):
+    """Model.loss_and_grads takes the fused path where kernels exist (here: the emulated
+    ones standing in for CuPy's), drawing one key per step from the run's generator;
+    --no-fused (fused=False) keeps the reference path."""
+    from imb_ref.models.registry import Model
+    monkeypatch.setattr(fused, "default_kernels", lambda xp: EMU)
+    model = Model("jointimb", (4, 6, 5, 3), M=2, gammas=(1, 1, 1), betas=(1e-3, 1e-3))
+    assert model.uses_fused(np)
+    assert not Model("jointimb", (4, 6, 3), fused=False).uses_fused(np)
+    assert not Model("jointimb", (4, 6, 3), estimator="reinforce").uses_fused(np)
+    assert not Model("det", (4, 6, 3)).uses_fused(np)
+    rng = np.random.default_rng(8)
+    params, x, y = case(rng, model.sizes, 5)
+    step_rng = np.random.default_rng(9)
+    key = fused.draw_key(np.random.default_rng(9), np)
+    out = model.loss_and_grads(params, x, y, step_rng)
+    ref = sbn.imb_objective(params, x, y, fused.philox_uniforms(key, 5, 2, (6, 5), np.float64),
+                            2, (1, 1, 1), (1e-3, 1e-3))
+    np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
+    for k, g in ref["grads"].items():
+        np.testing.assert_allclose(out["grads"][k], g, rtol=1e-12, atol=1e-14)
+
+
 # ---- fresh noise: same distribution ------------------------------------------------------
 def test_in_kernel_samples_have_the_right_frequencies():
     """Chi-square of each unit's count of ones over 40,000 children against Binomial(p),

@@ -12,6 +12,8 @@
 from dataclasses import dataclass, field
 
 
+from .. import fused as fused_path
+from ..backend import array_module
 from . import sbn, vib
 
 
@@ -27,6 +29,7 @@ class Model:
     vib_k: int = 256
     vib_beta: float = 1e-3
     vib_test_samples: int = 12
+    fused: bool = None        # None or True: imb_ref/fused.py where it exists; False: never
     stages: int = field(init=False)
 
     def __post_init__(self):
@@ -64,6 +67,11 @@ class Model:
             return tuple(g), tuple(b)
         return tuple(self.gammas), tuple(self.betas)
 
+    def uses_fused(self, xp):
+        """Whether training steps on module xp run the fused kernels."""
+        return (self.fused is not False and self.name != "det"
+                and fused_path.supports(self.name, self.estimator, xp))
+
     # -- training objective --------------------------------------------------------------
     def loss_and_grads(self, params, x, y, rng, stage=1):
         B = x.shape[0]
@@ -73,8 +81,13 @@ class Model:
             return {"loss": out["loss"], "grads": out["grads"],
                     "terms": {"ce": out["ce"], "kl": out["kl"]}}
         gammas, betas = self.weights(stage)
+        xp = array_module(x)
         if self.name == "det":
             out = sbn.imb_objective(params, x, y, None, 1, gammas, betas)
+        elif self.uses_fused(xp):
+            out = fused_path.fused_imb_objective(
+                params, x, y, fused_path.draw_key(rng, xp), self.M, gammas, betas,
+                fused_path.default_kernels(xp), self.estimator)
         else:
             u = sbn.sample_uniforms(rng, B, self.M, self.sizes[1:-1], x.dtype)
             out = sbn.imb_objective(params, x, y, u, self.M, gammas, betas, self.estimator)
