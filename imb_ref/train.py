@@ -167,7 +167,9 @@ def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, froz
                 out = model.loss_and_grads(params, xc, yc, noise, stage)
                 share = xc.shape[0] / B
                 loss = loss + share * out["loss"]
-                if grads is None:
+                if share == 1:                            # one chunk: no copy
+                    grads = out["grads"]
+                elif grads is None:
                     grads = {k: share * g for k, g in out["grads"].items()}
                 else:
                     for k, g in out["grads"].items():

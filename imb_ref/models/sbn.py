@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, to_numpy
 from ..nn.bernoulli import (bernoulli_backward, bernoulli_forward, bernoulli_mean_forward,
                             bernoulli_score, sum_children)
 from ..nn.functions import softmax
@@ -142,6 +142,7 @@ def objective_terms(params, layers, ell, M, gammas, betas):
     xp = array_module(ell)
     L = n_hidden(params)
     B, dtype = ell.shape[0], ell.dtype
+    active = [l for l, g in enumerate(np.ravel(to_numpy(gammas))) if g != 0]  # host: no wait
     gammas = xp.asarray(gammas, dtype=dtype).reshape(L + 1)
     betas = xp.asarray(betas, dtype=dtype).reshape(L)
     vcr_b, vcr_cache = vcr_forward(ell, M, L)                   # (B, L+1)
@@ -156,7 +157,7 @@ def objective_terms(params, layers, ell, M, gammas, betas):
         kl_cols.append(kl_l)
         kl_caches.append(kl_cache)
     kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
-    dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache)
+    dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache, active)
     return {"per_example": vcr_b @ gammas + kl_b @ betas, "vcr": vcr_b, "kl": kl_b,
             "kl_caches": kl_caches, "betas": betas, "dell": dell}
 

@@ -32,20 +32,21 @@ def vcr_forward(ell, M, L):
     return xp.stack(per_layer, axis=1), (ell, M, L)
 
 
-def vcr_backward(dvcr, cache):
+def vcr_backward(dvcr, cache, active=None):
     """dvcr (B, L+1) upstream per example and layer -> dell (B, M**L).
 
     A layer whose upstream weight is zero everywhere is skipped (SFNN uses VCR_0 only).
+    active: the layers with a non-zero weight, when the caller knows them on the host;
+    otherwise they are read off dvcr (on a GPU, a wait for the device).
     """
     xp = array_module(dvcr)
     ell, M, L = cache
     B, N = ell.shape
     dell = xp.zeros_like(ell)
-    weights = dvcr
-    for l in range(L + 1):
-        w = weights[:, l]
-        if not bool((w != 0).any()):
-            continue
+    if active is None:
+        active = [l for l in range(L + 1) if bool((dvcr[:, l] != 0).any())]
+    for l in active:
+        w = dvcr[:, l]
         G = M ** l
         soft = softmax(ell.reshape(B, G, N // G), axis=2)                # (B, G, S)
         dell -= (w[:, None, None] / G * soft).reshape(B, N)
