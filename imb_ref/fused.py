@@ -28,16 +28,16 @@ Backends: CuPy compiles tree.cu with NVRTC (`CupyKernels`). NumPy has no fused p
 run the same source on the CPU through the host C++ compiler (tests/cuda_emu.py).
 """
 
+import math
 import os
 
 import numpy as np
 
-from .backend import array_module
+from .backend import array_module, to_numpy
 from .models.sbn import hidden_backward, n_hidden, objective_result, objective_terms
 from .nn.bernoulli import sum_children
 from .nn.functions import sigmoid
 from .nn.linear import flat_matmul, linear_forward
-from .nn.softmax import log_softmax_at_backward
 
 KERNEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "tree.cu")
 
@@ -49,6 +49,9 @@ SIGNATURES = {
                           "real*", "i64", "i32", "i32", "i32", "i32"),
     "tree_leaf_weight_grad": ("real*", "real*", "u32*", "real*", "i64", "i32", "i32",
                               "i32", "i32"),
+    "tree_group_lse": ("real*", "real*", "i64", "i32"),
+    "tree_leaf_backward": ("real*", "real*", "real*", "i32*", "real*", "real*", "real*",
+                           "i64", "i32", "i32", "i32"),
 }
 ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
 
@@ -214,6 +217,41 @@ def leaf_weight_grad(kernels, p, dlogits, key, M, layer):
     return partial.sum(axis=0)
 
 
+def group_lse(kernels, ell, M, L, nclass):
+    """VCR's group logsumexps, bottom-up: one buffer holding levels 0..L in order, level
+    l of shape (B, M**l) (level L is ell), and the list of those level views."""
+    xp = array_module(ell)
+    B = ell.shape[0]
+    sizes = [B * M ** l for l in range(L + 1)]
+    buf = xp.empty(sum(sizes), dtype=ell.dtype)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    levels = [buf[starts[l]:starts[l + 1]].reshape(B, M ** l) for l in range(L + 1)]
+    levels[L][...] = ell
+    for l in range(L - 1, -1, -1):
+        kernels("tree_group_lse", ell.dtype, nclass, sizes[l], levels[l + 1], levels[l],
+                sizes[l], M)
+    return buf, levels
+
+
+def vcr_from_levels(levels, M):
+    """VCR_l (B, L+1) = - mean over level-l groups of (logsumexp - log M**(L-l))."""
+    xp = array_module(levels[0])
+    L = len(levels) - 1
+    return xp.stack([math.log(M) * (L - l) - lv.mean(axis=1) for l, lv in enumerate(levels)],
+                    axis=1)
+
+
+def leaf_backward(kernels, logits, lse, ell, y, glse, gammas, M, L):
+    """dloss/dlogits (B, N, C) of sum_l gamma_l VCR_l (batch mean), in one kernel."""
+    xp = array_module(logits)
+    B, N, C = logits.shape
+    coef = xp.asarray([float(g) / (B * M ** l) for l, g in enumerate(gammas)], dtype=logits.dtype)
+    dlogits = xp.empty_like(logits)
+    kernels("tree_leaf_backward", logits.dtype, C, B * N, logits, lse, ell,
+            xp.ascontiguousarray(y.astype(xp.int32)), glse, coef, dlogits, B * N, M, L, N)
+    return dlogits
+
+
 def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator="raiko"):
     """`imb_objective` with the noise given by a Philox key (2,) uint32 instead of
     uniforms; same arguments otherwise, same returned dict (no 'dx').
@@ -234,10 +272,14 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
         layers.append((a, lin_cache, (p, None, M)))
     logits, lse, ell = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], y,
                                     key, M, L)
-    terms = objective_terms(params, layers, ell, M, gammas, betas)
+    C = logits.shape[-1]
+    glse, levels = group_lse(kernels, ell, M, L, C)
+    terms = objective_terms(params, layers, ell, M, gammas, betas,
+                            vcr=vcr_from_levels(levels, M))
 
     grads = {}
-    dlogits = log_softmax_at_backward(terms["dell"], (logits, lse, y))  # (B, N, C)
+    dlogits = leaf_backward(kernels, logits, lse, ell, y, glse, np.ravel(to_numpy(gammas)),
+                            M, L)                               # (B, N, C)
     grads[f"W_{L}"] = leaf_weight_grad(kernels, p, dlogits, key, M, L)
     grads[f"b_{L}"] = dlogits.reshape(-1, dlogits.shape[-1]).sum(axis=0)
     dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)

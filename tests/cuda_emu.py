@@ -26,6 +26,7 @@ SHIM = r"""
 #include <cmath>
 using std::exp;
 using std::log;
+using std::isfinite;
 struct emu_dim3 { unsigned int x, y, z; };
 static const emu_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
 static const emu_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};

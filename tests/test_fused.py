@@ -110,7 +110,8 @@ def test_fused_equals_reference_on_the_same_noise(L, M, B, units, C, estimator, 
     rng = np.random.default_rng(seed)
     sizes = (4,) + tuple(units[:L]) + (C,)
     params, x, y = case(rng, sizes, B)
-    gammas, betas = rng.random(L + 1), rng.random(L)
+    gammas = rng.random(L + 1) * (rng.random(L + 1) < 0.7)  # zeros: SFNN's, GreedyIMB's
+    betas = rng.random(L)
     key = rng.integers(0, 2 ** 32, size=2, dtype=np.uint32)
     u = fused.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
     ref = sbn.imb_objective(params, x, y, u, M, gammas, betas, estimator)
@@ -142,6 +143,20 @@ def test_fused_equals_reference_at_a_wide_shape(backend, dtype, rtol):
     for k, g in ref["grads"].items():
         np.testing.assert_allclose(to_numpy(out["grads"][k]), g, rtol=rtol,
                                    atol=rtol * np.abs(g).max(), err_msg=k)
+
+
+def test_group_logsumexp_handles_minus_infinity():
+    """A leaf whose likelihood underflowed (ell = -inf) drops out of its groups, as in
+    the reference logsumexp; a group of such leaves has log-mean-exp -inf, not NaN."""
+    from imb_ref.nn.functions import logsumexp
+    ell = np.array([[-np.inf, -1.0, -np.inf, -np.inf], [0.5, -2.0, 3.0, -np.inf]])
+    _, levels = fused.group_lse(EMU, ell, 2, 2, 3)
+    np.testing.assert_array_equal(levels[2], ell)
+    with np.errstate(divide="ignore"):                 # the reference's log(0) = -inf
+        np.testing.assert_allclose(levels[1], logsumexp(ell.reshape(2, 2, 2), axis=2),
+                                   rtol=1e-15)
+        np.testing.assert_allclose(levels[0][:, 0], logsumexp(ell, axis=1), rtol=1e-15)
+    assert levels[1][0, 1] == -np.inf
 
 
 def test_weight_grad_chunks_cover_every_parent(monkeypatch):

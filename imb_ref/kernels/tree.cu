@@ -181,3 +181,51 @@ extern "C" __global__ void tree_leaf_weight_grad(const REAL* p, const REAL* dlog
         }
     }
 }
+
+// VCR's log-mean-exp, bottom-up (Eqs. 6-7, imb_ref/nn/vcr.py): the logsumexp of a
+// layer-l particle's leaves is the logsumexp of its M children's, so level l's groups
+// come from level l+1's in one pass over M values each. child: (ngroup * M,), parent:
+// (ngroup,). Level L is ell itself.
+extern "C" __global__ void tree_group_lse(const REAL* child, REAL* parent, long long ngroup,
+                                          int M)
+{
+    GRID_STRIDE(g, ngroup) {
+        const REAL* c = child + g * M;
+        REAL m = c[0];
+        for (int k = 1; k < M; ++k) m = c[k] > m ? c[k] : m;
+        if (!isfinite(m)) m = 0;                       // all -inf: the sum is 0, log -inf
+        REAL s = 0;
+        for (int k = 0; k < M; ++k) s += exp(c[k] - m);
+        parent[g] = m + log(s);
+    }
+}
+
+// dloss/dlogits of every leaf, the VCR backward and the log-softmax backward in one pass:
+//   dell_i = - sum_l coef[l] exp(ell_i - lse_{l, group of i}),  coef[l] = gamma_l / (B M**l)
+//   dlogits_ik = dell_i (1[k = y] - exp(logits_ik - lse_i)).
+// glse: levels 0..L of the group logsumexps, level l (B * M**l values) after levels < l.
+extern "C" __global__ void tree_leaf_backward(const REAL* logits, const REAL* lse,
+                                              const REAL* ell, const int* y,
+                                              const REAL* glse, const REAL* coef,
+                                              REAL* dlogits, long long nleaf, int M, int L,
+                                              int leaves)
+{
+    const long long B = nleaf / leaves;
+    GRID_STRIDE(i, nleaf) {
+        const long long b = i / leaves, r = i % leaves;
+        REAL dell = 0;
+        long long offset = 0, groups = 1, span = leaves;   // level l: B * M**l groups of span
+        for (int l = 0; l <= L; ++l) {
+            dell -= coef[l] * exp(ell[i] - glse[offset + b * groups + r / span]);
+            offset += B * groups;
+            groups *= M;
+            span /= M;
+        }
+        const int label = y[b];
+        #pragma unroll
+        for (int k = 0; k < NCLASS; ++k) {
+            const REAL soft = exp(logits[i * NCLASS + k] - lse[i]);
+            dlogits[i * NCLASS + k] = dell * ((k == label ? (REAL)1 : (REAL)0) - soft);
+        }
+    }
+}
