@@ -14,8 +14,14 @@ So the fused path draws z_L inside the two kernels of imb_ref/kernels/tree.cu fr
 counter-based generator (Philox4x32-10), once in the forward and again, from the same
 counters, in the backward: 2 kernels over the leaves instead of 6 or more array passes,
 and no leaf in memory. Hidden layers below L (small: M**(L-1) particles per example)
-are drawn by a third kernel and stored, and everything else is the reference code
-(`objective_terms`, `hidden_backward`), so the two paths can differ only in the leaves.
+are drawn by a third kernel and stored.
+
+The rest is small arrays, where the cost on a GPU is the number of launches (each array
+operation of the reference is one, about 10 us of host time in CuPy), so it is fused too:
+VCR's log-mean-exp of Eqs. (6)-(7) and the log-softmax backward (L + 1 kernels), and per
+hidden layer sigmoid with the KL of Eq. (10) (one kernel) and the surrogate backward with
+KL's gradient (one kernel). The matrix products stay with cuBLAS, and the layout of the
+computation (children summed before W^T, linear_forward/backward) is the reference's.
 
 Noise: `draw_key` takes two 32-bit words from the run's generator for each call; the
 counter of particle i, unit j of layer l is (i mod 2^32, j // 4, l, i // 2^32), word
@@ -34,15 +40,14 @@ import os
 import numpy as np
 
 from .backend import array_module, to_numpy
-from .models.sbn import hidden_backward, n_hidden, objective_result, objective_terms
+from .models.sbn import n_hidden, objective_result
 from .nn.bernoulli import sum_children
-from .nn.functions import sigmoid
-from .nn.linear import flat_matmul, linear_forward
+from .nn.linear import flat_matmul, linear_backward, linear_forward
 
 KERNEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "tree.cu")
 
 # Argument types of the kernels in tree.cu, in order: "real*" an array of the objective's
-# dtype, "u32*" / "i32*" unsigned / int arrays, "i64" / "i32" scalars.
+# dtype, "u32*" / "i32*" unsigned / int arrays, "real" / "i64" / "i32" scalars.
 SIGNATURES = {
     "tree_sample": ("real*", "real*", "u32*", "i64", "i32", "i32", "i32"),
     "tree_leaf_forward": ("real*", "real*", "real*", "i32*", "u32*", "real*", "real*",
@@ -50,6 +55,9 @@ SIGNATURES = {
     "tree_leaf_weight_grad": ("real*", "real*", "u32*", "real*", "i64", "i32", "i32",
                               "i32", "i32"),
     "tree_group_lse": ("real*", "real*", "i64", "i32"),
+    "tree_unit_forward": ("real*", "real*", "real*", "real*", "i64", "i32"),
+    "tree_unit_backward": ("real*", "real*", "real*", "real*", "real*", "real*", "real",
+                           "i32", "i64", "i32"),
     "tree_leaf_backward": ("real*", "real*", "real*", "i32*", "real*", "real*", "real*",
                            "i64", "i32", "i32", "i32"),
 }
@@ -132,7 +140,7 @@ def _launch_args(name, dtype, args, xp):
                                 f"for a {kind} argument, got {a.dtype}")
             out.append(a)
         else:
-            out.append(np.int64(a) if kind == "i64" else np.int32(a))
+            out.append({"real": np.dtype(dtype).type, "i64": np.int64, "i32": np.int32}[kind](a))
     return out
 
 
@@ -252,36 +260,75 @@ def leaf_backward(kernels, logits, lse, ell, y, glse, gammas, M, L):
     return dlogits
 
 
+def unit_forward(kernels, a, rho, nclass):
+    """p = sigmoid(a) and the per-example KL_l of Eq. (10) (mean over the P parents)."""
+    xp = array_module(a)
+    B, P, n = a.shape
+    p, kl = xp.empty_like(a), xp.empty_like(a)
+    kernels("tree_unit_forward", a.dtype, nclass, a.size, a, xp.ascontiguousarray(rho), p, kl,
+            B * P, n)
+    return p, kl.reshape(B, P * n).sum(axis=1) / P
+
+
+def unit_backward(kernels, a, p, rho, dz_sum, beta, estimator, nclass):
+    """da (B, P, n) through the surrogate and the KL term, and drho (n,)."""
+    xp = array_module(a)
+    B, P, n = a.shape
+    coef = float(beta) / (B * P)                   # d(beta * mean_b KL_l) / d(per-unit KL)
+    da, qp = xp.empty_like(a), xp.empty_like(a)
+    kernels("tree_unit_backward", a.dtype, nclass, a.size, a, p, xp.ascontiguousarray(rho),
+            xp.ascontiguousarray(dz_sum), da, qp, coef, int(estimator == "raiko"), B * P, n)
+    return da, qp.reshape(B * P, n).sum(axis=0) * coef
+
+
 def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator="raiko"):
     """`imb_objective` with the noise given by a Philox key (2,) uint32 instead of
     uniforms; same arguments otherwise, same returned dict (no 'dx').
 
     Equal to imb_objective(params, x, y, philox_uniforms(key, ...), ...) up to the order
-    of floating-point sums.
+    of floating-point sums. Per hidden layer: one matrix product, one kernel for p and
+    KL, one to draw the children (the leaf kernels for layer L); per step three leaf
+    kernels and L group kernels; backward one kernel and two products per layer.
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"the fused path has no {estimator!r} estimator; use --no-fused")
+    xp = array_module(x)
     L = n_hidden(params)
+    C = params[f"W_{L}"].shape[1]
+    gammas = np.ravel(to_numpy(gammas)).astype(float)
+    betas = np.ravel(to_numpy(betas)).astype(float)
+
+    # ---- forward -----------------------------------------------------------------------
     z = x[:, None, :]                                           # (B, 1, n_0)
-    layers = []
+    layers, kl_cols = [], []
     for l in range(1, L + 1):
         a, lin_cache = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
-        p = sigmoid(a)                                          # (B, M**(l-1), n_l)
+        p, kl = unit_forward(kernels, a, params[f"rho_{l}"], C)   # (B, M**(l-1), n_l), (B,)
         if l < L:
             z = sample_layer(kernels, p, key, M, l)             # (B, M**l, n_l), stored
-        layers.append((a, lin_cache, (p, None, M)))
+        layers.append((a, lin_cache, p))
+        kl_cols.append(kl)
     logits, lse, ell = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], y,
-                                    key, M, L)
-    C = logits.shape[-1]
+                                    key, M, L)                  # leaves drawn, not stored
     glse, levels = group_lse(kernels, ell, M, L, C)
-    terms = objective_terms(params, layers, ell, M, gammas, betas,
-                            vcr=vcr_from_levels(levels, M))
+    vcr_b = vcr_from_levels(levels, M)                          # (B, L+1)
+    kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
+    per_example = vcr_b @ xp.asarray(gammas, dtype=x.dtype) + kl_b @ xp.asarray(betas,
+                                                                                 dtype=x.dtype)
 
+    # ---- backward ----------------------------------------------------------------------
     grads = {}
-    dlogits = leaf_backward(kernels, logits, lse, ell, y, glse, np.ravel(to_numpy(gammas)),
-                            M, L)                               # (B, N, C)
+    dlogits = leaf_backward(kernels, logits, lse, ell, y, glse, gammas, M, L)  # (B, N, C)
     grads[f"W_{L}"] = leaf_weight_grad(kernels, p, dlogits, key, M, L)
-    grads[f"b_{L}"] = dlogits.reshape(-1, dlogits.shape[-1]).sum(axis=0)
+    grads[f"b_{L}"] = dlogits.reshape(-1, C).sum(axis=0)
+    # the children of a parent share dz/da: sum them before W_L^T (nn/bernoulli.py)
     dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)
-    hidden_backward(params, layers, terms, dz_sum, grads, estimator)
-    return objective_result(terms, grads)
+    for l in range(L, 0, -1):
+        a, lin_cache, p = layers[l - 1]
+        da, grads[f"rho_{l}"] = unit_backward(kernels, a, p, params[f"rho_{l}"], dz_sum,
+                                              betas[l - 1], estimator, C)
+        dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(da, lin_cache,
+                                                                        need_dx=l > 1)
+        if l > 1:
+            dz_sum = sum_children(dz_prev, M)
+    return objective_result({"per_example": per_example, "vcr": vcr_b, "kl": kl_b}, grads)

@@ -27,6 +27,8 @@ SHIM = r"""
 using std::exp;
 using std::log;
 using std::isfinite;
+using std::log1p;
+using std::fabs;
 struct emu_dim3 { unsigned int x, y, z; };
 static const emu_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
 static const emu_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
@@ -40,6 +42,7 @@ static inline unsigned int __umulhi(unsigned int a, unsigned int b)
 """
 
 CTYPES = {"i64": ctypes.c_int64, "i32": ctypes.c_int32}
+REAL = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double}
 
 
 def compiler():
@@ -83,6 +86,8 @@ class EmuKernels:
         for kind, a in zip(SIGNATURES[name], _launch_args(name, dtype, args, np)):
             if kind.endswith("*"):
                 converted.append(ctypes.c_void_p(a.ctypes.data))
+            elif kind == "real":
+                converted.append(REAL[np.dtype(dtype)](a))
             else:
                 converted.append(CTYPES[kind](int(a)))
         fn(*converted)

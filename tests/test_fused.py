@@ -159,6 +159,25 @@ def test_group_logsumexp_handles_minus_infinity():
     assert levels[1][0, 1] == -np.inf
 
 
+def test_unit_kernels_in_the_tails():
+    """sigmoid, KL and their gradients at |a| up to 700 (exp(-|a|) underflows in float64
+    near 745): equal to the reference's stable forms, finite everywhere."""
+    from imb_ref.nn.functions import sigmoid
+    from imb_ref.nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
+    a = np.array([-700.0, -40.0, -1e-3, 0.0, 2.5, 40.0, 700.0]).reshape(1, 7, 1) * np.ones(3)
+    rho = np.array([-30.0, 0.0, 12.0])
+    p, kl = fused.unit_forward(EMU, a, rho, 2)
+    kl_ref, cache = bernoulli_kl_forward(a, rho)
+    np.testing.assert_array_equal(p, sigmoid(a))
+    np.testing.assert_allclose(kl, kl_ref, rtol=1e-13)
+    dz = np.linspace(-1, 1, a.size).reshape(a.shape)
+    da, drho = fused.unit_backward(EMU, a, p, rho, dz, 0.3, "raiko", 2)
+    da_kl, drho_ref = bernoulli_kl_backward(np.full(1, 0.3), cache)
+    np.testing.assert_allclose(da, dz * p * (1 - p) + da_kl, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(drho, drho_ref, rtol=1e-13)
+    assert np.isfinite(kl).all() and np.isfinite(da).all()
+
+
 def test_weight_grad_chunks_cover_every_parent(monkeypatch):
     """dW_L is the same whatever the chunking, the last chunk short included."""
     rng = np.random.default_rng(4)

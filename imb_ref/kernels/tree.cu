@@ -229,3 +229,44 @@ extern "C" __global__ void tree_leaf_backward(const REAL* logits, const REAL* ls
         }
     }
 }
+
+__device__ __forceinline__ REAL softplus(REAL v)     // log(1 + e^v), exact in both tails
+{
+    return (v > 0 ? v : (REAL)0) + log1p(exp(-fabs(v)));
+}
+
+__device__ __forceinline__ REAL stable_sigmoid(REAL v)
+{
+    const REAL e = exp(-fabs(v)), r = (REAL)1 / ((REAL)1 + e);
+    return v >= 0 ? r : e * r;
+}
+
+// A hidden layer's units, forward: p = sigmoid(a) and the compression term of Eq. (10)
+// per unit, KL(Bern(p) || Bern(q)) = p (a - rho) + softplus(rho) - softplus(a)
+// (imb_ref/nn/kl.py). a, p, kl: (nrows, n); rho: (n,) prior logits.
+extern "C" __global__ void tree_unit_forward(const REAL* a, const REAL* rho, REAL* p,
+                                             REAL* kl, long long nrows, int n)
+{
+    GRID_STRIDE(t, nrows * n) {
+        const REAL x = a[t], r = rho[t % n];
+        const REAL pt = stable_sigmoid(x);
+        p[t] = pt;
+        kl[t] = pt * (x - r) + softplus(r) - softplus(x);
+    }
+}
+
+// A hidden layer's units, backward: the surrogate through z (Raiko: dz/da = p(1-p);
+// straight-through: 1) applied to the children's summed gradient, plus the KL term's,
+//   da = dz_sum dz/da + coef p (1 - p) (a - rho),        coef = beta / (B P),
+// and q - p per unit (q = sigmoid(rho)), which the caller sums into drho = coef sum(q - p).
+extern "C" __global__ void tree_unit_backward(const REAL* a, const REAL* p, const REAL* rho,
+                                              const REAL* dz_sum, REAL* da, REAL* qp,
+                                              REAL coef, int raiko, long long nrows, int n)
+{
+    GRID_STRIDE(t, nrows * n) {
+        const int j = (int)(t % n);
+        const REAL pt = p[t], slope = pt * ((REAL)1 - pt);
+        da[t] = dz_sum[t] * (raiko ? slope : (REAL)1) + coef * slope * (a[t] - rho[j]);
+        qp[t] = stable_sigmoid(rho[j]) - pt;
+    }
+}

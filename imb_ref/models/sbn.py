@@ -132,13 +132,12 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     return out
 
 
-def objective_terms(params, layers, ell, M, gammas, betas, vcr=None):
+def objective_terms(params, layers, ell, M, gammas, betas):
     """The objective's terms from the leaves' log-likelihoods ell (B, M**L) and the
     hidden layers' caches: per-example loss, VCR_0..VCR_L, KL_1..KL_L, and dloss/dell.
 
-    Shared by `imb_objective` and the fused path (imb_ref/fused.py), which differ only in
-    how the leaves are drawn and where they live. The fused path computes VCR (B, L+1)
-    and its backward in its own kernels and passes `vcr`; 'dell' is then None.
+    (imb_ref/fused.py computes the same terms in kernels; tests/test_fused.py holds the
+    two to 1e-12.)
     """
     xp = array_module(ell)
     L = n_hidden(params)
@@ -146,10 +145,7 @@ def objective_terms(params, layers, ell, M, gammas, betas, vcr=None):
     active = [l for l, g in enumerate(np.ravel(to_numpy(gammas))) if g != 0]  # host: no wait
     gammas = xp.asarray(gammas, dtype=dtype).reshape(L + 1)
     betas = xp.asarray(betas, dtype=dtype).reshape(L)
-    if vcr is None:
-        vcr_b, vcr_cache = vcr_forward(ell, M, L)               # (B, L+1)
-    else:
-        vcr_b, vcr_cache = vcr, None
+    vcr_b, vcr_cache = vcr_forward(ell, M, L)                   # (B, L+1)
     kl_cols, kl_caches = [], []
     for l in range(1, L + 1):
         rho = params.get(f"rho_{l}")
@@ -161,8 +157,7 @@ def objective_terms(params, layers, ell, M, gammas, betas, vcr=None):
         kl_cols.append(kl_l)
         kl_caches.append(kl_cache)
     kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
-    dell = None if vcr_cache is None else vcr_backward(
-        xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache, active)
+    dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache, active)
     return {"per_example": vcr_b @ gammas + kl_b @ betas, "vcr": vcr_b, "kl": kl_b,
             "kl_caches": kl_caches, "betas": betas, "dell": dell}
 
