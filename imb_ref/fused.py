@@ -42,6 +42,7 @@ import numpy as np
 from .backend import array_module, to_numpy
 from .models.sbn import n_hidden, objective_result
 from .nn.bernoulli import sum_children
+from .nn.functions import sigmoid
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 
 KERNEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "tree.cu")
@@ -332,3 +333,20 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
         if l > 1:
             dz_sum = sum_children(dz_prev, M)
     return objective_result({"per_example": per_example, "vcr": vcr_b, "kl": kl_b}, grads)
+
+
+def fused_predict_proba(params, x, key, M, kernels):
+    """p(y_hat | x) averaged over the tree's M**L leaves, (B, C): sbn.predict_proba with
+    the leaves drawn in-kernel (equal to it on philox_uniforms(key, ...))."""
+    xp = array_module(x)
+    L = n_hidden(params)
+    z = x[:, None, :]
+    for l in range(1, L + 1):
+        a, _ = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
+        p = sigmoid(a)
+        if l < L:
+            z = sample_layer(kernels, p, key, M, l)
+    labels = xp.zeros(x.shape[0], dtype=xp.int32)          # ell is not needed here
+    logits, lse, _ = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], labels,
+                                  key, M, L)
+    return xp.exp(logits - lse[..., None]).mean(axis=1)

@@ -218,7 +218,8 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     --no-fused (fused=False) keeps the reference path."""
     from imb_ref.models.registry import Model
     monkeypatch.setattr(fused, "default_kernels", lambda xp: EMU)
-    model = Model("jointimb", (4, 6, 5, 3), M=2, gammas=(1, 1, 1), betas=(1e-3, 1e-3))
+    model = Model("jointimb", (4, 6, 5, 3), M=2, test_samples=2, gammas=(1, 1, 1),
+                  betas=(1e-3, 1e-3))
     assert model.uses_fused(np)
     assert not Model("jointimb", (4, 6, 3), fused=False).uses_fused(np)
     assert not Model("jointimb", (4, 6, 3), estimator="reinforce").uses_fused(np)
@@ -233,6 +234,59 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
     for k, g in ref["grads"].items():
         np.testing.assert_allclose(out["grads"][k], g, rtol=1e-12, atol=1e-14)
+    # prediction too, with test_samples children per particle
+    key = fused.draw_key(np.random.default_rng(10), np)
+    proba = model.predict_proba(params, x, np.random.default_rng(10))
+    ref = sbn.predict_proba(params, x, fused.philox_uniforms(key, 5, 2, (6, 5), np.float64))
+    np.testing.assert_allclose(proba, ref, rtol=1e-12)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+
+
+class Counted(np.ndarray):
+    """An ndarray that counts the array operations done on it: on a GPU each one is a
+    kernel launch, about 10 us of host time in CuPy, which at the paper's shape is the
+    fused step's main cost after the leaf kernels."""
+    ops = 0
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        Counted.ops += 1
+        inputs = [i.view(np.ndarray) if isinstance(i, Counted) else i for i in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, Counted) else o
+                                  for o in kwargs["out"])
+        out = getattr(ufunc, method)(*inputs, **kwargs)
+        return out.view(Counted) if isinstance(out, np.ndarray) else out
+
+    def __array_function__(self, func, types, args, kwargs):
+        Counted.ops += 1
+        return super().__array_function__(func, types, args, kwargs)
+
+
+def test_fused_step_is_a_few_dozen_launches():
+    """L = 2: at most 45 array operations and kernels together (the reference makes over
+    250): a guard on the launch count that the GPU target depends on."""
+    rng = np.random.default_rng(0)
+    sizes = (20, 16, 16, 10)
+    params = {k: v.view(Counted) for k, v in sbn.init_params(sizes, rng, np.float32).items()}
+    x = rng.random((4, 20)).astype(np.float32).view(Counted)
+    y = rng.integers(0, 10, 4)
+    kernels = []
+
+    def counting(name, dtype, nclass, items, *args):
+        kernels.append(name)
+        EMU(name, dtype, nclass, items, *[a.view(np.ndarray) if isinstance(a, Counted) else a
+                                          for a in args])
+
+    key = np.array([1, 2], np.uint32)
+    Counted.ops = 0
+    fused.fused_imb_objective(params, x, y, key, 4, (1, 1, 1), (1e-3, 1e-3), counting)
+    fused_total = Counted.ops + len(kernels)
+    assert len(kernels) == 10                   # 2 unit fwd, 1 sample, 1 leaf fwd, 2 group
+    assert fused_total <= 45, fused_total       # lse, 1 leaf bwd, 1 dW_L, 2 unit bwd
+    u = [v.view(Counted) for v in fused.philox_uniforms(key, 4, 4, (16, 16), np.float32)]
+    Counted.ops = 0
+    sbn.imb_objective(params, x, y, u, 4, (1, 1, 1), (1e-3, 1e-3))
+    assert Counted.ops > 5 * fused_total
 
 
 # ---- fresh noise: same distribution ------------------------------------------------------

@@ -102,6 +102,10 @@ class Model:
             return vib.predict_proba(params, x, eps)
         if self.name == "det":
             return sbn.predict_proba(params, x, None)
+        xp = array_module(x)
+        if self.uses_fused(xp):
+            return fused_path.fused_predict_proba(params, x, fused_path.draw_key(rng, xp),
+                                                  self.test_samples, fused_path.default_kernels(xp))
         u = sbn.sample_uniforms(rng, B, self.test_samples, self.sizes[1:-1], x.dtype)
         return sbn.predict_proba(params, x, u)
 
