@@ -75,6 +75,38 @@ def time_numpy(sizes, steps, xp=np, fused=False):
     return statistics.median(times[2:]) * 1000, peak
 
 
+def breakdown(sizes, steps):
+    """cupy-fused: GPU milliseconds per step in each kernel of tree.cu (CUDA events around
+    each launch), and the whole step's; the difference is cuBLAS, CuPy's array operations
+    and any time the GPU waits for the host."""
+    import cupy
+    from . import fused
+
+    class Timed(fused.CupyKernels):
+        def __init__(self):
+            super().__init__()
+            self.events = []
+
+        def __call__(self, name, *args):
+            start, end = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            super().__call__(name, *args)
+            end.record()
+            self.events.append((name, start, end))
+
+    timed = Timed()
+    saved, fused._CUPY_KERNELS = fused._CUPY_KERNELS, timed
+    try:
+        whole, _ = time_numpy(sizes, steps, cupy, fused=True)
+    finally:
+        fused._CUPY_KERNELS = saved
+    per_kernel = {}
+    for name, start, end in timed.events[len(timed.events) * 2 // (steps + 2):]:
+        per_kernel[name] = per_kernel.get(name, 0.0) + cupy.cuda.get_elapsed_time(start, end)
+    per_kernel = {k: v / steps for k, v in per_kernel.items()}
+    return whole, per_kernel
+
+
 def _twin():
     """tests/torch_twin.py, the PyTorch side of the comparison (kept out of imb_ref)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
@@ -108,6 +140,8 @@ def main(argv=None):
     p.add_argument("--impl", default=None, help="comma list (default: every one available)")
     p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
     p.add_argument("--json", help="write the records to this file")
+    p.add_argument("--breakdown", action="store_true", help="also time each fused kernel "
+                   "within the cupy-fused step (GPU only)")
     a = p.parse_args(argv)
     available = available_impls()
     impls = a.impl.split(",") if a.impl else available
@@ -115,6 +149,8 @@ def main(argv=None):
         if impl not in available:
             p.error(f"implementation {impl!r} is not available here (available: "
                     f"{', '.join(available)})")
+    if a.breakdown and "cupy-fused" not in available:
+        p.error("--breakdown times the fused kernels: it needs CuPy and a GPU")
     records = []
     for shape in a.shapes.split(","):
         if shape not in SHAPES:
@@ -144,9 +180,17 @@ def main(argv=None):
             r["ratio_vs_torch"] = round(base[0]["ms_per_step"] / r["ms_per_step"], 3) \
                 if base else None
             records.append(r)
-            print(f"{shape:8} {impl:14} {r['device']:24} {r['ms_per_step']:10.1f} ms  "
+            print(f"{shape:8} {impl:14} {r['device']:24} {r['ms_per_step']:10.3f} ms  "
                   f"{r['examples_per_s']:9.1f} ex/s  peak {r['peak_mem_mb']} MB  "
                   f"x{r['ratio_vs_torch']} vs torch-eager", flush=True)
+    if a.breakdown:
+        for shape in a.shapes.split(","):
+            whole, per_kernel = breakdown(SHAPES[shape], a.steps)
+            print(f"{shape}: cupy-fused step {whole:.3f} ms, of which in tree.cu's kernels:")
+            for name, ms in sorted(per_kernel.items(), key=lambda kv: -kv[1]):
+                print(f"    {name:24} {ms:8.3f} ms")
+            print(f"    {'(everything else)':24} {whole - sum(per_kernel.values()):8.3f} ms",
+                  flush=True)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(records, fh, indent=2)
