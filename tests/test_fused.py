@@ -374,6 +374,40 @@ def test_kernels_compile_for_hopper_without_local_memory(real, tmp_path):
     assert all(f == ("0", "0") for f in frames), done.stderr
 
 
+def nvrtc_library():
+    """libnvrtc from the nvidia-cuda-nvrtc wheel (.ci/run installs it) or the system."""
+    import ctypes.util
+    import glob
+    import importlib.util
+    spec = importlib.util.find_spec("nvidia")
+    for root in (spec.submodule_search_locations if spec else []):
+        found = sorted(glob.glob(os.path.join(root, "*", "lib", "libnvrtc.so*")))
+        if found:
+            return found[0]
+    return ctypes.util.find_library("nvrtc")
+
+
+@pytest.mark.skipif(nvrtc_library() is None, reason="libnvrtc is not installed here")
+@pytest.mark.parametrize("real", ["float", "double"])
+def test_kernels_compile_with_nvrtc(real):
+    """NVRTC, the compiler CuPy's RawModule uses, accepts tree.cu as CuPy will give it
+    (no headers, -D options) for compute_90; it needs no GPU to do so."""
+    import ctypes
+    lib = ctypes.CDLL(nvrtc_library())
+    prog = ctypes.c_void_p()
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), fused.kernel_source().encode(),
+                                  b"tree.cu", 0, None, None) == 0
+    opts = [b"--gpu-architecture=compute_90", f"-DREAL={real}".encode(), b"-DNCLASS=10"]
+    status = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
+    size = ctypes.c_size_t()
+    lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+    log = ctypes.create_string_buffer(size.value)
+    lib.nvrtcGetProgramLog(prog, log)
+    lib.nvrtcDestroyProgram(ctypes.byref(prog))
+    assert status == 0, log.value.decode()
+    assert "warning" not in log.value.decode().lower(), log.value.decode()
+
+
 def test_source_needs_no_headers():
     """NVRTC (CuPy's compiler) has no standard headers: tree.cu must include none."""
     assert not re.search(r"^\s*#\s*include", fused.kernel_source(), re.M)
