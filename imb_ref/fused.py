@@ -198,6 +198,18 @@ def supports(model_name, estimator, xp):
 
 
 # ---- the fused objective --------------------------------------------------------------
+_CONSTANTS = {}
+
+
+def constant(xp, values, dtype):
+    """A small array of host numbers on xp's device, copied once and reused: the weights
+    are the same every step, and a host-to-device copy per step is a wait for CuPy."""
+    key = (xp.__name__, tuple(float(v) for v in values), np.dtype(dtype).name)
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = xp.asarray(np.asarray(key[1], dtype=dtype))
+    return _CONSTANTS[key]
+
+
 def sample_layer(kernels, p, key, M, layer):
     """z (B, P*M, n) in {0, 1} for parents' probabilities p (B, P, n), from the kernel."""
     xp = array_module(p)
@@ -265,7 +277,7 @@ def leaf_backward(kernels, logits, lse, ell, y, glse, gammas, M, L):
     """dloss/dlogits (B, N, C) of sum_l gamma_l VCR_l (batch mean), in one kernel."""
     xp = array_module(logits)
     B, N, C = logits.shape
-    coef = xp.asarray([float(g) / (B * M ** l) for l, g in enumerate(gammas)], dtype=logits.dtype)
+    coef = constant(xp, [float(g) / (B * M ** l) for l, g in enumerate(gammas)], logits.dtype)
     dlogits = xp.empty_like(logits)
     kernels("tree_leaf_backward", logits.dtype, C, B * N, logits, lse, ell,
             xp.ascontiguousarray(y.astype(xp.int32)), glse, coef, dlogits, B * N, M, L, N)
@@ -325,8 +337,7 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
     glse, levels = group_lse(kernels, ell, M, L, C)
     vcr_b = vcr_from_levels(levels, M)                          # (B, L+1)
     kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
-    per_example = vcr_b @ xp.asarray(gammas, dtype=x.dtype) + kl_b @ xp.asarray(betas,
-                                                                                 dtype=x.dtype)
+    per_example = vcr_b @ constant(xp, gammas, x.dtype) + kl_b @ constant(xp, betas, x.dtype)
 
     # ---- backward ----------------------------------------------------------------------
     grads = {}
