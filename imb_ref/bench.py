@@ -140,6 +140,8 @@ def main(argv=None):
     p.add_argument("--impl", default=None, help="comma list (default: every one available)")
     p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
     p.add_argument("--json", help="write the records to this file")
+    p.add_argument("--markdown", help="write the records as a Markdown table to this file "
+                   "(the README's Speed table)")
     p.add_argument("--breakdown", action="store_true", help="also time each fused kernel "
                    "within the cupy-fused step (GPU only)")
     a = p.parse_args(argv)
@@ -194,7 +196,24 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(records, fh, indent=2)
+    if a.markdown:
+        with open(a.markdown, "w") as fh:
+            fh.write(markdown_table(records))
     return 0
+
+
+def markdown_table(records):
+    """One row per record: shape, implementation, device, ms, examples/s, peak MB and
+    the ratio to torch-eager on the same kind of device."""
+    lines = ["| shape | implementation | device | ms per step | examples/s | peak MB | "
+             "vs torch-eager |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in records:
+        ratio = "-" if r["ratio_vs_torch"] is None else f"{r['ratio_vs_torch']:.2f}x"
+        peak = "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.0f}"
+        lines.append(f"| {r['shape']} | {r['impl']} | {r['device']} | {r['ms_per_step']:.3f} "
+                     f"| {r['examples_per_s']:.0f} | {peak} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
 
 
 if __name__ == "__main__":

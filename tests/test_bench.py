@@ -15,8 +15,10 @@ def test_bench_writes_records(tmp_path):
     except ImportError:
         pass
     out = tmp_path / "bench.json"
+    table = tmp_path / "bench.md"
     res = subprocess.run([sys.executable, "-m", "imb_ref.bench", "--shapes", "mnist",
-                          "--steps", "1", "--impl", impls, "--json", str(out)],
+                          "--steps", "1", "--impl", impls, "--json", str(out),
+                          "--markdown", str(table)],
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     records = json.load(open(out))
@@ -27,6 +29,9 @@ def test_bench_writes_records(tmp_path):
         assert r["shape"] == "mnist" and r["ms_per_step"] > 0
         # both are rounded in the record: 0.1 example/s and 1 microsecond
         assert r["examples_per_s"] == pytest.approx(100 / (r["ms_per_step"] / 1000), rel=1e-2)
+    rows = table.read_text().splitlines()
+    assert len(rows) == 2 + len(records) and rows[0].startswith("| shape | implementation")
+    assert rows[2].startswith(f"| mnist | numpy | cpu | {records[0]['ms_per_step']:.3f} |")
     if "torch-eager" in impls:
         assert records[1]["ratio_vs_torch"] == 1.0
         assert records[0]["ratio_vs_torch"] == pytest.approx(

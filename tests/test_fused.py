@@ -125,6 +125,24 @@ def test_fused_equals_reference_on_the_same_noise(L, M, B, units, C, estimator, 
                                    atol=1e-12 * max(1.0, np.abs(g).max()), err_msg=k)
 
 
+def test_fused_equals_reference_on_the_information_plane_network():
+    """The 12-bit task's network, 12-10-8-6-4-2 with M = 2 (Section 5.3): four hidden
+    layers, three of them stored, widths 10 and 6 not multiples of four; GreedyIMB's
+    stage-3 weights (one VCR and one KL term)."""
+    rng = np.random.default_rng(12)
+    sizes, B, M = (12, 10, 8, 6, 4, 2), 5, 2
+    params, x, y = case(rng, sizes, B)
+    key = np.array([77, 78], dtype=np.uint32)
+    g, b = (0, 0, 0, 1, 0), (0, 0, 1e-3, 0)
+    u = fused.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
+    ref = sbn.imb_objective(params, x, y, u, M, g, b)
+    out = fused.fused_imb_objective(params, x, y, key, M, g, b, EMU)
+    np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
+    for k, grad in ref["grads"].items():
+        np.testing.assert_allclose(out["grads"][k], grad, rtol=1e-12,
+                                   atol=1e-12 * max(1.0, np.abs(grad).max()), err_msg=k)
+
+
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 def test_fused_equals_reference_at_a_wide_shape(backend, dtype, rtol):
     """Two hidden layers of 37 units, M = 4, on each backend. float32: sums of up to
