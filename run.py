@@ -68,9 +68,10 @@ def build_parser():
     g.add_argument("--seeds", type=int, help="information-plane experiment and Table 1: "
                    "initialisations seed, seed+1, ... (default 5, as the paper)")
     g.add_argument("--fused", action=argparse.BooleanOptionalAction,
-                   help="train SFNN/JointIMB/GreedyIMB with the fused CuPy kernels, leaves "
-                   "drawn in-kernel and never stored (default: on where they exist: "
-                   "--backend cupy, estimator raiko or st); --no-fused runs the reference "
+                   help="CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, leaves "
+                   "drawn in-kernel and never stored, and run every model's optimiser "
+                   "update as one kernel per parameter (default: on with --backend cupy; "
+                   "the tree needs estimator raiko or st); --no-fused runs the reference "
                    "path")
     g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
                    f"batch; batches are split to fit (default {D.max_memory})")

@@ -26,6 +26,7 @@ import tracemalloc
 import numpy as np
 
 from .models.registry import Model
+from . import fused as fused_path
 from .optim import make_optimizer
 
 SHAPES = {"mnist": (784, 512, 512, 10), "cifar10": (3072, 512, 512, 10)}
@@ -45,7 +46,8 @@ def time_numpy(sizes, steps, xp=np, fused=False):
     params = {k: xp.asarray(v) for k, v in model.init(np.random.default_rng(0),
                                                        np.float32).items()}
     x, y = (xp.asarray(a) for a in _data(sizes))
-    opt = make_optimizer("sgd", 0.01, momentum=0.0)
+    opt = make_optimizer("sgd", 0.01, momentum=0.0,
+                         kernels=fused_path.optimizer_kernels(xp, fused))
     rng = np.random.default_rng(1) if xp is np else xp.random.default_rng(1)
 
     def step():

@@ -45,7 +45,10 @@ from .nn.bernoulli import sum_children
 from .nn.functions import sigmoid
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 
-KERNEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels", "tree.cu")
+KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
+KERNEL_FILE = os.path.join(KERNEL_DIR, "tree.cu")
+# A kernel "tree_*" lives in kernels/tree.cu, "optim_*" in kernels/optim.cu.
+SOURCES = ("tree", "optim")
 
 # Argument types of the kernels in tree.cu, in order: "real*" an array of the objective's
 # dtype, "u32*" / "i32*" unsigned / int arrays, "real" / "i64" / "i32" scalars.
@@ -61,6 +64,12 @@ SIGNATURES = {
                            "i32", "i64", "i32"),
     "tree_leaf_backward": ("real*", "real*", "real*", "i32*", "real*", "real*", "real*",
                            "i64", "i32", "i32", "i32"),
+    "optim_sgd": ("real*", "real*", "real*", "real", "real", "i64"),
+    "optim_adam": ("real*", "real*", "real*", "real*") + ("real",) * 7 + ("i64",),
+    "optim_adamax": ("real*", "real*", "real*", "real*") + ("real",) * 5 + ("i64",),
+    "optim_adadelta": ("real*", "real*", "real*", "real*") + ("real",) * 4 + ("i64",),
+    "optim_adagrad": ("real*", "real*", "real*", "real", "real", "i64"),
+    "optim_rmsprop": ("real*", "real*", "real*") + ("real",) * 4 + ("i64",),
 }
 ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
 
@@ -69,8 +78,13 @@ ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves the
 WEIGHT_GRAD_ITEMS = 1 << 17
 
 
-def kernel_source():
-    with open(KERNEL_FILE) as fh:
+def source_of(name):
+    """The source file ("tree" or "optim") that holds kernel `name`."""
+    return name.split("_", 1)[0]
+
+
+def kernel_source(source="tree"):
+    with open(os.path.join(KERNEL_DIR, f"{source}.cu")) as fh:
         return fh.read()
 
 
@@ -167,11 +181,13 @@ class CupyKernels:
         self._modules = {}
 
     def __call__(self, name, dtype, nclass, items, *args):
-        key = (np.dtype(dtype).name, int(nclass))
+        source = source_of(name)
+        key = (source, np.dtype(dtype).name, int(nclass))
         if key not in self._modules:
             real = "float" if np.dtype(dtype) == np.float32 else "double"
             self._modules[key] = self.xp.RawModule(
-                code=kernel_source(), options=(f"-DREAL={real}", f"-DNCLASS={int(nclass)}"))
+                code=kernel_source(source),
+                options=(f"-DREAL={real}", f"-DNCLASS={int(nclass)}"))
         fn = self._modules[key].get_function(name)
         # Grid-stride loops: any grid is correct; this one gives each thread a few items.
         grid = max(1, min((int(items) + self.BLOCK - 1) // self.BLOCK, 65535))
@@ -189,6 +205,12 @@ def default_kernels(xp):
     if _CUPY_KERNELS is None:
         _CUPY_KERNELS = CupyKernels()
     return _CUPY_KERNELS
+
+
+def optimizer_kernels(xp, fused):
+    """The kernels the optimiser should run its updates with (any model), or None:
+    --no-fused (fused=False) or NumPy."""
+    return None if fused is False else default_kernels(xp)
 
 
 def supports(model_name, estimator, xp):

@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from . import fused
 from .backend import make_rng, to_numpy
 from .experiment import write_json
 from .data import synthetic12
@@ -99,7 +100,8 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row):
     chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
     params = {k: xp.asarray(v) for k, v in
               model.init(np.random.default_rng(np.random.SeedSequence(seed)), dtype).items()}
-    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum)
+    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
+                         kernels=fused.optimizer_kernels(xp, cfg.fused))
     todo = set(measurement_epochs(epochs, points))
 
     def measure(epoch):

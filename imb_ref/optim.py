@@ -5,6 +5,10 @@ untouched, their state included (GreedyIMB freezes the encoder below its stage).
 `state` is a flat dict of arrays ("<param>/<slot>") plus the step count `t`, so a
 checkpoint can save and restore it exactly.
 
+`kernels` (imb_ref.fused.CupyKernels on a GPU, None otherwise): each parameter's update
+runs as one kernel of imb_ref/kernels/optim.cu, the same arithmetic in the same order,
+instead of 6 to 13 array operations (each a launch on a GPU).
+
 Update rules as in the original papers (and PyTorch's defaults where they agree):
   sgd      v = mu v + g;                  w -= lr v                 (momentum mu)
   adam     m, v moments, bias-corrected;   w -= lr m_hat / (sqrt(v_hat) + eps)
@@ -25,8 +29,9 @@ DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3, "adamax": 2e-3, "adadelta": 1.0, "adagra
 class Optimizer:
     slots = ()
 
-    def __init__(self, lr, **hyper):
+    def __init__(self, lr, kernels=None, **hyper):
         self.lr = float(lr)
+        self.kernels = kernels
         self.hyper = hyper
         self.state = {"t": 0}
 
@@ -41,9 +46,21 @@ class Optimizer:
         for name, g in grads.items():
             if name in frozen:
                 continue
-            self.update(name, params[name], g, self.state["t"])
+            if self.kernels is None:
+                self.update(name, params[name], g, self.state["t"])
+            else:
+                w = params[name]
+                g = array_module(w).ascontiguousarray(g)
+                kernel, slots, scalars = self.fused(self.state["t"])
+                self.kernels(kernel, w.dtype, 1, w.size, w, g,
+                             *[self._slot(name, s, w) if s else g for s in slots],
+                             *scalars, w.size)
 
     def update(self, name, w, g, t):
+        raise NotImplementedError
+
+    def fused(self, t):
+        """(kernel name, state slots it takes after w and g, its scalars) at step t."""
         raise NotImplementedError
 
 
@@ -56,6 +73,10 @@ class SGD(Optimizer):
             v += g
             g = v
         w -= self.lr * g
+
+    def fused(self, t):
+        mu = self.hyper.get("momentum", 0.9)
+        return "optim_sgd", ("v" if mu else None,), (self.lr, mu)   # mu = 0: no slot
 
 
 class Adam(Optimizer):
@@ -70,6 +91,11 @@ class Adam(Optimizer):
         step = self.lr / (1 - b1 ** t)
         w -= step * m / (xp.sqrt(v / (1 - b2 ** t)) + eps)
 
+    def fused(self, t):
+        b1, b2, eps = self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+        return "optim_adam", ("m", "v"), (b1, 1 - b1, b2, 1 - b2, self.lr / (1 - b1 ** t),
+                                          1 - b2 ** t, eps)
+
 
 class Adamax(Optimizer):
     def update(self, name, w, g, t):
@@ -80,6 +106,10 @@ class Adamax(Optimizer):
         m += (1 - b1) * g
         xp.maximum(b2 * u, xp.abs(g) + eps, out=u)
         w -= self.lr / (1 - b1 ** t) * m / u
+
+    def fused(self, t):
+        b1, b2, eps = self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+        return "optim_adamax", ("m", "u"), (b1, 1 - b1, b2, self.lr / (1 - b1 ** t), eps)
 
 
 class Adadelta(Optimizer):
@@ -94,6 +124,10 @@ class Adadelta(Optimizer):
         ed += (1 - rho) * dx * dx
         w -= self.lr * dx
 
+    def fused(self, t):
+        rho, eps = self.hyper.get("rho", 0.95), self.hyper.get("eps", 1e-6)
+        return "optim_adadelta", ("g2", "dx2"), (rho, 1 - rho, self.lr, eps)
+
 
 class Adagrad(Optimizer):
     def update(self, name, w, g, t):
@@ -102,6 +136,9 @@ class Adagrad(Optimizer):
         G = self._slot(name, "G", w)
         G += g * g
         w -= self.lr * g / (xp.sqrt(G) + eps)
+
+    def fused(self, t):
+        return "optim_adagrad", ("G",), (self.lr, self.hyper.get("eps", 1e-10))
 
 
 class RMSprop(Optimizer):
@@ -113,15 +150,20 @@ class RMSprop(Optimizer):
         s += (1 - a) * g * g
         w -= self.lr * g / (xp.sqrt(s) + eps)
 
+    def fused(self, t):
+        a, eps = self.hyper.get("alpha", 0.99), self.hyper.get("eps", 1e-8)
+        return "optim_rmsprop", ("s",), (a, 1 - a, self.lr, eps)
+
 
 _CLASSES = {"sgd": SGD, "adam": Adam, "adamax": Adamax, "adadelta": Adadelta,
             "adagrad": Adagrad, "rmsprop": RMSprop}
 
 
-def make_optimizer(name, lr=None, **hyper):
+def make_optimizer(name, lr=None, kernels=None, **hyper):
+    """`kernels`: run each update as one kernel (see the module docstring), or None."""
     if name not in _CLASSES:
         raise UserError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    return _CLASSES[name](DEFAULT_LR[name] if lr is None else lr, **hyper)
+    return _CLASSES[name](DEFAULT_LR[name] if lr is None else lr, kernels=kernels, **hyper)
 
 
 def clip_global_norm(grads, max_norm, frozen=()):

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, fused
 from .backend import make_rng, to_numpy
 from .errors import UserError
 from .evaluate import chunk_size, error_rate, evaluate
@@ -69,7 +69,8 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
     n = len(data.train)
     batch = min(cfg.batch_size, n)
-    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum)
+    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
+                         kernels=fused.optimizer_kernels(xp, cfg.fused))
 
     if resume is None:
         params = {k: xp.asarray(v) for k, v in

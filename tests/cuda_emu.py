@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from imb_ref.fused import KERNEL_FILE, SIGNATURES, _launch_args, kernel_source
+from imb_ref.fused import KERNEL_DIR, SIGNATURES, _launch_args, kernel_source, source_of
 
 SHIM = r"""
 #include <cmath>
@@ -29,6 +29,7 @@ using std::log;
 using std::isfinite;
 using std::log1p;
 using std::fabs;
+using std::sqrt;
 struct emu_dim3 { unsigned int x, y, z; };
 static const emu_dim3 threadIdx = {0, 0, 0}, blockIdx = {0, 0, 0};
 static const emu_dim3 blockDim = {1, 1, 1}, gridDim = {1, 1, 1};
@@ -58,21 +59,21 @@ class EmuKernels:
         os.makedirs(self.build_dir, exist_ok=True)
         self._libs = {}
 
-    def _lib(self, dtype, nclass):
+    def _lib(self, source, dtype, nclass):
         real = "float" if np.dtype(dtype) == np.float32 else "double"
-        key = (real, int(nclass))
+        key = (source, real, int(nclass))
         if key not in self._libs:
-            source = SHIM + kernel_source()
-            tag = hashlib.sha1(f"{source}{key}".encode()).hexdigest()[:16]
-            so = os.path.join(self.build_dir, f"tree_{real}_{nclass}_{tag}.so")
+            code = kernel_source(source)
+            tag = hashlib.sha1(f"{SHIM}{code}{key}".encode()).hexdigest()[:16]
+            so = os.path.join(self.build_dir, f"{source}_{real}_{nclass}_{tag}.so")
             if not os.path.exists(so):
                 src = so[:-3] + ".cpp"
+                path = os.path.join(KERNEL_DIR, f"{source}.cu")
                 with open(src, "w") as fh:
-                    fh.write(f'#line 1 "shim"\n{SHIM}\n#line 1 "{KERNEL_FILE}"\n'
-                             f"{kernel_source()}")
+                    fh.write(f'#line 1 "shim"\n{SHIM}\n#line 1 "{path}"\n{code}')
                 tmp = so + ".part"
                 subprocess.run([compiler(), "-O2", "-shared", "-fPIC", "-Wall",
-                                "-Wno-unknown-pragmas", f"-DREAL={real}",
+                                "-Wno-unknown-pragmas", "-ffp-contract=off", f"-DREAL={real}",
                                 f"-DNCLASS={int(nclass)}", src, "-o", tmp],
                                check=True, capture_output=True, text=True)
                 os.replace(tmp, so)
@@ -80,7 +81,7 @@ class EmuKernels:
         return self._libs[key]
 
     def __call__(self, name, dtype, nclass, items, *args):
-        fn = getattr(self._lib(dtype, nclass), name)
+        fn = getattr(self._lib(source_of(name), dtype, nclass), name)
         fn.restype = None
         converted = []
         for kind, a in zip(SIGNATURES[name], _launch_args(name, dtype, args, np)):
