@@ -46,11 +46,10 @@ from .nn.functions import sigmoid
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 
 KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
-KERNEL_FILE = os.path.join(KERNEL_DIR, "tree.cu")
 # A kernel "tree_*" lives in kernels/tree.cu, "optim_*" in kernels/optim.cu.
 SOURCES = ("tree", "optim")
 
-# Argument types of the kernels in tree.cu, in order: "real*" an array of the objective's
+# Argument types of the kernels in kernels/*.cu, in order: "real*" an array of the objective's
 # dtype, "u32*" / "i32*" unsigned / int arrays, "real" / "i64" / "i32" scalars.
 SIGNATURES = {
     "tree_sample": ("real*", "real*", "u32*", "i64", "i32", "i32", "i32"),
@@ -171,7 +170,8 @@ def _launch_args(name, dtype, args, xp):
 
 
 class CupyKernels:
-    """tree.cu compiled by NVRTC through CuPy, one module per (dtype, classes)."""
+    """kernels/tree.cu and optim.cu compiled by NVRTC through CuPy, one module per
+    (file, dtype, classes); CuPy caches the binaries on disk between runs."""
 
     BLOCK = 256
 
@@ -232,12 +232,13 @@ def constant(xp, values, dtype):
     return _CONSTANTS[key]
 
 
-def sample_layer(kernels, p, key, M, layer):
-    """z (B, P*M, n) in {0, 1} for parents' probabilities p (B, P, n), from the kernel."""
+def sample_layer(kernels, p, key, M, layer, nclass=1):
+    """z (B, P*M, n) in {0, 1} for parents' probabilities p (B, P, n), from the kernel.
+    (nclass only picks the compiled module: the objective's, to compile tree.cu once.)"""
     xp = array_module(p)
     B, P, n = p.shape
     z = xp.empty((B, P * M, n), dtype=p.dtype)
-    kernels("tree_sample", p.dtype, 1, B * P * M * ((n + 3) // 4),
+    kernels("tree_sample", p.dtype, nclass, B * P * M * ((n + 3) // 4),
             p, z, key, B * P, M, n, layer)
     return z
 
@@ -351,7 +352,7 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
         a, lin_cache = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
         p, kl = unit_forward(kernels, a, params[f"rho_{l}"], C)   # (B, M**(l-1), n_l), (B,)
         if l < L:
-            z = sample_layer(kernels, p, key, M, l)             # (B, M**l, n_l), stored
+            z = sample_layer(kernels, p, key, M, l, C)          # (B, M**l, n_l), stored
         layers.append((a, lin_cache, p))
         kl_cols.append(kl)
     logits, lse, ell = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], y,
@@ -384,12 +385,13 @@ def fused_predict_proba(params, x, key, M, kernels):
     the leaves drawn in-kernel (equal to it on philox_uniforms(key, ...))."""
     xp = array_module(x)
     L = n_hidden(params)
+    C = params[f"W_{L}"].shape[1]
     z = x[:, None, :]
     for l in range(1, L + 1):
         a, _ = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
         p = sigmoid(a)
         if l < L:
-            z = sample_layer(kernels, p, key, M, l)
+            z = sample_layer(kernels, p, key, M, l, C)
     labels = xp.zeros(x.shape[0], dtype=xp.int32)          # ell is not needed here
     logits, lse, _ = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], labels,
                                   key, M, L)
