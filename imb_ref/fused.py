@@ -151,21 +151,35 @@ def draw_key(rng, xp):
 
 
 # ---- kernels -------------------------------------------------------------------------
+_ARG_TYPES = {}
+
+
+def _arg_types(name, dtype):
+    """Per argument of kernel `name`: (True, array dtype) or (False, scalar type).
+    Built once per (kernel, dtype): a launch's host time is what the fused path saves."""
+    key = (name, np.dtype(dtype))
+    if key not in _ARG_TYPES:
+        types = {"real*": np.dtype(dtype), "u32*": np.dtype(np.uint32),
+                 "i32*": np.dtype(np.int32), "real": np.dtype(dtype).type,
+                 "i64": np.int64, "i32": np.int32}
+        _ARG_TYPES[key] = [(kind.endswith("*"), types[kind]) for kind in SIGNATURES[name]]
+    return _ARG_TYPES[key]
+
+
 def _launch_args(name, dtype, args, xp):
     """Check each argument against SIGNATURES and give scalars their C types."""
-    sig = SIGNATURES[name]
-    if len(args) != len(sig):
-        raise TypeError(f"{name} takes {len(sig)} arguments, got {len(args)}")
-    want = {"real*": np.dtype(dtype), "u32*": np.dtype(np.uint32), "i32*": np.dtype(np.int32)}
+    types = _arg_types(name, dtype)
+    if len(args) != len(types):
+        raise TypeError(f"{name} takes {len(types)} arguments, got {len(args)}")
     out = []
-    for kind, a in zip(sig, args):
-        if kind.endswith("*"):
-            if a.dtype != want[kind] or not a.flags.c_contiguous:
-                raise TypeError(f"{name}: expected a C-contiguous {want[kind]} array "
-                                f"for a {kind} argument, got {a.dtype}")
+    for (is_array, t), a in zip(types, args):
+        if is_array:
+            if a.dtype != t or not a.flags.c_contiguous:
+                raise TypeError(f"{name}: expected a C-contiguous {t} array, got "
+                                f"{a.dtype}{'' if a.flags.c_contiguous else ' (strided)'}")
             out.append(a)
         else:
-            out.append({"real": np.dtype(dtype).type, "i64": np.int64, "i32": np.int32}[kind](a))
+            out.append(t(a))
     return out
 
 
