@@ -193,16 +193,23 @@ class CupyKernels:
         import cupy
         self.xp = cupy
         self._modules = {}
+        self._functions = {}
+
+    def _function(self, name, dtype, nclass):
+        key = (name, np.dtype(dtype).name, int(nclass))
+        if key not in self._functions:
+            source = source_of(name)
+            module_key = (source,) + key[1:]
+            if module_key not in self._modules:
+                real = "float" if np.dtype(dtype) == np.float32 else "double"
+                self._modules[module_key] = self.xp.RawModule(
+                    code=kernel_source(source),
+                    options=(f"-DREAL={real}", f"-DNCLASS={int(nclass)}"))
+            self._functions[key] = self._modules[module_key].get_function(name)
+        return self._functions[key]
 
     def __call__(self, name, dtype, nclass, items, *args):
-        source = source_of(name)
-        key = (source, np.dtype(dtype).name, int(nclass))
-        if key not in self._modules:
-            real = "float" if np.dtype(dtype) == np.float32 else "double"
-            self._modules[key] = self.xp.RawModule(
-                code=kernel_source(source),
-                options=(f"-DREAL={real}", f"-DNCLASS={int(nclass)}"))
-        fn = self._modules[key].get_function(name)
+        fn = self._function(name, dtype, nclass)
         # Grid-stride loops: any grid is correct; this one gives each thread a few items.
         grid = max(1, min((int(items) + self.BLOCK - 1) // self.BLOCK, 65535))
         fn((grid,), (self.BLOCK,), tuple(_launch_args(name, dtype, args, self.xp)))

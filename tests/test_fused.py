@@ -234,6 +234,49 @@ def test_weight_grad_chunks_cover_every_parent(monkeypatch):
                                    rtol=1e-13)
 
 
+def test_cupy_launcher_glue_with_a_stand_in_raw_module(monkeypatch):
+    """CupyKernels' own logic, on the CPU: a stand-in `cupy` whose RawModule builds the
+    code it is given with the options it is given (through the emulator) records each
+    launch. One module per (file, dtype, classes), the -D options CuPy would pass, a
+    grid within CUDA's limits, scalars as NumPy scalars of the kernel's C types; and the
+    fused step through it equals the emulator's."""
+    import sys
+    import types
+    launches, modules = [], []
+
+    class RawModule:
+        def __init__(self, code, options):
+            opts = dict(o[2:].split("=") for o in options)
+            self.dtype = {"float": np.float32, "double": np.float64}[opts["REAL"]]
+            self.nclass = int(opts["NCLASS"])
+            assert code == fused.kernel_source(fused.source_of(code_names(code)[0]))
+            modules.append((code_names(code)[0].split("_")[0], opts["REAL"], self.nclass))
+
+        def get_function(self, name):
+            def launch(grid, block, args):
+                assert 1 <= grid[0] <= 65535 and block == (256,)
+                assert all(isinstance(a, np.ndarray) or type(a) in (np.int32, np.int64,
+                                                                     self.dtype) for a in args)
+                launches.append(name)
+                EMU(name, self.dtype, self.nclass, 0, *args)
+            return launch
+
+    def code_names(code):
+        return re.findall(r'extern "C" __global__ void (\w+)\(', code)
+
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(RawModule=RawModule))
+    kernels = fused.CupyKernels()
+    rng = np.random.default_rng(14)
+    params, x, y = case(rng, (6, 7, 5, 3), 4)
+    key = np.array([9, 10], np.uint32)
+    a = fused.fused_imb_objective(params, x, y, key, 3, (1, 1, 1), (1e-3, 1e-3), kernels)
+    b = fused.fused_imb_objective(params, x, y, key, 3, (1, 1, 1), (1e-3, 1e-3), EMU)
+    assert modules == [("tree", "double", 3)]             # compiled once, reused
+    assert len(launches) == 10 and a["loss"] == b["loss"]   # as counted in the launch test
+    for k in params:
+        np.testing.assert_array_equal(a["grads"][k], b["grads"][k])
+
+
 def test_launch_rejects_wrong_arguments():
     p = np.zeros((1, 1, 4), dtype=np.float32)
     key = np.zeros(2, np.uint32)
