@@ -26,7 +26,7 @@ import tracemalloc
 import numpy as np
 
 from .models.registry import Model
-from . import fused as fused_path
+from .launch import optimizer_kernels
 from .optim import make_optimizer
 
 SHAPES = {"mnist": (784, 512, 512, 10), "cifar10": (3072, 512, 512, 10)}
@@ -47,7 +47,7 @@ def time_numpy(sizes, steps, xp=np, fused=False):
                                                        np.float32).items()}
     x, y = (xp.asarray(a) for a in _data(sizes))
     opt = make_optimizer("sgd", 0.01, momentum=0.0,
-                         kernels=fused_path.optimizer_kernels(xp, fused))
+                         kernels=optimizer_kernels(xp, fused))
     rng = np.random.default_rng(1) if xp is np else xp.random.default_rng(1)
 
     def step():
@@ -82,9 +82,9 @@ def breakdown(sizes, steps):
     each launch), and the whole step's; the difference is cuBLAS, CuPy's array operations
     and any time the GPU waits for the host."""
     import cupy
-    from . import fused
+    from . import launch
 
-    class Timed(fused.CupyKernels):
+    class Timed(launch.CupyKernels):
         def __init__(self):
             super().__init__()
             self.events = []
@@ -97,11 +97,11 @@ def breakdown(sizes, steps):
             self.events.append((name, start, end))
 
     timed = Timed()
-    saved, fused._CUPY_KERNELS = fused._CUPY_KERNELS, timed
+    saved, launch._CUPY_KERNELS = launch._CUPY_KERNELS, timed
     try:
         whole, _ = time_numpy(sizes, steps, cupy, fused=True)
     finally:
-        fused._CUPY_KERNELS = saved
+        launch._CUPY_KERNELS = saved
     per_kernel = {}
     for name, start, end in timed.events[len(timed.events) * 2 // (steps + 2):]:
         per_kernel[name] = per_kernel.get(name, 0.0) + cupy.cuda.get_elapsed_time(start, end)

@@ -23,53 +23,27 @@ hidden layer sigmoid with the KL of Eq. (10) (one kernel) and the surrogate back
 KL's gradient (one kernel). The matrix products stay with cuBLAS, and the layout of the
 computation (children summed before W^T, linear_forward/backward) is the reference's.
 
-Noise: `draw_key` takes two 32-bit words from the run's generator for each call; the
-counter of particle i, unit j of layer l is (i mod 2^32, j // 4, l, i // 2^32), word
-j mod 4 (see tree.cu). `philox_uniforms` writes the same numbers out in the reference
-layout, so `fused_imb_objective(key)` and `imb_objective(philox_uniforms(key))` compute
-the same function of the same noise (tests/test_fused.py).
+Noise: imb_ref/philox.py. `draw_key` takes two 32-bit words from the run's generator
+for each step; `philox_uniforms` writes the numbers the kernels draw out in the
+reference's layout, so `fused_imb_objective(key)` and `imb_objective(philox_uniforms(key))`
+compute the same function of the same noise (tests/test_fused.py).
 
-Backends: CuPy compiles tree.cu with NVRTC (`CupyKernels`). NumPy has no fused path
-(the kernels are single loops; run on a CPU they would be slower than BLAS); the tests
-run the same source on the CPU through the host C++ compiler (tests/cuda_emu.py).
+Backends: CuPy compiles the kernels with NVRTC (imb_ref/launch.py). NumPy has no fused
+path (the kernels are single loops; run on a CPU they would be slower than BLAS); the
+tests run the same source on the CPU through the host C++ compiler (tests/cuda_emu.py).
 """
 
 import math
-import os
 
 import numpy as np
 
 from .backend import array_module, to_numpy
+from . import launch
 from .models.sbn import n_hidden, objective_result
 from .nn.bernoulli import sum_children
 from .nn.functions import sigmoid
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 
-KERNEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
-# A kernel "tree_*" lives in kernels/tree.cu, "optim_*" in kernels/optim.cu.
-SOURCES = ("tree", "optim")
-
-# Argument types of the kernels in kernels/*.cu, in order: "real*" an array of the objective's
-# dtype, "u32*" / "i32*" unsigned / int arrays, "real" / "i64" / "i32" scalars.
-SIGNATURES = {
-    "tree_sample": ("real*", "real*", "u32*", "i64", "i32", "i32", "i32"),
-    "tree_leaf_forward": ("real*", "real*", "real*", "i32*", "u32*", "real*", "real*",
-                          "real*", "i64", "i32", "i32", "i32", "i32"),
-    "tree_leaf_weight_grad": ("real*", "real*", "u32*", "real*", "i64", "i32", "i32",
-                              "i32", "i32"),
-    "tree_group_lse": ("real*", "real*", "i64", "i32"),
-    "tree_unit_forward": ("real*", "real*", "real*", "real*", "i64", "i32"),
-    "tree_unit_backward": ("real*", "real*", "real*", "real*", "real*", "real*", "real",
-                           "i32", "i64", "i32"),
-    "tree_leaf_backward": ("real*", "real*", "real*", "i32*", "real*", "real*", "real*",
-                           "i64", "i32", "i32", "i32"),
-    "optim_sgd": ("real*", "real*", "real*", "real", "real", "i64"),
-    "optim_adam": ("real*", "real*", "real*", "real*") + ("real",) * 7 + ("i64",),
-    "optim_adamax": ("real*", "real*", "real*", "real*") + ("real",) * 5 + ("i64",),
-    "optim_adadelta": ("real*", "real*", "real*", "real*") + ("real",) * 4 + ("i64",),
-    "optim_adagrad": ("real*", "real*", "real*", "real", "real", "i64"),
-    "optim_rmsprop": ("real*", "real*", "real*") + ("real",) * 4 + ("i64",),
-}
 ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
 
 # Work items the dW_L kernel aims for: enough threads to fill a GPU (an H100 runs
@@ -77,167 +51,10 @@ ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves the
 WEIGHT_GRAD_ITEMS = 1 << 17
 
 
-def source_of(name):
-    """The source file ("tree" or "optim") that holds kernel `name`."""
-    return name.split("_", 1)[0]
-
-
-def kernel_source(source="tree"):
-    with open(os.path.join(KERNEL_DIR, f"{source}.cu")) as fh:
-        return fh.read()
-
-
-# ---- Philox4x32-10 on the host -----------------------------------------------------
-PHILOX_M = (0xD2511F53, 0xCD9E8D57)
-PHILOX_W = (0x9E3779B9, 0xBB67AE85)
-
-
-def philox4x32_10(counter, key):
-    """Random123's philox4x32_R(10): counter (..., 4) and key (..., 2) uint32 arrays
-    (broadcast against each other) -> (..., 4) uint32 words. NumPy or CuPy."""
-    xp = array_module(counter)
-    counter, key = xp.asarray(counter, dtype=xp.uint64), xp.asarray(key, dtype=xp.uint64)
-    words = _philox_rounds([counter[..., i] for i in range(4)], [key[..., 0], key[..., 1]])
-    return xp.stack(words, axis=-1).astype(xp.uint32)
-
-
-def _philox_rounds(c, k):
-    """Ten rounds on uint64 arrays holding 32-bit words (products fit in 64 bits)."""
-    mask = np.uint64(0xFFFFFFFF)
-    for r in range(10):
-        if r > 0:
-            k = [(k[0] + np.uint64(PHILOX_W[0])) & mask, (k[1] + np.uint64(PHILOX_W[1])) & mask]
-        prod0 = np.uint64(PHILOX_M[0]) * c[0]
-        prod1 = np.uint64(PHILOX_M[1]) * c[2]
-        c = [(prod1 >> np.uint64(32)) ^ c[1] ^ k[0], prod1 & mask,
-             (prod0 >> np.uint64(32)) ^ c[3] ^ k[1], prod0 & mask]
-    return c
-
-
-def to_uniform(bits, dtype):
-    """32-bit words -> uniforms in [0, 1) exactly as tree.cu's to_uniform: the top 24
-    bits for float32 (NumPy's own float32 rule), all 32 for float64."""
-    xp = array_module(bits)
-    bits = xp.asarray(bits, dtype=xp.uint32)
-    if np.dtype(dtype) == np.float32:
-        return (bits >> np.uint32(8)).astype(xp.float32) * np.float32(2.0 ** -24)
-    return bits.astype(xp.float64) * 2.0 ** -32
-
-
-def philox_uniforms(key, B, M, hidden, dtype):
-    """The uniforms a fused step with this key uses, in sbn's layout: layer l (1-based)
-    of shape (B, M**(l-1), M, n_l), on the key's device (NumPy or CuPy). For tests and
-    replays: the fused path itself never writes them out."""
-    xp = array_module(key)
-    key = xp.asarray(key, dtype=xp.uint64).reshape(2)
-    out = []
-    for l, n in enumerate(hidden, start=1):
-        count = B * M ** l                                     # particles of layer l
-        nq = (n + 3) // 4
-        i = xp.arange(count, dtype=xp.uint64)[:, None]
-        q = xp.arange(nq, dtype=xp.uint64)[None, :]
-        zero = xp.zeros((count, nq), dtype=xp.uint64)
-        counter = [(i & np.uint64(0xFFFFFFFF)) + zero, q + zero, np.uint64(l) + zero,
-                   (i >> np.uint64(32)) + zero]
-        words = xp.stack(_philox_rounds(counter, [key[0], key[1]]), axis=-1)
-        words = words.astype(xp.uint32).reshape(count, 4 * nq)[:, :n]
-        out.append(to_uniform(words, dtype).reshape(B, M ** (l - 1), M, n))
-    return out
-
-
-def draw_key(rng, xp):
-    """Two 32-bit key words from the run's generator, left on the device (no sync)."""
-    return (rng.random(2) * 2.0 ** 32).astype(xp.uint32)
-
-
-# ---- kernels -------------------------------------------------------------------------
-_ARG_TYPES = {}
-
-
-def _arg_types(name, dtype):
-    """Per argument of kernel `name`: (True, array dtype) or (False, scalar type).
-    Built once per (kernel, dtype): a launch's host time is what the fused path saves."""
-    key = (name, np.dtype(dtype))
-    if key not in _ARG_TYPES:
-        types = {"real*": np.dtype(dtype), "u32*": np.dtype(np.uint32),
-                 "i32*": np.dtype(np.int32), "real": np.dtype(dtype).type,
-                 "i64": np.int64, "i32": np.int32}
-        _ARG_TYPES[key] = [(kind.endswith("*"), types[kind]) for kind in SIGNATURES[name]]
-    return _ARG_TYPES[key]
-
-
-def _launch_args(name, dtype, args, xp):
-    """Check each argument against SIGNATURES and give scalars their C types."""
-    types = _arg_types(name, dtype)
-    if len(args) != len(types):
-        raise TypeError(f"{name} takes {len(types)} arguments, got {len(args)}")
-    out = []
-    for (is_array, t), a in zip(types, args):
-        if is_array:
-            if a.dtype != t or not a.flags.c_contiguous:
-                raise TypeError(f"{name}: expected a C-contiguous {t} array, got "
-                                f"{a.dtype}{'' if a.flags.c_contiguous else ' (strided)'}")
-            out.append(a)
-        else:
-            out.append(t(a))
-    return out
-
-
-class CupyKernels:
-    """kernels/tree.cu and optim.cu compiled by NVRTC through CuPy, one module per
-    (file, dtype, classes); CuPy caches the binaries on disk between runs."""
-
-    BLOCK = 256
-
-    def __init__(self):
-        import cupy
-        self.xp = cupy
-        self._modules = {}
-        self._functions = {}
-
-    def _function(self, name, dtype, nclass):
-        key = (name, np.dtype(dtype).name, int(nclass))
-        if key not in self._functions:
-            source = source_of(name)
-            module_key = (source,) + key[1:]
-            if module_key not in self._modules:
-                real = "float" if np.dtype(dtype) == np.float32 else "double"
-                self._modules[module_key] = self.xp.RawModule(
-                    code=kernel_source(source),
-                    options=(f"-DREAL={real}", f"-DNCLASS={int(nclass)}"))
-            self._functions[key] = self._modules[module_key].get_function(name)
-        return self._functions[key]
-
-    def __call__(self, name, dtype, nclass, items, *args):
-        fn = self._function(name, dtype, nclass)
-        # Grid-stride loops: any grid is correct; this one gives each thread a few items.
-        grid = max(1, min((int(items) + self.BLOCK - 1) // self.BLOCK, 65535))
-        fn((grid,), (self.BLOCK,), tuple(_launch_args(name, dtype, args, self.xp)))
-
-
-_CUPY_KERNELS = None
-
-
-def default_kernels(xp):
-    """The kernels for arrays of module xp, or None where there is no fused path."""
-    global _CUPY_KERNELS
-    if xp is np:
-        return None
-    if _CUPY_KERNELS is None:
-        _CUPY_KERNELS = CupyKernels()
-    return _CUPY_KERNELS
-
-
-def optimizer_kernels(xp, fused):
-    """The kernels the optimiser should run its updates with (any model), or None:
-    --no-fused (fused=False) or NumPy."""
-    return None if fused is False else default_kernels(xp)
-
-
 def supports(model_name, estimator, xp):
     """Whether a fused step exists for this model, estimator and backend."""
     return (model_name in ("sfnn", "greedyimb", "jointimb") and estimator in ESTIMATORS
-            and default_kernels(xp) is not None)
+            and launch.default_kernels(xp) is not None)
 
 
 # ---- the fused objective --------------------------------------------------------------

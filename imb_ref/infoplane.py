@@ -25,7 +25,6 @@ import time
 
 import numpy as np
 
-from . import fused
 from .backend import make_rng, to_numpy
 from .experiment import write_json
 from .data import synthetic12
@@ -33,6 +32,7 @@ from .errors import UserError
 from .evaluate import chunk_size, error_rate
 from .exact import information_plane
 from .info import mutual_information
+from .launch import optimizer_kernels
 from .optim import make_optimizer
 from .train import greedy_stage, progress_bar, train_epoch
 
@@ -101,7 +101,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row):
     params = {k: xp.asarray(v) for k, v in
               model.init(np.random.default_rng(np.random.SeedSequence(seed)), dtype).items()}
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
-                         kernels=fused.optimizer_kernels(xp, cfg.fused))
+                         kernels=optimizer_kernels(xp, cfg.fused))
     todo = set(measurement_epochs(epochs, points))
 
     def measure(epoch):

@@ -5,7 +5,7 @@ untouched, their state included (GreedyIMB freezes the encoder below its stage).
 `state` is a flat dict of arrays ("<param>/<slot>") plus the step count `t`, so a
 checkpoint can save and restore it exactly.
 
-`kernels` (imb_ref.fused.CupyKernels on a GPU, None otherwise): each parameter's update
+`kernels` (imb_ref.launch.CupyKernels on a GPU, None otherwise): each parameter's update
 runs as one kernel of imb_ref/kernels/optim.cu, the same arithmetic in the same order,
 instead of 6 to 13 array operations (each a launch on a GPU).
 
@@ -63,6 +63,10 @@ class Optimizer:
         """(kernel name, state slots it takes after w and g, its scalars) at step t."""
         raise NotImplementedError
 
+    def _moments(self):
+        """Adam's and Adamax's (b1, b2, eps), PyTorch's defaults unless given."""
+        return self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+
 
 class SGD(Optimizer):
     def update(self, name, w, g, t):
@@ -81,7 +85,7 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     def update(self, name, w, g, t):
-        b1, b2, eps = self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+        b1, b2, eps = self._moments()
         xp = array_module(w)
         m, v = self._slot(name, "m", w), self._slot(name, "v", w)
         m *= b1
@@ -92,14 +96,14 @@ class Adam(Optimizer):
         w -= step * m / (xp.sqrt(v / (1 - b2 ** t)) + eps)
 
     def fused(self, t):
-        b1, b2, eps = self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+        b1, b2, eps = self._moments()
         return "optim_adam", ("m", "v"), (b1, 1 - b1, b2, 1 - b2, self.lr / (1 - b1 ** t),
                                           1 - b2 ** t, eps)
 
 
 class Adamax(Optimizer):
     def update(self, name, w, g, t):
-        b1, b2, eps = self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+        b1, b2, eps = self._moments()
         xp = array_module(w)
         m, u = self._slot(name, "m", w), self._slot(name, "u", w)
         m *= b1
@@ -108,7 +112,7 @@ class Adamax(Optimizer):
         w -= self.lr / (1 - b1 ** t) * m / u
 
     def fused(self, t):
-        b1, b2, eps = self.hyper.get("b1", 0.9), self.hyper.get("b2", 0.999), self.hyper.get("eps", 1e-8)
+        b1, b2, eps = self._moments()
         return "optim_adamax", ("m", "u"), (b1, 1 - b1, b2, self.lr / (1 - b1 ** t), eps)
 
 

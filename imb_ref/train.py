@@ -21,10 +21,11 @@ import time
 
 import numpy as np
 
-from . import checkpoint, fused
+from . import checkpoint
 from .backend import make_rng, to_numpy
 from .errors import UserError
 from .evaluate import chunk_size, error_rate, evaluate
+from .launch import optimizer_kernels
 from .optim import clip_global_norm, make_optimizer
 
 
@@ -70,7 +71,7 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     n = len(data.train)
     batch = min(cfg.batch_size, n)
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
-                         kernels=fused.optimizer_kernels(xp, cfg.fused))
+                         kernels=optimizer_kernels(xp, cfg.fused))
 
     if resume is None:
         params = {k: xp.asarray(v) for k, v in

@@ -8,7 +8,7 @@ stream and their indexing against the NumPy reference; what it cannot check is t
 toolchain (tests/test_fused.py compiles the source with nvcc where it exists) and the
 GPU itself (the CuPy tests, which skip without one).
 
-`EmuKernels()` is called like imb_ref.fused.CupyKernels, on NumPy arrays.
+`EmuKernels()` is called like imb_ref.launch.CupyKernels, on NumPy arrays.
 """
 
 import ctypes
@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from imb_ref.fused import KERNEL_DIR, SIGNATURES, _launch_args, kernel_source, source_of
+from imb_ref.launch import KERNEL_DIR, SIGNATURES, kernel_source, launch_args, source_of
 
 SHIM = r"""
 #include <cmath>
@@ -84,7 +84,7 @@ class EmuKernels:
         fn = getattr(self._lib(source_of(name), dtype, nclass), name)
         fn.restype = None
         converted = []
-        for kind, a in zip(SIGNATURES[name], _launch_args(name, dtype, args, np)):
+        for kind, a in zip(SIGNATURES[name], launch_args(name, dtype, args)):
             if kind.endswith("*"):
                 converted.append(ctypes.c_void_p(a.ctypes.data))
             elif kind == "real":

@@ -18,7 +18,7 @@ from scipy import stats
 
 from conftest import CUPY
 from cuda_emu import EmuKernels, compiler
-from imb_ref import fused
+from imb_ref import fused, launch, philox
 from imb_ref.backend import to_numpy
 from imb_ref.models import sbn
 
@@ -34,7 +34,7 @@ def backend(request):
         return np, EMU
     if CUPY is None:
         pytest.skip("CuPy with a visible GPU is not available here")
-    return CUPY, fused.CupyKernels()
+    return CUPY, launch.CupyKernels()
 
 
 def case(rng, sizes, B, dtype=np.float64, scale=0.7):
@@ -66,14 +66,14 @@ def words(text):
 
 @pytest.mark.parametrize("counter,key,expected", KAT)
 def test_host_philox_known_answers(counter, key, expected):
-    np.testing.assert_array_equal(fused.philox4x32_10(words(counter), words(key)),
+    np.testing.assert_array_equal(philox.philox4x32_10(words(counter), words(key)),
                                   words(expected))
 
 
 def test_uniform_rules_are_exact_and_in_range():
     bits = np.array([0, 1, 255, 256, 2 ** 31, 2 ** 32 - 1], dtype=np.uint32)
-    u32 = fused.to_uniform(bits, np.float32)
-    u64 = fused.to_uniform(bits, np.float64)
+    u32 = philox.to_uniform(bits, np.float32)
+    u64 = philox.to_uniform(bits, np.float64)
     np.testing.assert_array_equal(u32, (bits >> 8) / 2.0 ** 24)   # 24 bits: exact in float32
     np.testing.assert_array_equal(u64, bits / 2.0 ** 32)          # 32 bits: exact in float64
     assert u32.max() < 1 and u64.max() < 1
@@ -88,14 +88,14 @@ def test_kernel_stream_is_the_host_stream(backend):
         p = rng.random((3, 5, 7)).astype(dtype)                # layer 2: M parents
         key = np.array([0xDEADBEEF, 7], dtype=np.uint32)
         z = to_numpy(fused.sample_layer(kernels, xp.asarray(p), xp.asarray(key), 5, 2))
-        u = fused.philox_uniforms(key, 3, 5, (7, 7), dtype)[1]
+        u = philox.philox_uniforms(key, 3, 5, (7, 7), dtype)[1]
         np.testing.assert_array_equal(z, (u < p[:, :, None, :]).reshape(3, 25, 7))
 
 
 def test_layers_and_keys_draw_different_streams():
     key = np.array([1, 2], dtype=np.uint32)
-    u1, u2 = fused.philox_uniforms(key, 2, 2, (8, 8), np.float64)
-    v1 = fused.philox_uniforms(key + np.uint32(1), 2, 2, (8,), np.float64)[0]
+    u1, u2 = philox.philox_uniforms(key, 2, 2, (8, 8), np.float64)
+    v1 = philox.philox_uniforms(key + np.uint32(1), 2, 2, (8,), np.float64)[0]
     assert not np.isin(u1, u2[:, :1]).any() and not np.isin(u1, v1).any()
 
 
@@ -113,7 +113,7 @@ def test_fused_equals_reference_on_the_same_noise(L, M, B, units, C, estimator, 
     gammas = rng.random(L + 1) * (rng.random(L + 1) < 0.7)  # zeros: SFNN's, GreedyIMB's
     betas = rng.random(L)
     key = rng.integers(0, 2 ** 32, size=2, dtype=np.uint32)
-    u = fused.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
+    u = philox.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
     ref = sbn.imb_objective(params, x, y, u, M, gammas, betas, estimator)
     out = fused.fused_imb_objective(params, x, y, key, M, gammas, betas, EMU, estimator)
     np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
@@ -134,7 +134,7 @@ def test_fused_equals_reference_on_the_information_plane_network():
     params, x, y = case(rng, sizes, B)
     key = np.array([77, 78], dtype=np.uint32)
     g, b = (0, 0, 0, 1, 0), (0, 0, 1e-3, 0)
-    u = fused.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
+    u = philox.philox_uniforms(key, B, M, sizes[1:-1], np.float64)
     ref = sbn.imb_objective(params, x, y, u, M, g, b)
     out = fused.fused_imb_objective(params, x, y, key, M, g, b, EMU)
     np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
@@ -152,7 +152,7 @@ def test_fused_equals_reference_at_a_wide_shape(backend, dtype, rtol):
     sizes, B, M = (11, 37, 37, 5), 6, 4
     params, x, y = case(rng, sizes, B, dtype, scale=0.3)
     key = np.array([2024, 11], dtype=np.uint32)
-    u = fused.philox_uniforms(key, B, M, sizes[1:-1], dtype)
+    u = philox.philox_uniforms(key, B, M, sizes[1:-1], dtype)
     ref = sbn.imb_objective(params, x, y, u, M, (1, 1, 1), (1e-3, 1e-3))
     dev_params, dev_x, dev_y = on(xp, params, x, y)
     out = fused.fused_imb_objective(dev_params, dev_x, dev_y, xp.asarray(key), M, (1, 1, 1),
@@ -207,11 +207,11 @@ def test_fused_equals_reference_at_the_paper_shape():
     params, x, y = case(rng, sizes, 100, scale=0.05)
     params, x, y = on(xp, params, x, y)
     key = xp.asarray(np.array([3, 4], np.uint32))
-    u = fused.philox_uniforms(key, 100, 32, sizes[1:-1], np.float64)
+    u = philox.philox_uniforms(key, 100, 32, sizes[1:-1], np.float64)
     ref = sbn.imb_objective(params, x, y, u, 32, (1, 1, 1), (1e-4, 1e-4))
     del u
     out = fused.fused_imb_objective(params, x, y, key, 32, (1, 1, 1), (1e-4, 1e-4),
-                                    fused.CupyKernels())
+                                    launch.CupyKernels())
     np.testing.assert_allclose(float(out["loss"]), float(ref["loss"]), rtol=1e-12)
     for k, g in ref["grads"].items():
         g = to_numpy(g)
@@ -226,7 +226,7 @@ def test_weight_grad_chunks_cover_every_parent(monkeypatch):
     dlogits = rng.standard_normal((5, 9, 3))
     key = np.array([5, 6], dtype=np.uint32)
     whole = fused.leaf_weight_grad(EMU, p, dlogits, key, 3, 2)
-    z = (fused.philox_uniforms(key, 5, 3, (9, 9), np.float64)[1] < p[:, :, None, :])
+    z = (philox.philox_uniforms(key, 5, 3, (9, 9), np.float64)[1] < p[:, :, None, :])
     np.testing.assert_allclose(whole, z.reshape(-1, 9).T @ dlogits.reshape(-1, 3), rtol=1e-13)
     for items in (1, 7, 10 ** 9):      # one chunk of 15 parents; 7 + 7 + 1; fifteen of 1
         monkeypatch.setattr(fused, "WEIGHT_GRAD_ITEMS", items)
@@ -249,7 +249,7 @@ def test_cupy_launcher_glue_with_a_stand_in_raw_module(monkeypatch):
             opts = dict(o[2:].split("=") for o in options)
             self.dtype = {"float": np.float32, "double": np.float64}[opts["REAL"]]
             self.nclass = int(opts["NCLASS"])
-            assert code == fused.kernel_source(fused.source_of(code_names(code)[0]))
+            assert code == launch.kernel_source(launch.source_of(code_names(code)[0]))
             modules.append((code_names(code)[0].split("_")[0], opts["REAL"], self.nclass))
 
         def get_function(self, name):
@@ -265,7 +265,7 @@ def test_cupy_launcher_glue_with_a_stand_in_raw_module(monkeypatch):
         return re.findall(r'extern "C" __global__ void (\w+)\(', code)
 
     monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(RawModule=RawModule))
-    kernels = fused.CupyKernels()
+    kernels = launch.CupyKernels()
     rng = np.random.default_rng(14)
     params, x, y = case(rng, (6, 7, 5, 3), 4)
     key = np.array([9, 10], np.uint32)
@@ -301,7 +301,7 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     ones standing in for CuPy's), drawing one key per step from the run's generator;
     --no-fused (fused=False) keeps the reference path."""
     from imb_ref.models.registry import Model
-    monkeypatch.setattr(fused, "default_kernels", lambda xp: EMU)
+    monkeypatch.setattr(launch, "default_kernels", lambda xp: EMU)
     model = Model("jointimb", (4, 6, 5, 3), M=2, test_samples=2, gammas=(1, 1, 1),
                   betas=(1e-3, 1e-3))
     assert model.uses_fused(np)
@@ -311,17 +311,17 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     rng = np.random.default_rng(8)
     params, x, y = case(rng, model.sizes, 5)
     step_rng = np.random.default_rng(9)
-    key = fused.draw_key(np.random.default_rng(9), np)
+    key = philox.draw_key(np.random.default_rng(9), np)
     out = model.loss_and_grads(params, x, y, step_rng)
-    ref = sbn.imb_objective(params, x, y, fused.philox_uniforms(key, 5, 2, (6, 5), np.float64),
+    ref = sbn.imb_objective(params, x, y, philox.philox_uniforms(key, 5, 2, (6, 5), np.float64),
                             2, (1, 1, 1), (1e-3, 1e-3))
     np.testing.assert_allclose(out["loss"], ref["loss"], rtol=1e-12)
     for k, g in ref["grads"].items():
         np.testing.assert_allclose(out["grads"][k], g, rtol=1e-12, atol=1e-14)
     # prediction too, with test_samples children per particle
-    key = fused.draw_key(np.random.default_rng(10), np)
+    key = philox.draw_key(np.random.default_rng(10), np)
     proba = model.predict_proba(params, x, np.random.default_rng(10))
-    ref = sbn.predict_proba(params, x, fused.philox_uniforms(key, 5, 2, (6, 5), np.float64))
+    ref = sbn.predict_proba(params, x, philox.philox_uniforms(key, 5, 2, (6, 5), np.float64))
     np.testing.assert_allclose(proba, ref, rtol=1e-12)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
 
@@ -367,7 +367,7 @@ def test_fused_step_is_a_few_dozen_launches():
     fused_total = Counted.ops + len(kernels)
     assert len(kernels) == 10                   # 2 unit fwd, 1 sample, 1 leaf fwd, 2 group
     assert fused_total <= 45, fused_total       # lse, 1 leaf bwd, 1 dW_L, 2 unit bwd
-    u = [v.view(Counted) for v in fused.philox_uniforms(key, 4, 4, (16, 16), np.float32)]
+    u = [v.view(Counted) for v in philox.philox_uniforms(key, 4, 4, (16, 16), np.float32)]
     Counted.ops = 0
     sbn.imb_objective(params, x, y, u, 4, (1, 1, 1), (1e-3, 1e-3))
     assert Counted.ops > 5 * fused_total
@@ -408,7 +408,7 @@ def test_loss_and_gradient_means_agree_with_the_reference():
     draws = 300
     ref = np.stack([flat(sbn.imb_objective(params, x, y, sbn.sample_uniforms(
         rng, B, M, sizes[1:-1], np.float64), M, g, b)) for _ in range(draws)])
-    fus = np.stack([flat(fused.fused_imb_objective(params, x, y, fused.draw_key(rng, np), M,
+    fus = np.stack([flat(fused.fused_imb_objective(params, x, y, philox.draw_key(rng, np), M,
                                                    g, b, EMU)) for _ in range(draws)])
     se = np.sqrt(ref.var(axis=0, ddof=1) / draws + fus.var(axis=0, ddof=1) / draws)
     varying = se > 1e-12                         # entries the noise does not touch are equal
@@ -448,19 +448,19 @@ def test_fused_optimizers_equal_the_reference_bit_for_bit(name, hyper, dtype):
 # ---- the CUDA toolchain -------------------------------------------------------------------
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
 @pytest.mark.parametrize("real", ["float", "double"])
-@pytest.mark.parametrize("source", fused.SOURCES)
+@pytest.mark.parametrize("source", launch.SOURCES)
 def test_kernels_compile_for_hopper_without_local_memory(source, real, tmp_path):
     """nvcc builds each .cu for sm_90 (the H100) with no warning, and every kernel keeps
     its per-leaf accumulators in registers: no stack frame, no spills."""
     src = tmp_path / f"{source}.cu"
-    src.write_text(fused.kernel_source(source))
+    src.write_text(launch.kernel_source(source))
     done = subprocess.run(["nvcc", "-arch=sm_90", "-cubin", f"-DREAL={real}", "-DNCLASS=10",
                            "-Xptxas", "-v", "-Werror", "all-warnings", str(src), "-o",
                            str(tmp_path / f"{source}.cubin")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     frames = re.findall(r"(\d+) bytes stack frame, (\d+) bytes spill stores", done.stderr)
-    assert len(frames) == sum(fused.source_of(k) == source for k in fused.SIGNATURES)
+    assert len(frames) == sum(launch.source_of(k) == source for k in launch.SIGNATURES)
     assert all(f == ("0", "0") for f in frames), done.stderr
 
 
@@ -479,14 +479,14 @@ def nvrtc_library():
 
 @pytest.mark.skipif(nvrtc_library() is None, reason="libnvrtc is not installed here")
 @pytest.mark.parametrize("real", ["float", "double"])
-@pytest.mark.parametrize("source", fused.SOURCES)
+@pytest.mark.parametrize("source", launch.SOURCES)
 def test_kernels_compile_with_nvrtc(source, real):
     """NVRTC, the compiler CuPy's RawModule uses, accepts each .cu as CuPy will give it
     (no headers, -D options) for compute_90; it needs no GPU to do so."""
     import ctypes
     lib = ctypes.CDLL(nvrtc_library())
     prog = ctypes.c_void_p()
-    assert lib.nvrtcCreateProgram(ctypes.byref(prog), fused.kernel_source(source).encode(),
+    assert lib.nvrtcCreateProgram(ctypes.byref(prog), launch.kernel_source(source).encode(),
                                   f"{source}.cu".encode(), 0, None, None) == 0
     opts = [b"--gpu-architecture=compute_90", f"-DREAL={real}".encode(), b"-DNCLASS=10"]
     status = lib.nvrtcCompileProgram(prog, len(opts), (ctypes.c_char_p * len(opts))(*opts))
@@ -499,11 +499,11 @@ def test_kernels_compile_with_nvrtc(source, real):
     assert "warning" not in log.value.decode().lower(), log.value.decode()
 
 
-@pytest.mark.parametrize("source", fused.SOURCES)
+@pytest.mark.parametrize("source", launch.SOURCES)
 def test_source_needs_no_headers(source):
     """NVRTC (CuPy's compiler) has no standard headers: no .cu may include one; and every
     kernel the Python side calls is defined in the file its name points to."""
-    code = fused.kernel_source(source)
+    code = launch.kernel_source(source)
     assert not re.search(r"^\s*#\s*include", code, re.M)
     defined = set(re.findall(r'extern "C" __global__ void (\w+)\(', code))
-    assert defined == {k for k in fused.SIGNATURES if fused.source_of(k) == source}
+    assert defined == {k for k in launch.SIGNATURES if launch.source_of(k) == source}

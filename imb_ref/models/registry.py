@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 
 from .. import fused as fused_path
+from .. import launch
+from ..philox import draw_key
 from ..backend import array_module
 from . import sbn, vib
 
@@ -86,8 +88,8 @@ class Model:
             out = sbn.imb_objective(params, x, y, None, 1, gammas, betas)
         elif self.uses_fused(xp):
             out = fused_path.fused_imb_objective(
-                params, x, y, fused_path.draw_key(rng, xp), self.M, gammas, betas,
-                fused_path.default_kernels(xp), self.estimator)
+                params, x, y, draw_key(rng, xp), self.M, gammas, betas,
+                launch.default_kernels(xp), self.estimator)
         else:
             u = sbn.sample_uniforms(rng, B, self.M, self.sizes[1:-1], x.dtype)
             out = sbn.imb_objective(params, x, y, u, self.M, gammas, betas, self.estimator)
@@ -104,8 +106,8 @@ class Model:
             return sbn.predict_proba(params, x, None)
         xp = array_module(x)
         if self.uses_fused(xp):
-            return fused_path.fused_predict_proba(params, x, fused_path.draw_key(rng, xp),
-                                                  self.test_samples, fused_path.default_kernels(xp))
+            return fused_path.fused_predict_proba(params, x, draw_key(rng, xp), self.test_samples,
+                                                  launch.default_kernels(xp))
         u = sbn.sample_uniforms(rng, B, self.test_samples, self.sizes[1:-1], x.dtype)
         return sbn.predict_proba(params, x, u)
 
