@@ -67,11 +67,11 @@ class EmuKernels:
             tag = hashlib.sha1(f"{SHIM}{code}{key}".encode()).hexdigest()[:16]
             so = os.path.join(self.build_dir, f"{source}_{real}_{nclass}_{tag}.so")
             if not os.path.exists(so):
-                src = so[:-3] + ".cpp"
+                src = f"{so[:-3]}.{os.getpid()}.cpp"
                 path = os.path.join(KERNEL_DIR, f"{source}.cu")
                 with open(src, "w") as fh:
                     fh.write(f'#line 1 "shim"\n{SHIM}\n#line 1 "{path}"\n{code}')
-                tmp = so + ".part"
+                tmp = f"{so}.{os.getpid()}.part"       # parallel test processes: no clash
                 subprocess.run([compiler(), "-O2", "-shared", "-fPIC", "-Wall",
                                 "-Wno-unknown-pragmas", "-ffp-contract=off", f"-DREAL={real}",
                                 f"-DNCLASS={int(nclass)}", src, "-o", tmp],
