@@ -41,7 +41,6 @@ from .backend import array_module, to_numpy
 from . import launch
 from .models.sbn import n_hidden, objective_result
 from .nn.bernoulli import sum_children
-from .nn.functions import sigmoid
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 
 ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
@@ -82,7 +81,8 @@ def sample_layer(kernels, p, key, M, layer, nclass=1):
 
 
 def leaf_forward(kernels, p, W, b, y, key, M, layer):
-    """Leaf logits (B, N, C), their logsumexp (B, N) and ell = log softmax[y] (B, N)."""
+    """Leaf logits (B, N, C), their logsumexp (B, N) and ell = log softmax[y] (B, N);
+    y: (B,) int32 labels."""
     xp = array_module(p)
     B, P, n = p.shape
     C = W.shape[1]
@@ -91,8 +91,7 @@ def leaf_forward(kernels, p, W, b, y, key, M, layer):
     lse = xp.empty((B, N), dtype=p.dtype)
     ell = xp.empty((B, N), dtype=p.dtype)
     kernels("tree_leaf_forward", p.dtype, C, B * N, p, xp.ascontiguousarray(W),
-            xp.ascontiguousarray(b), xp.ascontiguousarray(y.astype(xp.int32)), key,
-            logits, lse, ell, B * P, M, n, N, layer)
+            xp.ascontiguousarray(b), y, key, logits, lse, ell, B * P, M, n, N, layer)
     return logits, lse, ell
 
 
@@ -135,13 +134,14 @@ def vcr_from_levels(levels, M):
 
 
 def leaf_backward(kernels, logits, lse, ell, y, glse, gammas, M, L):
-    """dloss/dlogits (B, N, C) of sum_l gamma_l VCR_l (batch mean), in one kernel."""
+    """dloss/dlogits (B, N, C) of sum_l gamma_l VCR_l (batch mean), in one kernel;
+    y: (B,) int32 labels."""
     xp = array_module(logits)
     B, N, C = logits.shape
     coef = constant(xp, [float(g) / (B * M ** l) for l, g in enumerate(gammas)], logits.dtype)
     dlogits = xp.empty_like(logits)
-    kernels("tree_leaf_backward", logits.dtype, C, B * N, logits, lse, ell,
-            xp.ascontiguousarray(y.astype(xp.int32)), glse, coef, dlogits, B * N, M, L, N)
+    kernels("tree_leaf_backward", logits.dtype, C, B * N, logits, lse, ell, y, glse, coef,
+            dlogits, B * N, M, L, N)
     return dlogits
 
 
@@ -166,6 +166,24 @@ def unit_backward(kernels, a, p, rho, dz_sum, beta, estimator, nclass):
     return da, qp.reshape(B * P, n).sum(axis=0) * coef
 
 
+def hidden_forward(kernels, params, x, key, M):
+    """Hidden layers 1..L: per layer (a, linear cache, p) and the per-example KL_l (B,).
+    Layers below L are sampled and stored; layer L's children are the leaves, which the
+    leaf kernels draw themselves."""
+    L = n_hidden(params)
+    C = params[f"W_{L}"].shape[1]
+    z = x[:, None, :]                                           # (B, 1, n_0)
+    layers, kl_cols = [], []
+    for l in range(1, L + 1):
+        a, lin_cache = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
+        p, kl = unit_forward(kernels, a, params[f"rho_{l}"], C)   # (B, M**(l-1), n_l), (B,)
+        if l < L:
+            z = sample_layer(kernels, p, key, M, l, C)          # (B, M**l, n_l), stored
+        layers.append((a, lin_cache, p))
+        kl_cols.append(kl)
+    return layers, kl_cols
+
+
 def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator="raiko"):
     """`imb_objective` with the noise given by a Philox key (2,) uint32 instead of
     uniforms; same arguments otherwise, same returned dict (no 'dx').
@@ -183,16 +201,11 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
     gammas = np.ravel(to_numpy(gammas)).astype(float)
     betas = np.ravel(to_numpy(betas)).astype(float)
 
+    y = xp.ascontiguousarray(y.astype(xp.int32))                # as the kernels take it
+
     # ---- forward -----------------------------------------------------------------------
-    z = x[:, None, :]                                           # (B, 1, n_0)
-    layers, kl_cols = [], []
-    for l in range(1, L + 1):
-        a, lin_cache = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
-        p, kl = unit_forward(kernels, a, params[f"rho_{l}"], C)   # (B, M**(l-1), n_l), (B,)
-        if l < L:
-            z = sample_layer(kernels, p, key, M, l, C)          # (B, M**l, n_l), stored
-        layers.append((a, lin_cache, p))
-        kl_cols.append(kl)
+    layers, kl_cols = hidden_forward(kernels, params, x, key, M)
+    p = layers[-1][2]                                           # the leaves' parents
     logits, lse, ell = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], y,
                                     key, M, L)                  # leaves drawn, not stored
     glse, levels = group_lse(kernels, ell, M, L, C)
@@ -223,13 +236,7 @@ def fused_predict_proba(params, x, key, M, kernels):
     the leaves drawn in-kernel (equal to it on philox_uniforms(key, ...))."""
     xp = array_module(x)
     L = n_hidden(params)
-    C = params[f"W_{L}"].shape[1]
-    z = x[:, None, :]
-    for l in range(1, L + 1):
-        a, _ = linear_forward(z, params[f"W_{l-1}"], params[f"b_{l-1}"])
-        p = sigmoid(a)
-        if l < L:
-            z = sample_layer(kernels, p, key, M, l, C)
+    p = hidden_forward(kernels, params, x, key, M)[0][-1][2]   # (KL computed, unused)
     labels = xp.zeros(x.shape[0], dtype=xp.int32)          # ell is not needed here
     logits, lse, _ = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], labels,
                                   key, M, L)

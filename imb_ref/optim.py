@@ -43,6 +43,8 @@ class Optimizer:
 
     def step(self, params, grads, frozen=()):
         self.state["t"] += 1
+        if self.kernels is not None:
+            kernel, slots, scalars = self.fused(self.state["t"])   # the same for every w
         for name, g in grads.items():
             if name in frozen:
                 continue
@@ -51,7 +53,6 @@ class Optimizer:
             else:
                 w = params[name]
                 g = array_module(w).ascontiguousarray(g)
-                kernel, slots, scalars = self.fused(self.state["t"])
                 self.kernels(kernel, w.dtype, 1, w.size, w, g,
                              *[self._slot(name, s, w) if s else g for s in slots],
                              *scalars, w.size)

@@ -71,8 +71,7 @@ class Model:
 
     def uses_fused(self, xp):
         """Whether training steps on module xp run the fused kernels."""
-        return (self.fused is not False and self.name != "det"
-                and fused_path.supports(self.name, self.estimator, xp))
+        return self.fused is not False and fused_path.supports(self.name, self.estimator, xp)
 
     # -- training objective --------------------------------------------------------------
     def loss_and_grads(self, params, x, y, rng, stage=1):
