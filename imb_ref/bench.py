@@ -73,8 +73,38 @@ def time_numpy(sizes, steps, xp=np, fused=False):
         peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
         tracemalloc.stop()
     else:
-        peak = xp.get_default_memory_pool().total_bytes() / 2 ** 20
+        peak = gpu_peak_mb(xp, step)
     return statistics.median(times[2:]) * 1000, peak
+
+
+def gpu_peak_mb(cupy, step):
+    """The most device memory in use (MB) during one more, untimed, step: the bytes CuPy's
+    pool has handed out, as torch.cuda.max_memory_allocated counts them.
+
+    A memory hook sees every allocation and free from the pool; it runs Python on each,
+    so it watches an extra step rather than the timed ones. (The pool's own size,
+    total_bytes, is no measure: it keeps the blocks of whatever ran before in this
+    process, the reference path's 210 MB leaf tensor included.)"""
+    pool = cupy.get_default_memory_pool()
+
+    class Peak(cupy.cuda.MemoryHook):
+        name = "imb_ref_bench_peak"
+
+        def __init__(self):
+            self.used = self.peak = pool.used_bytes()
+
+        def malloc_postprocess(self, **kw):
+            self.used += kw["mem_size"]
+            self.peak = max(self.peak, self.used)
+
+        def free_postprocess(self, **kw):
+            self.used -= kw["mem_size"]
+
+    hook = Peak()
+    with hook:
+        step()
+        cupy.cuda.Device().synchronize()
+    return hook.peak / 2 ** 20
 
 
 def breakdown(sizes, steps):

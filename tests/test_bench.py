@@ -51,3 +51,18 @@ def test_bench_refuses_an_implementation_it_cannot_run():
     assert res.returncode == 2
     assert "'cupy-fused' is not available here" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_fused_step_peak_memory_is_a_fraction_of_the_reference():
+    """GPU only. The reference path stores the MNIST shape's 100 * 32**2 * 512 leaves
+    (210 MB in float32) and as many uniforms; the fused path draws them in-kernel and keeps
+    only per-leaf logits (100 * 1024 * 10 floats, 4 MB). Measured in one process and
+    reference first, so a peak that counted the pool's leftover blocks would fail."""
+    from conftest import CUPY
+    if CUPY is None:
+        pytest.skip("needs CuPy and a GPU")
+    from imb_ref.bench import SHAPES, time_numpy
+    _, reference = time_numpy(SHAPES["mnist"], 1, CUPY, fused=False)
+    _, fused = time_numpy(SHAPES["mnist"], 1, CUPY, fused=True)
+    assert reference > 210                      # the leaves alone are 210 MB
+    assert fused < reference / 4
