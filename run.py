@@ -83,6 +83,9 @@ def build_parser():
                    f"jointimb, greedyimb (default {D.models})")
     g.add_argument("--points", type=int, help="information-plane experiment: log-spaced "
                    f"epochs at which I(Z_l;X), I(Z_l;Y) are computed (default {D.points})")
+    g.add_argument("--jobs", "-j", type=int, help="information-plane experiment: train this "
+                   "many (model, seed) pairs at once, one worker process each (NumPy; "
+                   f"default {D.jobs}; the paper's protocol has 15 pairs)")
     g.add_argument("--hidden", help=f"hidden widths, comma list (default {D.hidden}; "
                    "10,8,6,4 for synthetic12)")
     g.add_argument("--samples", "-M", dest="samples", type=int,
@@ -170,6 +173,11 @@ def check_ranges(cfg):
         raise UserError(f"--max-memory {cfg.max_memory}: must be positive")
     if cfg.lr is not None and cfg.lr <= 0:
         raise UserError(f"--lr {cfg.lr}: must be positive")
+    if cfg.jobs < 1:
+        raise UserError(f"--jobs {cfg.jobs}: must be at least 1")
+    if cfg.jobs > 1 and cfg.backend == "cupy":
+        raise UserError("--jobs: the worker processes run NumPy; with --backend cupy use "
+                        "--jobs 1 (one process drives the GPU)")
     if cfg.fused and cfg.backend != "cupy":
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
@@ -247,7 +255,7 @@ def infoplane_experiment(cfg, xp, data):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as fh:
         json.dump(cfg.to_dict(), fh, indent=2)
-    infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points)
+    infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points, jobs=cfg.jobs)
     print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
     print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "
           f"in {out_dir}", flush=True)
@@ -271,11 +279,21 @@ def prepare_output(cfg, resuming):
 EMBEDDED_DEFAULT = {"dataset": "synthetic12", "epochs": 300, "seeds": 1, "points": 16}
 
 
+def is_infoplane_experiment(explicit):
+    """--dataset synthetic12 (the default) with no --model: Section 5.3's experiment."""
+    other = ("model", "table1", "attack", "checkpoint", "resume", "export_golden")
+    return (explicit.get("dataset", D.dataset) == "synthetic12"
+            and not any(explicit.get(k) for k in other))
+
+
 def run(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     explicit = vars(build_parser().parse_args(argv))
     if not argv:
         explicit.update(EMBEDDED_DEFAULT)
+    if "jobs" in explicit and not is_infoplane_experiment(explicit):
+        raise UserError("--jobs trains the information-plane experiment's (model, seed) pairs "
+                        "in parallel (--dataset synthetic12 without --model); drop it here")
     if explicit.get("table1"):
         from imb_ref.table1 import run_table1
         name = explicit.get("backend", backend.default_backend())
@@ -309,7 +327,7 @@ def run(argv=None):
     if "export_golden" in explicit:
         export_golden(cfg, data, explicit["export_golden"])
         return 0
-    if cfg.dataset == "synthetic12" and "model" not in explicit and resume is None:
+    if is_infoplane_experiment(explicit):
         return infoplane_experiment(cfg, xp, data)
 
     model = build_model(cfg, data.n_features, data.n_classes)

@@ -60,6 +60,7 @@ class Config:
     seeds: int = 1
     models: str = "sfnn,jointimb,greedyimb"
     points: int = 30
+    jobs: int = 1             # information plane: (model, seed) pairs trained at once
     model: str = "jointimb"
     hidden: str = "512,512"
     samples: int = 32

@@ -15,13 +15,21 @@ by row so that an interrupted run keeps what it measured (rerunning the same com
 with the same --output-dir skips the (model, seed) pairs already complete),
 infoplane.png (Figure 1's panels), and summary.json / summary.md (the paper's claims
 against what this run shows).
+
+Each (model, seed) is a pure function of its seed, so `jobs` > 1 trains several at once,
+one per worker process (NumPy, one BLAS thread each): the paper's protocol is 15 of them.
+A worker writes its rows to parts/<model>-<seed>.csv as it measures them; when it
+finishes, they are appended to infoplane.csv. The numbers are the same as with jobs = 1.
 """
 
 import csv
 import json
 import math
+import multiprocessing
 import os
+import signal
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -89,8 +97,9 @@ def _drop_partial(csv_path, done):
         writer.writerows(rows)
 
 
-def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row):
-    """Train one (model, seed) and measure the information plane along the way."""
+def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_epoch=None):
+    """Train one (model, seed) and measure the information plane along the way;
+    `on_epoch()`, if given, is called after each epoch (a worker's progress count)."""
     dtype = np.dtype(cfg.dtype)
     x_all, y_all, w_all = whole_distribution(*synthetic12.make_task())
     i_xy = mutual_information(np.stack([w_all * (y_all == c) for c in (0, 1)], axis=1))
@@ -121,6 +130,8 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row):
         losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, seed,
                              epoch, stage, model.frozen(stage), cfg.clip, xp)
         bar.update(1)
+        if on_epoch is not None:
+            on_epoch()
         if epoch in todo:
             plane = measure(epoch)
             bar.set_postfix(loss=f"{float(np.mean(losses)):.3f}",
@@ -133,8 +144,13 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row):
     return {"final_loss": float(np.mean(losses)) if len(losses) else None, "test_error": err}
 
 
-def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
-    """Train every (model, seed), write infoplane.csv, the figure and the summary."""
+def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, jobs=1):
+    """Train every (model, seed), write infoplane.csv, the figure and the summary;
+    `jobs` > 1: that many (model, seed) pairs at once, in worker processes (NumPy).
+    `log` prints a line (default: tqdm's, which keeps an open progress bar intact)."""
+    if log is None:
+        from tqdm import tqdm
+        log = tqdm.write
     os.makedirs(out_dir, exist_ok=True)
     csv_path = os.path.join(out_dir, "infoplane.csv")
     done = completed_runs(csv_path, cfg.epochs)
@@ -142,6 +158,13 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
     new_file = not os.path.exists(csv_path)
     results_path = os.path.join(out_dir, "runs.json")
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
+    todo = []
+    for name in models:
+        for seed in seeds:
+            if (name, seed) in done:
+                log(f"{name} seed {seed}: already complete in {csv_path}, skipped")
+            else:
+                todo.append((name, seed))
     with open(csv_path, "a", newline="") as fh:
         writer = csv.DictWriter(fh, CSV_COLUMNS)
         if new_file:
@@ -151,21 +174,16 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
             writer.writerow(row)
             fh.flush()
 
-        for name in models:
-            for seed in seeds:
-                if (name, seed) in done:
-                    log(f"{name} seed {seed}: already complete in {csv_path}, skipped")
-                    continue
-                t0 = time.time()
-                model = build(name, cfg)
-                res = train_and_measure(cfg, model, data, xp, seed, cfg.epochs, points,
-                                        write_row)
-                res["wall_s"] = round(time.time() - t0, 1)
-                results[f"{name}/{seed}"] = res
-                write_json(results_path, results)
-                if not cfg.quiet:
-                    log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
-                        f"test error {100 * res['test_error']:.1f}%")
+        if jobs > 1 and len(todo) > 1:
+            finished = _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs)
+        else:
+            finished = _run_here(cfg, todo, data, xp, points, write_row)
+        for name, seed, res in finished:
+            results[f"{name}/{seed}"] = res
+            write_json(results_path, results)
+            if not cfg.quiet:
+                log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
+                    f"test error {100 * res['test_error']:.1f}%")
     table = read_csv(csv_path)
     summary = summarize(table, models, cfg.epochs)
     summary["test_error"] = {name: float(np.mean([results[f"{name}/{s}"]["test_error"]
@@ -178,10 +196,100 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=print):
     return summary
 
 
+def _run_here(cfg, todo, data, xp, points, write_row):
+    """The (model, seed) pairs one after another in this process, rows straight to the
+    CSV; yields (model, seed, results) as each finishes."""
+    for name, seed in todo:
+        t0 = time.time()
+        res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.epochs, points,
+                                write_row)
+        res["wall_s"] = round(time.time() - t0, 1)
+        yield name, seed, res
+
+
+# ---- several (model, seed) pairs at once --------------------------------------------------
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_EPOCHS_DONE = None       # in a worker: the shared count of epochs trained, for the bar
+
+
+def _init_worker(counter):
+    """Worker start-up: Ctrl-C is the parent's to handle (it ends the pool); share the
+    epoch counter."""
+    global _EPOCHS_DONE
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _EPOCHS_DONE = counter
+
+
+def _count_epoch():
+    with _EPOCHS_DONE.get_lock():
+        _EPOCHS_DONE.value += 1
+
+
+def _train_pair_in_worker(cfg, name, seed, data, points, part_path):
+    """One (model, seed) in a worker process: its rows go to its own part file."""
+    t0 = time.time()
+    with open(part_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, CSV_COLUMNS)
+
+        def write_row(row):
+            writer.writerow(row)
+            fh.flush()
+
+        res = train_and_measure(cfg, build(name, cfg), data, np, seed, cfg.epochs, points,
+                                write_row, on_epoch=_count_epoch)
+    res["wall_s"] = round(time.time() - t0, 1)
+    return res
+
+
+def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):
+    """The (model, seed) pairs in `jobs` worker processes; as each finishes, its part
+    file is appended to the CSV (through write_row) and removed, and (model, seed,
+    results) is yielded. A worker's error (a failed check, a NaN) is raised here after
+    the pool is stopped; the pairs already appended stay, and a rerun skips them."""
+    parts = os.path.join(out_dir, "parts")
+    os.makedirs(parts, exist_ok=True)
+    ctx = multiprocessing.get_context("spawn")      # fresh interpreters: no forked threads
+    counter = ctx.Value("q", 0)
+    quiet_cfg = replace(cfg, quiet=True)
+    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
+    os.environ.update({k: "1" for k in BLAS_THREAD_VARS})     # inherited by the workers
+    try:
+        pool = ctx.Pool(min(jobs, len(todo)), initializer=_init_worker, initargs=(counter,))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    with pool:
+        pending = {}
+        for name, seed in todo:
+            part = os.path.join(parts, f"{name}-{seed}.csv")
+            pending[pool.apply_async(_train_pair_in_worker,
+                                     (quiet_cfg, name, seed, data, points, part))] = \
+                (name, seed, part)
+        bar = progress_bar(len(todo) * cfg.epochs, f"{len(todo)} runs, {jobs} at a time",
+                           cfg.quiet, unit="epoch")
+        while pending:
+            ready = [r for r in pending if r.ready()]
+            for r in ready:
+                name, seed, part = pending.pop(r)
+                res = r.get()                       # re-raises the worker's error
+                with open(part, newline="") as fh:
+                    for row in csv.DictReader(fh, CSV_COLUMNS):
+                        write_row(row)
+                os.remove(part)
+                yield name, seed, res
+            if not ready:
+                time.sleep(0.2)
+            bar.update(counter.value - bar.n)
+        bar.close()
+    if not os.listdir(parts):
+        os.rmdir(parts)
+
+
 def build(name, cfg):
     """The model `name` with the run's configuration, on the 12-bit task's shapes."""
-    from dataclasses import replace
-
     from .experiment import build_model
     return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)
 

@@ -87,3 +87,53 @@ def test_bad_models_flag(run_py):
     res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12", "--models",
                           "sfnn,det"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "--models 'sfnn,det'" in res.stderr
+
+
+def _rows(path):
+    return sorted(tuple(r.values()) for r in csv.DictReader(open(path)))
+
+
+def test_parallel_jobs_give_the_same_numbers(tmp_path, run_py):
+    """Each (model, seed) is a pure function of its seed: two worker processes write
+    exactly the rows one process does (in another order). A stale part file from an
+    interrupted run is overwritten, and the parts folder is gone at the end."""
+    base = [sys.executable, run_py, "--dataset", "synthetic12", "--models", "sfnn,jointimb",
+            "--epochs", "3", "--seeds", "2", "--points", "3", "--hidden", "5,4,3", "--quiet"]
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    (parallel / "parts").mkdir(parents=True)
+    (parallel / "parts" / "sfnn-0.csv").write_text("sfnn,0,0,1,9.9,9.9\n")
+    for out, jobs in ((serial, "1"), (parallel, "2")):
+        res = subprocess.run(base + ["--jobs", jobs, "--output-dir", str(out)],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr
+    rows = _rows(serial / "infoplane.csv")
+    assert len(rows) == 2 * 2 * 4 * 3 and _rows(parallel / "infoplane.csv") == rows
+    errors = {k: v["test_error"] for k, v in json.load(open(serial / "runs.json")).items()}
+    assert errors == {k: v["test_error"]
+                      for k, v in json.load(open(parallel / "runs.json")).items()}
+    assert not (parallel / "parts").exists()
+
+
+def test_a_workers_error_reaches_the_parent(tmp_path):
+    """A UserError raised inside a worker (here: an unknown optimiser) is raised in the
+    parent, which then stops the pool."""
+    from dataclasses import replace
+
+    from imb_ref.config import Config
+    from imb_ref.data import load_dataset
+    cfg = replace(Config(), hidden="3", samples=2, epochs=1, optimizer="nonsense")
+    data = load_dataset("synthetic12", val_size=0)
+    with pytest.raises(UserError, match="unknown optimizer 'nonsense'"):
+        list(infoplane._run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
+                                       str(tmp_path), lambda row: None, 2))
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--jobs", "0"], "--jobs 0: must be at least 1"),
+    (["--jobs", "2", "--backend", "cupy"], "with --backend cupy use --jobs 1"),
+    (["--jobs", "2", "--model", "sfnn"], "--jobs trains the information-plane experiment"),
+])
+def test_bad_jobs_flag(run_py, flags, message):
+    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12"] + flags,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
