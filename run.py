@@ -255,7 +255,14 @@ def infoplane_experiment(cfg, xp, data):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as fh:
         json.dump(cfg.to_dict(), fh, indent=2)
-    infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points, jobs=cfg.jobs)
+    try:
+        infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
+                                 jobs=cfg.jobs)
+    except KeyboardInterrupt:
+        print(f"interrupted: the (model, seed) pairs already complete are kept in "
+              f"{os.path.join(out_dir, 'infoplane.csv')}; rerun with --output-dir {out_dir} "
+              f"to continue", file=sys.stderr)
+        return 130
     print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
     print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "
           f"in {out_dir}", flush=True)

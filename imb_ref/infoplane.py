@@ -214,9 +214,14 @@ _EPOCHS_DONE = None       # in a worker: the shared count of epochs trained, for
 
 def _init_worker(counter):
     """Worker start-up: Ctrl-C is the parent's to handle (it ends the pool); share the
-    epoch counter."""
+    epoch counter. tqdm's (disabled) bars get a thread lock instead of the interprocess
+    one they would create, which a stopped worker could not release."""
     global _EPOCHS_DONE
+    import threading
+
+    from tqdm import tqdm
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tqdm.set_lock(threading.RLock())
     _EPOCHS_DONE = counter
 
 
@@ -253,23 +258,24 @@ def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):
     quiet_cfg = replace(cfg, quiet=True)
     saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
     os.environ.update({k: "1" for k in BLAS_THREAD_VARS})     # inherited by the workers
+    jobs = min(jobs, len(todo))
     try:
-        pool = ctx.Pool(min(jobs, len(todo)), initializer=_init_worker, initargs=(counter,))
+        pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(counter,))
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    with pool:
+    bar = progress_bar(len(todo) * cfg.epochs, f"{len(todo)} runs, {jobs} at a time",
+                       cfg.quiet, unit="epoch")
+    try:
         pending = {}
         for name, seed in todo:
             part = os.path.join(parts, f"{name}-{seed}.csv")
             pending[pool.apply_async(_train_pair_in_worker,
                                      (quiet_cfg, name, seed, data, points, part))] = \
                 (name, seed, part)
-        bar = progress_bar(len(todo) * cfg.epochs, f"{len(todo)} runs, {jobs} at a time",
-                           cfg.quiet, unit="epoch")
         while pending:
             ready = [r for r in pending if r.ready()]
             for r in ready:
@@ -283,7 +289,10 @@ def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):
             if not ready:
                 time.sleep(0.2)
             bar.update(counter.value - bar.n)
+    finally:                        # done, a worker's error, or Ctrl-C: stop every worker
         bar.close()
+        pool.terminate()
+        pool.join()
     if not os.listdir(parts):
         os.rmdir(parts)
 

@@ -137,3 +137,34 @@ def test_bad_jobs_flag(run_py, flags, message):
     res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12"] + flags,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during a --jobs run:
+    exit 130, one line on stderr naming how to continue, and no worker left running."""
+    import os
+    import signal
+    import time
+    out = tmp_path / "ip"
+    proc = subprocess.Popen(
+        [sys.executable, run_py, "--dataset", "synthetic12", "--models", "sfnn,jointimb",
+         "--epochs", "1000", "--seeds", "1", "--points", "3", "--hidden", "5,4,3",
+         "--jobs", "2", "--quiet", "--output-dir", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while not (out / "parts" / "jointimb-0.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)                      # both workers are training
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.count("\n") == 1 and f"rerun with --output-dir {out}" in err
+    deadline = time.time() + 10              # stopped workers may linger as zombies
+    while time.time() < deadline:            # until the system reaps them
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break                            # the group is empty: no worker survived
+        time.sleep(0.2)
+    else:
+        pytest.fail("a worker is still running 10 s after Ctrl-C")
