@@ -4,6 +4,7 @@
     python run.py                                      # the embedded default (no download):
                                                        # a short information-plane experiment
     python run.py --dataset synthetic12                # Section 5.3 in full (hours)
+    python run.py --dataset synthetic12 --jobs 15      # the same, 15 (model, seed) pairs at once
     python run.py --dataset mnist --model jointimb     # one model on MNIST
     python run.py --backend cupy --dataset cifar10     # the paper's CIFAR10 network on a GPU
     python run.py --resume runs/mnist-jointimb-...     # continue an interrupted run
