@@ -14,8 +14,6 @@ Bad input ends with one line on stderr and exit code 2.
 """
 
 import argparse
-import datetime
-import json
 import os
 import sys
 
@@ -26,7 +24,7 @@ from imb_ref.config import Config, resolve
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import UserError
 from imb_ref.evaluate import chunk_size
-from imb_ref.experiment import build_model, train_run
+from imb_ref.experiment import build_model, output_folder, train_run, write_json
 from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.models import MODELS, sbn
 from imb_ref.nn.bernoulli import ESTIMATORS
@@ -244,18 +242,14 @@ def infoplane_experiment(cfg, xp, data):
     if cfg.seeds < 1 or cfg.points < 1:
         raise UserError("--seeds and --points must be at least 1")
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
-    out_dir = cfg.output_dir or os.path.join(
-        "runs", f"infoplane-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UserError(f"--output-dir {out_dir}: is a file, not a folder")
+    out_dir = output_folder(cfg.output_dir, "infoplane")
     model = infoplane.build(models[0], cfg)
     print_config(cfg, xp, data, model, out_dir)
     print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
           f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
           f"epochs", flush=True)
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "config.json"), "w") as fh:
-        json.dump(cfg.to_dict(), fh, indent=2)
+    write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
     try:
         infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
                                  jobs=cfg.jobs)
@@ -271,10 +265,7 @@ def infoplane_experiment(cfg, xp, data):
 
 
 def prepare_output(cfg, resuming):
-    out_dir = cfg.output_dir or os.path.join(
-        "runs", f"{cfg.dataset}-{cfg.model}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise UserError(f"--output-dir {out_dir}: is a file, not a folder")
+    out_dir = output_folder(cfg.output_dir, f"{cfg.dataset}-{cfg.model}")
     if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
         raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
                         f"--resume {out_dir} or choose another folder")

@@ -4,6 +4,7 @@ Shared by `run.py` (one model) and the Table 1 driver (many runs). A run folder 
 config.json, metrics.jsonl, checkpoint.npz and, once finished, summary.json.
 """
 
+import datetime
 import json
 import os
 import time
@@ -12,6 +13,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .config import parse_sizes, per_layer
+from .errors import UserError
 from .models.registry import Model
 from .train import final_evaluation, fit
 
@@ -25,6 +27,14 @@ def build_model(cfg, n_features, n_classes):
                  betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
                  vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_test_samples=cfg.vib_test_samples,
                  fused=cfg.fused)
+
+
+def output_folder(given, name):
+    """--output-dir, else runs/<name>-<time>; refused (not created) if it is a file."""
+    out = given or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--output-dir {out}: is a file, not a folder")
+    return out
 
 
 def write_json(path, obj):

@@ -166,14 +166,9 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
             else:
                 todo.append((name, seed))
     with open(csv_path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, CSV_COLUMNS)
         if new_file:
-            writer.writeheader()
-
-        def write_row(row):
-            writer.writerow(row)
-            fh.flush()
-
+            csv.DictWriter(fh, CSV_COLUMNS).writeheader()
+        write_row = _row_writer(fh)
         if jobs > 1 and len(todo) > 1:
             finished = _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs)
         else:
@@ -196,15 +191,31 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     return summary
 
 
+def _row_writer(fh):
+    """write_row(row) for a CSV open for writing: each row flushed at once, so an
+    interrupted run keeps every row it measured."""
+    writer = csv.DictWriter(fh, CSV_COLUMNS)
+
+    def write_row(row):
+        writer.writerow(row)
+        fh.flush()
+    return write_row
+
+
+def _train_pair(cfg, name, seed, data, xp, points, write_row, on_epoch=None):
+    """train_and_measure for one (model, seed), its wall time added to the results."""
+    t0 = time.time()
+    res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.epochs, points,
+                            write_row, on_epoch)
+    res["wall_s"] = round(time.time() - t0, 1)
+    return res
+
+
 def _run_here(cfg, todo, data, xp, points, write_row):
     """The (model, seed) pairs one after another in this process, rows straight to the
     CSV; yields (model, seed, results) as each finishes."""
     for name, seed in todo:
-        t0 = time.time()
-        res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.epochs, points,
-                                write_row)
-        res["wall_s"] = round(time.time() - t0, 1)
-        yield name, seed, res
+        yield name, seed, _train_pair(cfg, name, seed, data, xp, points, write_row)
 
 
 # ---- several (model, seed) pairs at once --------------------------------------------------
@@ -232,18 +243,8 @@ def _count_epoch():
 
 def _train_pair_in_worker(cfg, name, seed, data, points, part_path):
     """One (model, seed) in a worker process: its rows go to its own part file."""
-    t0 = time.time()
     with open(part_path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, CSV_COLUMNS)
-
-        def write_row(row):
-            writer.writerow(row)
-            fh.flush()
-
-        res = train_and_measure(cfg, build(name, cfg), data, np, seed, cfg.epochs, points,
-                                write_row, on_epoch=_count_epoch)
-    res["wall_s"] = round(time.time() - t0, 1)
-    return res
+        return _train_pair(cfg, name, seed, data, np, points, _row_writer(fh), _count_epoch)
 
 
 def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):

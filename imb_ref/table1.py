@@ -29,7 +29,8 @@ from .config import resolve
 from .data import load_dataset
 from .errors import UserError
 from .evaluate import chunk_size
-from .experiment import build_model, finished_or_resumable, train_run, write_json
+from .experiment import (build_model, finished_or_resumable, output_folder, train_run,
+                         write_json)
 
 MODELS = ("det", "vib", "sfnn", "greedyimb", "jointimb")
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
@@ -79,10 +80,7 @@ def run_table1(explicit, xp, backend_name, log=print):
     if seeds_n < 1 or not grid or min(grid) <= 0:
         raise UserError("--seeds must be at least 1 and --beta-grid a comma list of "
                         "positive numbers")
-    out = explicit.get("output_dir") or os.path.join(
-        "runs", f"table1-{dataset}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UserError(f"--output-dir {out}: is a file, not a folder")
+    out = output_folder(explicit.get("output_dir"), f"table1-{dataset}")
     os.makedirs(os.path.join(out, "runs"), exist_ok=True)
     base = _config(explicit, "jointimb", dataset=dataset)
     dtype = np.dtype(base.dtype)

@@ -11,7 +11,6 @@
 
 from dataclasses import dataclass, field
 
-
 from .. import fused as fused_path
 from .. import launch
 from ..philox import draw_key
