@@ -20,14 +20,14 @@ import sys
 import numpy as np
 
 from imb_ref import backend, checkpoint, golden
-from imb_ref.config import Config, resolve
+from imb_ref.config import Config, parse_sizes, resolve
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import UserError
 from imb_ref.evaluate import chunk_size
 from imb_ref.experiment import build_model, output_folder, train_run, write_json
 from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
-from imb_ref.models import MODELS, sbn
-from imb_ref.nn.bernoulli import ESTIMATORS
+from imb_ref.exact import max_transition_entries
+from imb_ref.models import ESTIMATORS, MAX_EXACT_ENTRIES, MODELS, sbn
 from imb_ref.optim import OPTIMIZERS
 
 D = Config()
@@ -98,7 +98,9 @@ def build_parser():
     g.add_argument("--betas", help=f"weights of KL_1..KL_L: one value or L (default "
                    f"{D.betas})")
     g.add_argument("--estimator", choices=ESTIMATORS, help="gradient estimator for the "
-                   f"binary units (default {D.estimator})")
+                   f"binary units (default {D.estimator}); exact: train on the exact "
+                   "objective (the limit M -> infinity) with its gradient by enumeration, "
+                   "for small networks such as synthetic12's, NumPy only")
     g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
     g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
     g.add_argument("--vib-test-samples", type=int, help="VIB draws averaged at test time "
@@ -180,6 +182,15 @@ def check_ranges(cfg):
     if cfg.fused and cfg.backend != "cupy":
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
+    if cfg.estimator == "exact":
+        if cfg.backend != "numpy":
+            raise UserError("--estimator exact enumerates on the host: use --backend numpy")
+        hidden = parse_sizes(cfg.hidden)
+        if max_transition_entries(hidden) > MAX_EXACT_ENTRIES:
+            raise UserError(f"--estimator exact enumerates every state of every layer: "
+                            f"--hidden {cfg.hidden} needs a {max_transition_entries(hidden):,}"
+                            f"-entry matrix (at most {MAX_EXACT_ENTRIES:,}); use widths "
+                            f"such as 10,8,6,4 or a sampled estimator")
     if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
         raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
                         "every leaf stored); use --no-fused")

@@ -141,6 +141,19 @@ def exact_objective(params, inputs, labels, weights, gammas, betas, grads=True):
     return out
 
 
+def predictive_distribution(params, inputs):
+    """p(y_hat | x) = V_0 of the module docstring, (N, C): the network's exact
+    prediction, the sum over every state of the last hidden layer (the limit of the
+    Monte Carlo average over leaves as their number grows)."""
+    return forward(params, inputs)["V"][0]
+
+
+def max_transition_entries(hidden):
+    """The largest transition matrix the enumeration builds, in entries: 2**(n_l +
+    n_{l+1}) for consecutive hidden widths (and 2**n_1 per input row)."""
+    return max([2 ** n for n in hidden] + [2 ** (a + b) for a, b in zip(hidden, hidden[1:])])
+
+
 def layer_joint_tables(params, inputs, labels, weights, n_classes=None):
     """Joint tables of each hidden layer: p(x, z_l) (N, S_l) and p(y, z_l) (C, S_l)."""
     f = forward(params, inputs)

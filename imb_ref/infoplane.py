@@ -38,7 +38,7 @@ from .experiment import write_json
 from .data import synthetic12
 from .errors import UserError
 from .evaluate import chunk_size, error_rate
-from .exact import information_plane
+from .exact import information_plane, predictive_distribution
 from .info import mutual_information
 from .launch import optimizer_kernels
 from .optim import make_optimizer
@@ -60,6 +60,11 @@ def whole_distribution(x_all, y_all):
     """The inputs, labels and weights of the task's full distribution (X uniform)."""
     n = len(y_all)
     return x_all, y_all, np.full(n, 1.0 / n)
+
+
+def label_information(y_all, w_all):
+    """I(X;Y) in bits for the table p(x, y) = w_x 1[y = y_x] (H(Y) for a rule)."""
+    return mutual_information(np.stack([w_all * (y_all == c) for c in (0, 1)], axis=1))
 
 
 def check_data_processing(plane, i_xy, where):
@@ -99,10 +104,15 @@ def _drop_partial(csv_path, done):
 
 def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_epoch=None):
     """Train one (model, seed) and measure the information plane along the way;
-    `on_epoch()`, if given, is called after each epoch (a worker's progress count)."""
+    `on_epoch()`, if given, is called after each epoch (a worker's progress count).
+
+    Every exact measurement is over the task the network is trained on: the built-in
+    rule, or the file given with --data-file (cfg.data_file). Returns the final loss and
+    two test errors: the Monte Carlo prediction's (M = cfg.test_samples) and the exact
+    predictive distribution's (the sum over every state of the last layer)."""
     dtype = np.dtype(cfg.dtype)
-    x_all, y_all, w_all = whole_distribution(*synthetic12.make_task())
-    i_xy = mutual_information(np.stack([w_all * (y_all == c) for c in (0, 1)], axis=1))
+    x_all, y_all, w_all = whole_distribution(*synthetic12.load_task(cfg.data_file))
+    i_xy = label_information(y_all, w_all)
     x_train = xp.asarray(data.train.x, dtype=dtype)
     y_train = xp.asarray(data.train.y)
     batch = min(cfg.batch_size, len(data.train))
@@ -141,7 +151,15 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     rng = make_rng(xp, seed, 7)
     err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,
                      chunk_size(model, dtype.itemsize, cfg.max_memory, 4096, training=False))
-    return {"final_loss": float(np.mean(losses)) if len(losses) else None, "test_error": err}
+    return {"final_loss": float(np.mean(losses)) if len(losses) else None, "test_error": err,
+            "exact_test_error": exact_error(params, data.test.x, data.test.y)}
+
+
+def exact_error(params, x, y):
+    """The error of the network's exact prediction argmax_y p(y|x) on (x, y)."""
+    host = {k: to_numpy(v).astype(np.float64) for k, v in params.items()}
+    probs = predictive_distribution(host, np.asarray(x, dtype=np.float64))
+    return float(np.mean(probs.argmax(axis=1) != np.asarray(y)))
 
 
 def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, jobs=1):
@@ -178,17 +196,28 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
             write_json(results_path, results)
             if not cfg.quiet:
                 log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
-                    f"test error {100 * res['test_error']:.1f}%")
+                    f"test error {100 * res['exact_test_error']:.1f}% exact, "
+                    f"{100 * res['test_error']:.1f}% sampled (M = {cfg.test_samples})")
     table = read_csv(csv_path)
     summary = summarize(table, models, cfg.epochs)
-    summary["test_error"] = {name: float(np.mean([results[f"{name}/{s}"]["test_error"]
-                                                  for s in seeds if f"{name}/{s}" in results]))
-                             for name in models}
+    summary["I_XY"] = label_information(*whole_distribution(
+        *synthetic12.load_task(cfg.data_file))[1:])
+    for key in ("test_error", "exact_test_error"):
+        summary[key] = {name: _seed_mean(results, key, name, seeds) for name in models}
     write_json(os.path.join(out_dir, "summary.json"), summary)
     with open(os.path.join(out_dir, "summary.md"), "w") as fh:
         fh.write(summary_markdown(summary, cfg, seeds))
-    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs)
+    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs,
+         title=f"{cfg.epochs:,} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
+               f"(mean), {training_label(cfg)}")
     return summary
+
+
+def _seed_mean(results, key, name, seeds):
+    """Mean of runs.json's `key` over the seeds that have it (None if none has)."""
+    values = [results[f"{name}/{s}"][key] for s in seeds
+              if key in results.get(f"{name}/{s}", {})]
+    return float(np.mean(values)) if values else None
 
 
 def _row_writer(fh):
@@ -348,16 +377,19 @@ def summarize(table, models, epochs):
 
 
 def summary_markdown(s, cfg, seeds):
-    lines = [f"# Information plane: {cfg.epochs} epochs, seeds {list(seeds)}, M = {cfg.samples}",
-             "", "Seed-averaged, exact, in bits. I(X;Y) = H(Y) = 1.000 bit.", ""]
+    lines = [f"# Information plane: {cfg.epochs} epochs, seeds {list(seeds)}, "
+             f"{training_label(cfg)}",
+             "", f"Seed-averaged, exact, in bits. I(X;Y) = {s['I_XY']:.3f} bit.", ""]
     models = list(s["max_relevance"])
     layers = sorted(s["max_relevance"][models[0]], key=int)
     lines += ["## Highest relevance I(Z_l;Y) reached (paper: SFNN stays below 0.8 bits)", "",
-              "| model | " + " | ".join(f"Z_{l}" for l in layers) + " | test error |",
-              "|---" * (len(layers) + 2) + "|"]
+              "| model | " + " | ".join(f"Z_{l}" for l in layers)
+              + f" | test error: exact | sampled, M = {cfg.test_samples} |",
+              "|---" * (len(layers) + 3) + "|"]
     for m in models:
         lines.append(f"| {m} | " + " | ".join(f"{s['max_relevance'][m][l]:.3f}" for l in layers)
-                     + f" | {100 * s['test_error'].get(m, float('nan')):.1f}% |")
+                     + f" | {_percent(s['exact_test_error'].get(m))}"
+                     + f" | {_percent(s['test_error'].get(m))} |")
     if "epochs_to_sfnn_final_relevance" in s:
         lines += ["", "## Epochs to reach SFNN's final relevance in every layer "
                   "(paper: JointIMB about 4.68%, GreedyIMB 17.95%)", ""]
@@ -378,16 +410,40 @@ def summary_markdown(s, cfg, seeds):
     return "\n".join(lines) + "\n"
 
 
-def plot(table, models, path, epochs):
-    """Figure 1: one panel per model, one trajectory per layer, coloured by epoch."""
+def _percent(fraction):
+    return "-" if fraction is None else f"{100 * fraction:.1f}%"
+
+
+def training_label(cfg):
+    """How the networks were trained, for titles: the objective and the optimiser."""
+    objective = ("exact objective" if cfg.estimator == "exact"
+                 else f"M = {cfg.samples} ({cfg.estimator})")
+    return f"{objective}, {cfg.optimizer} lr {cfg.lr}, batch {cfg.batch_size}"
+
+
+def plot(table, models, path, epochs, title=None):
+    """Write `figure(...)` to `path` (a PNG, through a temporary name)."""
+    import matplotlib.pyplot as plt
+    fig = figure(table, models, epochs, title)
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def figure(table, models, epochs, title=None):
+    """Figure 1: one panel per model, one trajectory per layer, coloured by epoch; the
+    panels share both axes, so trajectories compare across models at a glance."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
     layers = sorted({l for (_, l) in table})
-    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models) + 1, 4.2),
-                             sharey=True, squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models) + 1, 4.5),
+                             sharex=True, sharey=True, squeeze=False, constrained_layout=True)
+    if title:
+        fig.suptitle(title)
     norm = LogNorm(vmin=1, vmax=max(epochs, 2))
     markers = "osD^v<>ph"
     for ax, name in zip(axes[0], models):
@@ -408,7 +464,4 @@ def plot(table, models, path, epochs):
             h.set_color("0.3")
     axes[0][0].set_ylabel("I(Z_l; Y)  [bits]")
     fig.colorbar(sc, ax=axes[0].tolist(), label="epoch")
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    return fig

@@ -168,3 +168,133 @@ def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
         time.sleep(0.2)
     else:
         pytest.fail("a worker is still running 10 s after Ctrl-C")
+
+
+def _tiny_cfg(**kw):
+    from dataclasses import replace
+
+    from imb_ref.config import Config
+    base = dict(hidden="5,4,3", samples=2, test_samples=2, epochs=2, batch_size=64,
+                optimizer="adam", lr=0.003, quiet=True, dtype="float64")
+    base.update(kw)
+    return replace(Config(), **base)
+
+
+def _measure(cfg, data):
+    import numpy as np
+    rows = []
+    res = infoplane.train_and_measure(cfg, infoplane.build("sfnn", cfg), data, np, 0,
+                                      cfg.epochs, 3, rows.append)
+    return rows, res
+
+
+def test_a_task_file_is_measured_against_its_own_labels(tmp_path):
+    """--data-file: every I(Z_l;Y) is computed against the file's labels. The fixture
+    labels each pattern by the parity of its count, a task unlike the built-in rule: the
+    measurement at epoch 0 equals one made by hand against the file's labels and
+    differs from one against the built-in rule's."""
+    import numpy as np
+    from scipy.io import savemat
+
+    from imb_ref.data import load_dataset
+    from imb_ref.data import synthetic12 as s12
+    x, y = s12.make_task()
+    parity = (x.sum(axis=1) % 2).astype(np.int64)
+    path = tmp_path / "var_u.mat"
+    savemat(path, {"F": x, "y": parity[None, :]})
+    cfg = _tiny_cfg(data_file=str(path))
+    data = load_dataset("synthetic12", data_file=str(path))
+    rows, _ = _measure(cfg, data)
+    # The same network measured by hand against the file's labels and the rule's:
+    from imb_ref.exact import information_plane
+    from imb_ref.models.sbn import init_params
+    params = init_params((12, 5, 4, 3, 2), np.random.default_rng(np.random.SeedSequence(0)))
+    w = np.full(4096, 1 / 4096)
+    by_file = information_plane(params, x, parity, w, n_classes=2)
+    by_rule = information_plane(params, x, y, w, n_classes=2)
+    first = [r for r in rows if r["epoch"] == 0]
+    got = [float(r["I_Y"]) for r in first]
+    np.testing.assert_allclose(got, [p[1] for p in by_file], atol=1e-10)
+    assert max(abs(a - p[1]) for a, p in zip(got, by_rule)) > 1e-4
+
+
+def test_exact_test_error_is_the_enumerated_prediction():
+    """The reported exact error is argmax_y p(y|x) with p(y|x) summed over every state
+    (imb_ref.exact.predictive_distribution), which a brute-force sum over the 2**n_L
+    states of the last layer, weighted by their exact probabilities, reproduces."""
+    import numpy as np
+
+    from imb_ref.data import load_dataset
+    from imb_ref.exact import binary_states, forward, predictive_distribution
+    from imb_ref.models.sbn import init_params
+    data = load_dataset("synthetic12")
+    params = init_params((12, 5, 4, 3, 2), np.random.default_rng(3))
+    params["b_3"] = np.array([0.3, -0.3])
+    x = data.test.x[:50]
+    P = forward(params, x)["P"][3]                         # p(z_3 | x), (50, 8)
+    logits = binary_states(3) @ params["W_3"] + params["b_3"]
+    soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(predictive_distribution(params, x), P @ soft, atol=1e-14)
+    err = infoplane.exact_error(params, x, data.test.y[:50])
+    assert err == np.mean((P @ soft).argmax(axis=1) != data.test.y[:50])
+
+
+def test_runs_report_exact_and_sampled_test_errors():
+    from imb_ref.data import load_dataset
+    _, res = _measure(_tiny_cfg(), load_dataset("synthetic12"))
+    assert 0 <= res["exact_test_error"] <= 1 and 0 <= res["test_error"] <= 1
+
+
+def test_exact_estimator_trains_on_the_exact_objective():
+    """--estimator exact: one training step's gradient is exact_objective's on the
+    batch (weights 1/B), and training on it lowers the exact loss."""
+    import numpy as np
+
+    from imb_ref.data import load_dataset
+    from imb_ref.exact import exact_objective
+    from imb_ref.experiment import build_model
+    cfg = _tiny_cfg(estimator="exact", model="jointimb")
+    model = build_model(cfg, 12, 2)
+    params = model.init(np.random.default_rng(0), np.float64)
+    data = load_dataset("synthetic12")
+    x, y = data.train.x[:64], data.train.y[:64]
+    out = model.loss_and_grads(params, x, y, None)
+    ref = exact_objective(params, x, y, np.full(64, 1 / 64), model.gammas, model.betas)
+    assert out["loss"] == ref["loss"]
+    for k in ref["grads"]:
+        np.testing.assert_array_equal(out["grads"][k], ref["grads"][k])
+    f32 = model.loss_and_grads({k: v.astype(np.float32) for k, v in params.items()},
+                               x.astype(np.float32), y, None)
+    assert all(g.dtype == np.float32 for g in f32["grads"].values())
+    from imb_ref.optim import make_optimizer
+    opt = make_optimizer("adam", 0.01)
+    w = np.full(len(data.train), 1 / len(data.train))
+    before = exact_objective(params, data.train.x, data.train.y, w, model.gammas,
+                             model.betas, grads=False)["loss"]
+    for _ in range(30):
+        opt.step(params, model.loss_and_grads(params, data.train.x, data.train.y, None)["grads"])
+    after = exact_objective(params, data.train.x, data.train.y, w, model.gammas,
+                            model.betas, grads=False)["loss"]
+    assert after < before - 0.01
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--estimator", "exact", "--hidden", "20,20"], "needs a 1,099,511,627,776-entry matrix"),
+    (["--estimator", "exact", "--backend", "cupy"], "use --backend numpy"),
+])
+def test_exact_estimator_refusals(run_py, flags, message):
+    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12"] + flags,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_figure_has_a_title_and_shared_axes():
+    import matplotlib.pyplot as plt
+    table = {(m, l): {0: (0.5 * l, 0.0), 10: (l + (m == "sfnn"), 0.3)}
+             for m in ("sfnn", "jointimb") for l in (1, 2)}
+    fig = infoplane.figure(table, ["sfnn", "jointimb"], 10, title="10 epochs, 1 seed, M = 4")
+    a, b = fig.axes[:2]
+    assert fig._suptitle.get_text() == "10 epochs, 1 seed, M = 4"
+    assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
+    assert a.get_xlim()[1] >= 3.0                   # sfnn's layer 2 reaches I_X = 3
+    plt.close(fig)

@@ -1,30 +1,51 @@
 """The 12-bit task of the information-plane experiment (paper Section 5.3).
 
 X is uniform over the 2**12 = 4096 binary patterns; Y is a deterministic function of X.
-Following Shwartz-Ziv and Tishby (2017), the 12 bits sit on the vertices of a regular
-icosahedron and Y thresholds a function that is invariant under the icosahedron's
-rotations. Their data file is not redistributable, so we define our own (derivation
-and invariance argument in theory/synthetic12.md):
+Following Shwartz-Ziv and Tishby (2017), whose task the paper borrows, the 12 bits sit
+on the vertices of a regular icosahedron and Y thresholds a real function of the
+pattern that is invariant under the icosahedron's rotations. Their data file is not
+redistributable, so we build the rule the way they describe theirs, from the low-order
+invariants of the set of occupied vertices (theory/synthetic12.md):
 
-    s_i = 2 x_i - 1 in {-1, +1}
-    f(x) = sum_{i<j} w(d_ij) s_i s_j + c sum_i s_i
-    w(edge) = -1, w(second neighbour) = +1/2, w(antipode) = 0, c = 1/4
-    Y = 1  iff  f(x) >= 0
+    n(x) = number of bits set                  (order 1)
+    e(x) = occupied edges, both ends set        (order 2, 30 edges)
+    a(x) = occupied antipodal pairs             (order 2, 6 pairs)
+    t(x) = occupied faces, all three corners    (order 3, 20 triangles)
+    f(x) = n + c_e e + c_a a + c_t t,   Y = 1  iff  f(x) >= theta
 
-The weights depend only on the distance between two vertices and the last term only
-on the number of bits set, so f is unchanged by every symmetry of the icosahedron.
-All weights are binary fractions, so f is computed exactly and the threshold has no
-rounding ties: 2,054 of the 4,096 patterns have Y = 1 (the original had 2,118).
+Each invariant counts vertex sets of one shape, and a rotation maps such sets onto sets
+of the same shape, so f is unchanged by the icosahedron's 60 rotations (and by its
+reflections). The coefficients come from a fixed grid of binary fractions, chosen so
+that the task's statistics (balance, linear separability, how much the count alone
+says about Y, learnability by a small deterministic net) land near those of the
+original file: `imb_ref.data.synthetic12_stats.choose_rule` makes the choice and
+tests/test_synthetic12.py checks it. With binary fractions f is exact in floating
+point, so no pattern sits on the threshold by rounding: 2,087 of the 4,096 patterns
+have Y = 1 (the original had 2,118).
 """
+
+import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import UserError
 
 N_BITS = 12
-EDGE_WEIGHT, SECOND_WEIGHT, ANTIPODE_WEIGHT, COUNT_WEIGHT = -1.0, 0.5, 0.0, 0.25
 SPLIT_SEED = 0  # the 80/20 split is part of the task, not of a run's --seed
 TRAIN_FRACTION = 0.8
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Y = 1 iff n + edge * e + antipode * a + face * t >= threshold."""
+    edge: float
+    antipode: float
+    face: float
+    threshold: float
+
+
+RULE = Rule(edge=-0.125, antipode=-0.375, face=-0.125, threshold=4.375)
 
 
 def icosahedron_vertices():
@@ -37,39 +58,54 @@ def icosahedron_vertices():
     return np.array(verts)
 
 
-def pair_weights(vertices=None):
-    """The symmetric (12, 12) matrix w(d_ij), zero on the diagonal."""
+def neighbour_matrices(vertices=None):
+    """(edges, antipodes): symmetric 0/1 (12, 12) matrices of the vertex pairs at the
+    shortest distance (5 neighbours each) and at the diameter (1 antipode each)."""
     v = icosahedron_vertices() if vertices is None else vertices
     d = np.linalg.norm(v[:, None] - v[None], axis=-1)
     edge = d.min(where=d > 0, initial=np.inf)
-    w = np.zeros_like(d)
-    w[np.isclose(d, edge)] = EDGE_WEIGHT                        # 5 neighbours each
-    w[np.isclose(d, edge * (1 + 5 ** 0.5) / 2)] = SECOND_WEIGHT  # 5 at distance phi*edge
-    w[np.isclose(d, d.max())] = ANTIPODE_WEIGHT                 # 1 antipode
-    return w
+    return np.isclose(d, edge).astype(float), np.isclose(d, d.max()).astype(float)
+
+
+def faces(edges=None):
+    """The 20 triangular faces: triples of mutually adjacent vertices, (20, 3)."""
+    E = neighbour_matrices()[0] if edges is None else edges
+    return np.array([t for t in itertools.combinations(range(N_BITS), 3)
+                     if E[t[0], t[1]] and E[t[1], t[2]] and E[t[0], t[2]]])
 
 
 def all_patterns():
-    """The 4096 patterns as rows of 12 bits, shape (4096, 12), float64 in {0, 1}."""
+    """The 4096 patterns as rows of 12 bits, shape (4096, 12), float64 in {0, 1};
+    row k holds the binary digits of k."""
     codes = np.arange(2 ** N_BITS)
     return ((codes[:, None] >> np.arange(N_BITS)) & 1).astype(np.float64)
 
 
-def score(x, weights=None):
-    """f(x) for rows x in {0,1}^12 (see the module docstring)."""
-    w = pair_weights() if weights is None else weights
-    s = 2.0 * np.asarray(x, dtype=np.float64) - 1.0
-    return 0.5 * np.einsum("ni,ij,nj->n", s, w, s) + COUNT_WEIGHT * s.sum(axis=1)
+def invariants(x):
+    """(n, e, a, t) of the module docstring for rows x in {0,1}^12, each (N,)."""
+    x = np.asarray(x, dtype=np.float64)
+    E, A = neighbour_matrices()
+    n = x.sum(axis=1)
+    e = 0.5 * np.einsum("ni,ij,nj->n", x, E, x)        # each pair counted twice
+    a = 0.5 * np.einsum("ni,ij,nj->n", x, A, x)
+    t = x[:, faces(E)].prod(axis=2).sum(axis=1)
+    return n, e, a, t
 
 
-def labels(x):
-    return (score(x) >= 0.0).astype(np.int64)
+def score(x, rule=RULE):
+    """f(x) of the module docstring, (N,)."""
+    n, e, a, t = invariants(x)
+    return n + rule.edge * e + rule.antipode * a + rule.face * t
 
 
-def make_task():
+def labels(x, rule=RULE):
+    return (score(x, rule) >= rule.threshold).astype(np.int64)
+
+
+def make_task(rule=RULE):
     """(X, y): all 4096 patterns and their labels."""
     x = all_patterns()
-    return x, labels(x)
+    return x, labels(x, rule)
 
 
 def load_mat(path):
@@ -85,9 +121,15 @@ def load_mat(path):
         raise UserError(f"{path}: expected arrays 'F' (4096 x 12) and 'y' (1 x 4096)")
     x = np.asarray(mat["F"], dtype=np.float64)
     y = np.asarray(mat["y"]).reshape(-1).astype(np.int64)
-    if x.ndim != 2 or x.shape[0] != y.shape[0]:
-        raise UserError(f"{path}: F has shape {x.shape} but y has {y.shape[0]} entries")
+    if x.ndim != 2 or x.shape[1] != N_BITS or x.shape[0] != y.shape[0]:
+        raise UserError(f"{path}: F has shape {x.shape} and y {y.shape[0]} entries; "
+                        f"expected F (N, {N_BITS}) and N labels")
     return x, y
+
+
+def load_task(data_file=None):
+    """(X, y) of the whole task: the original file if given, else the built-in rule."""
+    return load_mat(data_file) if data_file else make_task()
 
 
 def train_test_split(n):

@@ -11,11 +11,25 @@
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import fused as fused_path
 from .. import launch
 from ..philox import draw_key
 from ..backend import array_module
+from ..exact import exact_objective
 from . import sbn, vib
+
+
+def exact_step(params, x, y, gammas, betas):
+    """The exact objective (the M -> infinity limit of the sampled one) and its gradient
+    on the batch (x, y), by enumerating every state of every layer (imb_ref.exact);
+    NumPy, float64 inside, gradients returned in the parameters' dtype."""
+    w = np.full(x.shape[0], 1.0 / x.shape[0])
+    out = exact_objective({k: v.astype(np.float64) for k, v in params.items()},
+                          x.astype(np.float64), y, w, gammas, betas)
+    out["grads"] = {k: g.astype(params[k].dtype) for k, g in out["grads"].items()}
+    return out
 
 
 @dataclass
@@ -40,6 +54,11 @@ class Model:
     @property
     def stochastic_tree(self):
         return self.name in ("sfnn", "greedyimb", "jointimb")
+
+    @property
+    def exact(self):
+        """Training on the exact objective (estimator "exact"): no sampling."""
+        return self.stochastic_tree and self.estimator == "exact"
 
     # -- parameters -------------------------------------------------------------------
     def init(self, rng, dtype):
@@ -70,7 +89,8 @@ class Model:
 
     def uses_fused(self, xp):
         """Whether training steps on module xp run the fused kernels."""
-        return self.fused is not False and fused_path.supports(self.name, self.estimator, xp)
+        return (self.fused is not False and not self.exact
+                and fused_path.supports(self.name, self.estimator, xp))
 
     # -- training objective --------------------------------------------------------------
     def loss_and_grads(self, params, x, y, rng, stage=1):
@@ -82,7 +102,9 @@ class Model:
                     "terms": {"ce": out["ce"], "kl": out["kl"]}}
         gammas, betas = self.weights(stage)
         xp = array_module(x)
-        if self.name == "det":
+        if self.exact:
+            out = exact_step(params, x, y, gammas, betas)
+        elif self.name == "det":
             out = sbn.imb_objective(params, x, y, None, 1, gammas, betas)
         elif self.uses_fused(xp):
             out = fused_path.fused_imb_objective(
@@ -115,6 +137,8 @@ class Model:
         return sbn.predict_proba(params, x, None)
 
     def bytes_per_example(self, itemsize, training=True):
+        if training and self.exact:     # a dozen float64 rows of S_l = 2**n_l per layer
+            return 8 * 12 * sum(2 ** n for n in self.sizes[1:-1])
         if not self.stochastic_tree:
             S = self.vib_test_samples if self.name == "vib" else 1
             return itemsize * (4 * sum(self.sizes) + 4 * S * (self.vib_k + self.sizes[-1]))
