@@ -265,8 +265,9 @@ def infoplane_experiment(cfg, xp, data):
         infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
                                  jobs=cfg.jobs)
     except KeyboardInterrupt:
-        print(f"interrupted: the (model, seed) pairs already complete are kept in "
-              f"{os.path.join(out_dir, 'infoplane.csv')}; rerun with --output-dir {out_dir} "
+        print(f"interrupted: complete (model, seed) pairs are kept in "
+              f"{os.path.join(out_dir, 'infoplane.csv')} and the others' last checkpoints "
+              f"in {os.path.join(out_dir, 'parts')}; rerun with --output-dir {out_dir} "
               f"to continue", file=sys.stderr)
         return 130
     print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)

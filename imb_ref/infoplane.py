@@ -3,23 +3,27 @@
 Trains the 12-10-8-6-4-2 binary stochastic network on the 12-bit task with SFNN,
 JointIMB and GreedyIMB, several seeds each, and at log-spaced epochs computes
 I(Z_l;X) and I(Z_l;Y) in bits *exactly*, by enumerating every state of every layer over
-the whole input distribution (X uniform over the 4096 patterns; imb_ref.exact), rather
-than by the binning estimates of the original experiment.
+the whole input distribution (X uniform over the 4096 patterns; imb_ref.exact), as the
+paper does ("we could precisely compute the (true) compression and relevance").
 
 At every measurement the data-processing inequalities of the Markov chain
 Y -> X -> Z_1 -> ... -> Z_L must hold: I(Z_l;X) >= I(Z_{l+1};X) and I(Z_l;Y) <= I(X;Y).
 A violation stops the run with an error (it would mean a bug in the enumeration).
 
-Outputs in the run folder: infoplane.csv (model,seed,epoch,layer,I_X,I_Y), written row
-by row so that an interrupted run keeps what it measured (rerunning the same command
-with the same --output-dir skips the (model, seed) pairs already complete),
+Outputs in the run folder: infoplane.csv (model,seed,epoch,layer,I_X,I_Y) with the rows
+of every complete (model, seed) pair, runs.json (each pair's loss and test errors),
 infoplane.png (Figure 1's panels), and summary.json / summary.md (the paper's claims
 against what this run shows).
 
+A pair in progress keeps its rows in parts/<model>-<seed>.csv, written row by row, and
+its parameters and optimiser state in parts/<model>-<seed>.npz, saved every
+CHECKPOINT_EVERY epochs and at each measurement. Rerunning the same command with the same
+--output-dir skips the complete pairs and continues the others from their checkpoints,
+with the numbers of an uninterrupted run; a complete pair's rows move to infoplane.csv.
+
 Each (model, seed) is a pure function of its seed, so `jobs` > 1 trains several at once,
 one per worker process (NumPy, one BLAS thread each): the paper's protocol is 15 of them.
-A worker writes its rows to parts/<model>-<seed>.csv as it measures them; when it
-finishes, they are appended to infoplane.csv. The numbers are the same as with jobs = 1.
+The numbers are the same as with jobs = 1.
 """
 
 import csv
@@ -33,6 +37,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from . import checkpoint
 from .backend import make_rng, to_numpy
 from .experiment import write_json
 from .data import synthetic12
@@ -102,14 +107,26 @@ def _drop_partial(csv_path, done):
         writer.writerows(rows)
 
 
-def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_epoch=None):
+# Settings a pair's checkpoint must share with the run that resumes it: each one changes
+# the trajectory (or, for epochs, the measurement schedule and GreedyIMB's stages).
+RESUME_KEYS = ("data_file", "hidden", "samples", "estimator", "gammas", "betas", "optimizer",
+               "lr", "momentum", "clip", "batch_size", "epochs", "stage_epochs", "dtype")
+CHECKPOINT_EVERY = 100      # epochs; a pair is also saved at every measurement
+
+
+def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_epoch=None,
+                      checkpoint_path=None):
     """Train one (model, seed) and measure the information plane along the way;
     `on_epoch()`, if given, is called after each epoch (a worker's progress count).
 
     Every exact measurement is over the task the network is trained on: the built-in
-    rule, or the file given with --data-file (cfg.data_file). Returns the final loss and
-    two test errors: the Monte Carlo prediction's (M = cfg.test_samples) and the exact
-    predictive distribution's (the sum over every state of the last layer)."""
+    rule, or the file given with --data-file (cfg.data_file). With `checkpoint_path`,
+    the pair's parameters and optimiser state are saved there every CHECKPOINT_EVERY
+    epochs and at each measurement, and a pair that finds a checkpoint continues from it.
+    Epoch e's shuffle and noise are functions of (seed, e), so a continued pair gives
+    the numbers of an uninterrupted one. Returns the final loss and two test errors:
+    the Monte Carlo prediction's (M = cfg.test_samples) and the exact predictive
+    distribution's (the sum over every state of the last layer)."""
     dtype = np.dtype(cfg.dtype)
     x_all, y_all, w_all = whole_distribution(*synthetic12.load_task(cfg.data_file))
     i_xy = label_information(y_all, w_all)
@@ -117,11 +134,11 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     y_train = xp.asarray(data.train.y)
     batch = min(cfg.batch_size, len(data.train))
     chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
-    params = {k: xp.asarray(v) for k, v in
-              model.init(np.random.default_rng(np.random.SeedSequence(seed)), dtype).items()}
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
                          kernels=optimizer_kernels(xp, cfg.fused))
     todo = set(measurement_epochs(epochs, points))
+    settings = {k: getattr(cfg, k) for k in RESUME_KEYS}
+    saved = load_pair(checkpoint_path, settings)
 
     def measure(epoch):
         host = {k: to_numpy(v).astype(np.float64) for k, v in params.items()}
@@ -132,27 +149,53 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
                        "I_X": f"{i_x:.10f}", "I_Y": f"{i_y:.10f}"})
         return plane
 
-    measure(0)
-    bar = progress_bar(epochs, f"{model.name} seed {seed}", cfg.quiet, unit="epoch")
-    losses = []
-    for epoch in range(1, epochs + 1):
+    if saved is None:
+        params = {k: xp.asarray(v) for k, v in
+                  model.init(np.random.default_rng(np.random.SeedSequence(seed)), dtype).items()}
+        first, last_loss = 1, None
+        measure(0)
+    else:
+        host_params, opt_state, meta = saved
+        params = {k: xp.asarray(v) for k, v in host_params.items()}
+        opt.state = {k: v if k == "t" else xp.asarray(v) for k, v in opt_state.items()}
+        first, last_loss = meta["epoch"] + 1, meta.get("loss")
+    bar = progress_bar(epochs, f"{model.name} seed {seed}", cfg.quiet, unit="epoch",
+                       initial=first - 1)
+    for epoch in range(first, epochs + 1):
         stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
         losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, seed,
                              epoch, stage, model.frozen(stage), cfg.clip, xp)
+        last_loss = float(np.mean(losses))
         bar.update(1)
         if on_epoch is not None:
             on_epoch()
         if epoch in todo:
             plane = measure(epoch)
-            bar.set_postfix(loss=f"{float(np.mean(losses)):.3f}",
-                            I_Y1=f"{plane[0][1]:.3f}")
+            bar.set_postfix(loss=f"{last_loss:.3f}", I_Y1=f"{plane[0][1]:.3f}")
+        if checkpoint_path and (epoch in todo or epoch % CHECKPOINT_EVERY == 0):
+            checkpoint.save(checkpoint_path, params, {}, opt.state,
+                            {"epoch": epoch, "loss": last_loss, "settings": settings})
     bar.close()
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
     rng = make_rng(xp, seed, 7)
     err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,
                      chunk_size(model, dtype.itemsize, cfg.max_memory, 4096, training=False))
-    return {"final_loss": float(np.mean(losses)) if len(losses) else None, "test_error": err,
+    return {"final_loss": last_loss, "test_error": err,
             "exact_test_error": exact_error(params, data.test.x, data.test.y)}
+
+
+def load_pair(path, settings):
+    """(params, optimiser state, meta) of a pair's checkpoint, or None if there is none;
+    a checkpoint made with other settings is refused, naming the first that differs."""
+    if not path or not os.path.exists(path):
+        return None
+    params, _, opt_state, meta = checkpoint.load(path)
+    for key, value in settings.items():
+        if meta["settings"].get(key) != value:
+            raise UserError(f"{path} was trained with {key} = {meta['settings'].get(key)!r}, "
+                            f"this run asks for {value!r}: use the same settings or another "
+                            f"--output-dir")
+    return params, opt_state, meta
 
 
 def exact_error(params, x, y):
@@ -188,16 +231,20 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
             csv.DictWriter(fh, CSV_COLUMNS).writeheader()
         write_row = _row_writer(fh)
         if jobs > 1 and len(todo) > 1:
-            finished = _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs)
+            finished = _run_in_workers(cfg, todo, data, points, out_dir, jobs)
         else:
-            finished = _run_here(cfg, todo, data, xp, points, write_row)
+            finished = _run_here(cfg, todo, data, xp, points, out_dir)
         for name, seed, res in finished:
+            _merge_pair(out_dir, name, seed, write_row)
             results[f"{name}/{seed}"] = res
             write_json(results_path, results)
             if not cfg.quiet:
                 log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
                     f"test error {100 * res['exact_test_error']:.1f}% exact, "
                     f"{100 * res['test_error']:.1f}% sampled (M = {cfg.test_samples})")
+    parts = os.path.join(out_dir, "parts")
+    if os.path.isdir(parts) and not os.listdir(parts):
+        os.rmdir(parts)
     table = read_csv(csv_path)
     summary = summarize(table, models, cfg.epochs)
     summary["I_XY"] = label_information(*whole_distribution(
@@ -231,20 +278,52 @@ def _row_writer(fh):
     return write_row
 
 
-def _train_pair(cfg, name, seed, data, xp, points, write_row, on_epoch=None):
-    """train_and_measure for one (model, seed), its wall time added to the results."""
-    t0 = time.time()
-    res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.epochs, points,
-                            write_row, on_epoch)
+# ---- one (model, seed) pair: its rows and checkpoint under parts/ until it is complete ----
+def pair_paths(out_dir, name, seed):
+    """parts/<model>-<seed>.csv (its rows, no header) and .npz (its checkpoint)."""
+    stem = os.path.join(out_dir, "parts", f"{name}-{seed}")
+    return stem + ".csv", stem + ".npz"
+
+
+def _train_pair(cfg, name, seed, data, xp, points, out_dir, on_epoch=None):
+    """train_and_measure for one (model, seed), continuing from its checkpoint if it has
+    one: the rows measured after the checkpoint are dropped (they will be measured
+    again), the rest kept. Returns the results with the wall time of this process."""
+    part, ckpt = pair_paths(out_dir, name, seed)
+    os.makedirs(os.path.dirname(part), exist_ok=True)
+    last = checkpoint.load(ckpt)[3]["epoch"] if os.path.exists(ckpt) else None
+    rows = []
+    if last is not None and os.path.exists(part):
+        with open(part, newline="") as fh:
+            rows = [r for r in csv.DictReader(fh, CSV_COLUMNS) if int(r["epoch"]) <= last]
+    with open(part, "w", newline="") as fh:
+        write_row = _row_writer(fh)
+        for row in rows:
+            write_row(row)
+        t0 = time.time()
+        res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.epochs, points,
+                                write_row, on_epoch, checkpoint_path=ckpt)
     res["wall_s"] = round(time.time() - t0, 1)
     return res
 
 
-def _run_here(cfg, todo, data, xp, points, write_row):
-    """The (model, seed) pairs one after another in this process, rows straight to the
-    CSV; yields (model, seed, results) as each finishes."""
+def _merge_pair(out_dir, name, seed, write_row):
+    """Move a complete pair's rows from its part file into infoplane.csv (through
+    write_row) and remove the part file and its checkpoint."""
+    part, ckpt = pair_paths(out_dir, name, seed)
+    with open(part, newline="") as fh:
+        for row in csv.DictReader(fh, CSV_COLUMNS):
+            write_row(row)
+    os.remove(part)
+    if os.path.exists(ckpt):
+        os.remove(ckpt)
+
+
+def _run_here(cfg, todo, data, xp, points, out_dir):
+    """The (model, seed) pairs one after another in this process; yields (model, seed,
+    results) as each finishes."""
     for name, seed in todo:
-        yield name, seed, _train_pair(cfg, name, seed, data, xp, points, write_row)
+        yield name, seed, _train_pair(cfg, name, seed, data, xp, points, out_dir)
 
 
 # ---- several (model, seed) pairs at once --------------------------------------------------
@@ -270,19 +349,16 @@ def _count_epoch():
         _EPOCHS_DONE.value += 1
 
 
-def _train_pair_in_worker(cfg, name, seed, data, points, part_path):
-    """One (model, seed) in a worker process: its rows go to its own part file."""
-    with open(part_path, "w", newline="") as fh:
-        return _train_pair(cfg, name, seed, data, np, points, _row_writer(fh), _count_epoch)
+def _train_pair_in_worker(cfg, name, seed, data, points, out_dir):
+    """One (model, seed) in a worker process, its rows in its own part file."""
+    return _train_pair(cfg, name, seed, data, np, points, out_dir, _count_epoch)
 
 
-def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):
-    """The (model, seed) pairs in `jobs` worker processes; as each finishes, its part
-    file is appended to the CSV (through write_row) and removed, and (model, seed,
-    results) is yielded. A worker's error (a failed check, a NaN) is raised here after
-    the pool is stopped; the pairs already appended stay, and a rerun skips them."""
-    parts = os.path.join(out_dir, "parts")
-    os.makedirs(parts, exist_ok=True)
+def _run_in_workers(cfg, todo, data, points, out_dir, jobs):
+    """The (model, seed) pairs in `jobs` worker processes; yields (model, seed, results)
+    as each finishes. A worker's error (a failed check, a NaN) is raised here after the
+    pool is stopped; finished pairs stay finished, and a rerun continues the others from
+    their checkpoints."""
     ctx = multiprocessing.get_context("spawn")      # fresh interpreters: no forked threads
     counter = ctx.Value("q", 0)
     quiet_cfg = replace(cfg, quiet=True)
@@ -300,22 +376,14 @@ def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):
     bar = progress_bar(len(todo) * cfg.epochs, f"{len(todo)} runs, {jobs} at a time",
                        cfg.quiet, unit="epoch")
     try:
-        pending = {}
-        for name, seed in todo:
-            part = os.path.join(parts, f"{name}-{seed}.csv")
-            pending[pool.apply_async(_train_pair_in_worker,
-                                     (quiet_cfg, name, seed, data, points, part))] = \
-                (name, seed, part)
+        pending = {pool.apply_async(_train_pair_in_worker,
+                                    (quiet_cfg, name, seed, data, points, out_dir)): (name, seed)
+                   for name, seed in todo}
         while pending:
             ready = [r for r in pending if r.ready()]
             for r in ready:
-                name, seed, part = pending.pop(r)
-                res = r.get()                       # re-raises the worker's error
-                with open(part, newline="") as fh:
-                    for row in csv.DictReader(fh, CSV_COLUMNS):
-                        write_row(row)
-                os.remove(part)
-                yield name, seed, res
+                name, seed = pending.pop(r)
+                yield name, seed, r.get()           # re-raises the worker's error
             if not ready:
                 time.sleep(0.2)
             bar.update(counter.value - bar.n)
@@ -323,8 +391,6 @@ def _run_in_workers(cfg, todo, data, points, out_dir, write_row, jobs):
         bar.close()
         pool.terminate()
         pool.join()
-    if not os.listdir(parts):
-        os.rmdir(parts)
 
 
 def build(name, cfg):

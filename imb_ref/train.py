@@ -37,12 +37,13 @@ def greedy_stage(model, epoch, epochs, stage_epochs):
     return min(model.stages, (epoch - 1) // per + 1)
 
 
-def progress_bar(total, desc, quiet, unit="step"):
-    """A tqdm bar, off with --quiet or when stderr is not a terminal."""
+def progress_bar(total, desc, quiet, unit="step", initial=0):
+    """A tqdm bar, off with --quiet or when stderr is not a terminal; `initial` counts
+    work already done (a resumed run)."""
     import sys
 
     from tqdm import tqdm
-    return tqdm(total=total, desc=desc, leave=False, unit=unit,
+    return tqdm(total=total, desc=desc, leave=False, unit=unit, initial=initial,
                 disable=quiet or not sys.stderr.isatty())
 
 

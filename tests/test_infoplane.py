@@ -3,6 +3,7 @@ the summary's arithmetic, and a short run's files."""
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -125,7 +126,7 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
     data = load_dataset("synthetic12", val_size=0)
     with pytest.raises(UserError, match="unknown optimizer 'nonsense'"):
         list(infoplane._run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
-                                       str(tmp_path), lambda row: None, 2))
+                                       str(tmp_path), 2))
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -298,3 +299,66 @@ def test_figure_has_a_title_and_shared_axes():
     assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
     assert a.get_xlim()[1] >= 3.0                   # sfnn's layer 2 reaches I_X = 3
     plt.close(fig)
+
+
+def test_an_interrupted_pair_continues_from_its_checkpoint(tmp_path, monkeypatch):
+    """A pair stopped mid-run (here by Ctrl-C after epoch 7 of 12; checkpoints every 5
+    epochs and at the measurements 0-6, 8, 10, 12) continues after its last checkpoint,
+    epoch 6, when the experiment is rerun: the rows and results
+    equal an uninterrupted run's exactly, the rows measured after the checkpoint are not
+    duplicated, and parts/ is gone at the end."""
+    import numpy as np
+
+    from imb_ref.data import load_dataset
+    monkeypatch.setattr(infoplane, "CHECKPOINT_EVERY", 5)
+    data = load_dataset("synthetic12")
+    cfg = _tiny_cfg(epochs=12, models="greedyimb")
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(whole), 12, log=print)
+
+    calls = {"n": 0}
+    real = infoplane.train_epoch
+
+    def stop_after_seven(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+    monkeypatch.setattr(infoplane, "train_epoch", stop_after_seven)
+    with pytest.raises(KeyboardInterrupt):
+        infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(broken), 12, log=print)
+    part, ckpt = infoplane.pair_paths(str(broken), "greedyimb", 0)
+    assert {int(r["epoch"]) for r in csv.DictReader(open(part), infoplane.CSV_COLUMNS)} \
+        == {e for e in infoplane.measurement_epochs(12, 12) if e <= 7}
+    monkeypatch.setattr(infoplane, "train_epoch", real)
+    calls["n"] = 0
+    counted = []
+    monkeypatch.setattr(infoplane, "train_epoch",
+                        lambda *a, **k: counted.append(a[8]) or real(*a, **k))
+    infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(broken), 12, log=print)
+    assert counted == list(range(7, 13))                 # epoch 7 trained again
+    assert _rows(broken / "infoplane.csv") == _rows(whole / "infoplane.csv")
+    assert json.load(open(broken / "runs.json"))["greedyimb/0"]["test_error"] == \
+        json.load(open(whole / "runs.json"))["greedyimb/0"]["test_error"]
+    assert not (broken / "parts").exists()
+
+
+def test_a_checkpoint_with_other_settings_is_refused(tmp_path, monkeypatch):
+    import numpy as np
+
+    from imb_ref.data import load_dataset
+    data = load_dataset("synthetic12")
+    real = infoplane.train_epoch
+
+    def stop_at_three(*args, **kw):
+        if args[8] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+    monkeypatch.setattr(infoplane, "train_epoch", stop_at_three)
+    with pytest.raises(KeyboardInterrupt):
+        infoplane.run_experiment(_tiny_cfg(epochs=4), ["sfnn"], [0], data, np,
+                                 str(tmp_path), 4, log=print)
+    assert os.path.exists(infoplane.pair_paths(str(tmp_path), "sfnn", 0)[1])
+    with pytest.raises(UserError, match="trained with lr = 0.003, this run asks for 0.01"):
+        infoplane.run_experiment(_tiny_cfg(epochs=4, lr=0.01), ["sfnn"], [0], data, np,
+                                 str(tmp_path), 4, log=print)
