@@ -15,7 +15,7 @@ quantity of Sections 3.2-3.3 is a sum over the 2**n_l states of each layer:
 `exact_objective` returns these and the exact gradient of
 sum_l gamma_l VCR_l + sum_l beta_l KL_l, by reverse mode through the matrix products
 (the derivative of log T_l[s, t] in A_l[s, i] is t_i - sigmoid(A_l[s, i])).
-Information measures come from `layer_joint_tables`. Theory: theory/exact.md.
+Information measures come from `layer_joint_tables`. Theory: theory/information.md.
 """
 
 import numpy as np
