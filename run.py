@@ -104,6 +104,9 @@ def build_parser():
                    "for small networks such as synthetic12's, NumPy only")
     g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
     g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
+    g.add_argument("--vib-samples", type=int, help="VIB bottleneck draws per example in "
+                   f"training (default {D.vib_samples}; 32 with --preset paper, as Appendix D "
+                   "has M = 32 for every stochastic model)")
     g.add_argument("--vib-test-samples", type=int, help="VIB draws averaged at test time "
                    f"(default {D.vib_test_samples})")
 
@@ -165,7 +168,8 @@ def build_parser():
 def check_ranges(cfg):
     positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
                 "batch_size": cfg.batch_size, "test_runs": cfg.test_runs,
-                "vib_k": cfg.vib_k, "vib_test_samples": cfg.vib_test_samples}
+                "vib_k": cfg.vib_k, "vib_samples": cfg.vib_samples,
+                "vib_test_samples": cfg.vib_test_samples}
     for name, value in positive.items():
         if value is None or value < 1:
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
@@ -222,7 +226,8 @@ def print_config(cfg, xp, data, model, out_dir):
             lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
     if cfg.model == "vib":
         lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
-                      f"{cfg.vib_test_samples} draws at test"))
+                      f"{cfg.vib_samples} draws per example in training, "
+                      f"{cfg.vib_test_samples} at test"))
     lines += [
         ("training", f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer}"
          f"{'' if cfg.lr is None else f' lr {cfg.lr}'}, clip {cfg.clip or 'none'}, "

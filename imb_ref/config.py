@@ -10,15 +10,16 @@ from .errors import UserError
 
 # `--preset paper`: Appendix D. Adadelta on MNIST, Adagrad on CIFAR10, Adam for VIB;
 # beta_l = 1e-4 for the IMB models; VIB's beta 1e-3 (MNIST) / 1e-4 (CIFAR10); M = 32 at
-# training and test time; 10 stochastic test passes. The paper gives neither batch size
+# training and test time, for VIB too (32 bottleneck draws per training example); 10
+# stochastic test passes. The paper gives neither batch size
 # nor epochs: we use batch 100 and early stopping on the validation error with the
 # authors' patience of 20 epochs, up to 200 epochs.
 # `--preset authors`: the authors' released code: Adamax lr 0.01, batch 16, clip 5,
 # patience 20.
 PRESETS = {
     "paper": {
-        "*": dict(samples=32, test_samples=32, test_runs=10, betas="1e-4", gammas="1",
-                  batch_size=100, epochs=200, patience=20),
+        "*": dict(samples=32, test_samples=32, vib_samples=32, test_runs=10, betas="1e-4",
+                  gammas="1", batch_size=100, epochs=200, patience=20),
         ("mnist", "sbn"): dict(optimizer="adadelta", lr=1.0),
         ("fashion-mnist", "sbn"): dict(optimizer="adadelta", lr=1.0),
         ("cifar10", "sbn"): dict(optimizer="adagrad", lr=0.01),
@@ -72,6 +73,7 @@ class Config:
     estimator: str = "raiko"
     vib_k: int = 256
     vib_beta: float = 1e-3
+    vib_samples: int = 1      # VIB: bottleneck draws per example in training
     vib_test_samples: int = 12
     optimizer: str = "adam"
     lr: float = None

@@ -25,7 +25,8 @@ def build_model(cfg, n_features, n_classes):
     return Model(cfg.model, (n_features,) + hidden + (n_classes,), M=cfg.samples,
                  test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
                  betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
-                 vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_test_samples=cfg.vib_test_samples,
+                 vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_samples=cfg.vib_samples,
+                 vib_test_samples=cfg.vib_test_samples,
                  fused=cfg.fused)
 
 

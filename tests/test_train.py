@@ -125,3 +125,26 @@ def test_each_model_learns_real_digits(tmp_path, name):
     import json
     last = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")][-1]
     assert last["val_error"] < 0.35, last
+
+
+def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
+    """Appendix D: M = 32 for every stochastic model, VIB's bottleneck included: under
+    --preset paper a VIB training step draws 32 eps per example (1 without the preset),
+    and the loss is the mean over the draws."""
+    from imb_ref.experiment import build_model
+    from imb_ref.models import vib
+    paper = resolve({"dataset": "mnist", "model": "vib", "preset": "paper", "hidden": "6"})
+    assert paper.vib_samples == 32
+    assert resolve({"dataset": "mnist", "model": "vib"}).vib_samples == 1
+    shapes = []
+    real = vib.vib_objective
+    monkeypatch.setattr(vib, "vib_objective",
+                        lambda p, x, y, eps, beta: shapes.append(eps.shape) or real(p, x, y, eps, beta))
+    model = build_model(paper, 5, 3)
+    params = model.init(np.random.default_rng(0), np.float64)
+    rng = np.random.default_rng(1)
+    model.loss_and_grads(params, rng.random((4, 5)), np.array([0, 1, 2, 0]), rng)
+    assert shapes == [(4, 32, paper.vib_k)]
+    assert model.bytes_per_example(8, training=True) > \
+        build_model(resolve({"dataset": "mnist", "model": "vib", "hidden": "6"}), 5, 3) \
+        .bytes_per_example(8, training=True)

@@ -43,6 +43,7 @@ class Model:
     estimator: str = "raiko"
     vib_k: int = 256
     vib_beta: float = 1e-3
+    vib_samples: int = 1      # bottleneck draws per example in training
     vib_test_samples: int = 12
     fused: bool = None        # None or True: imb_ref/fused.py where it exists; False: never
     stages: int = field(init=False)
@@ -96,7 +97,7 @@ class Model:
     def loss_and_grads(self, params, x, y, rng, stage=1):
         B = x.shape[0]
         if self.name == "vib":
-            eps = rng.standard_normal((B, 1, self.vib_k), dtype=x.dtype)
+            eps = rng.standard_normal((B, self.vib_samples, self.vib_k), dtype=x.dtype)
             out = vib.vib_objective(params, x, y, eps, self.vib_beta)
             return {"loss": out["loss"], "grads": out["grads"],
                     "terms": {"ce": out["ce"], "kl": out["kl"]}}
@@ -140,7 +141,8 @@ class Model:
         if training and self.exact:     # a dozen float64 rows of S_l = 2**n_l per layer
             return 8 * 12 * sum(2 ** n for n in self.sizes[1:-1])
         if not self.stochastic_tree:
-            S = self.vib_test_samples if self.name == "vib" else 1
+            S = ((self.vib_samples if training else self.vib_test_samples)
+                 if self.name == "vib" else 1)
             return itemsize * (4 * sum(self.sizes) + 4 * S * (self.vib_k + self.sizes[-1]))
         M = self.M if training else self.test_samples
         return sbn.bytes_per_example(self.sizes, M, itemsize, training)
