@@ -25,12 +25,13 @@ import time
 import numpy as np
 
 from .backend import device_name
-from .config import resolve
+from .config import parse_sizes, resolve
 from .data import load_dataset
 from .errors import UserError
 from .evaluate import chunk_size
 from .experiment import (build_model, finished_or_resumable, output_folder, train_run,
                          write_json)
+from .train import stage_length
 
 MODELS = ("det", "vib", "sfnn", "greedyimb", "jointimb")
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
@@ -109,13 +110,14 @@ def run_table1(explicit, xp, backend_name, log=print):
             selection.append((s.get("best_val_error") if s.get("best_val_error") is not None
                               else s["test_error_mean"], beta, s))
         val_error, beta, chosen = min(selection, key=lambda t: t[0])
-        epochs = chosen.get("best_epoch") or chosen["epochs_trained"] or base.epochs
+        schedule = retraining_schedule(name, chosen, base)
+        epochs = schedule["epochs"]
         per_seed, attack = [], None
         for seed in range(seed0, seed0 + seeds_n):
             over = {} if beta is None else ({"vib_beta": beta} if name == "vib"
                                             else {"betas": str(beta)})
             cfg = _config(explicit, name, dataset=dataset, seed=seed, val_size=0,
-                          epochs=max(int(epochs), 1), patience=0, **over)
+                          patience=0, **schedule, **over)
             folder = os.path.join(out, "runs", f"{name}-seed{seed}")
             s = _run(cfg, full_data, xp, folder, log)
             per_seed.append(s["test_error_mean"])
@@ -144,6 +146,21 @@ def run_table1(explicit, xp, backend_name, log=print):
     log(md)
     log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")
     return table
+
+
+def retraining_schedule(name, chosen, sel_cfg):
+    """The epochs (and, for GreedyIMB, the stage length) with which the selected run is
+    retrained on the full training set: the epochs up to its best validation error, and
+    for GreedyIMB the schedule that won, stage for stage. Its stages below the last ran
+    their full length (early stopping ends only the last), so the retraining keeps that
+    length and stops the last stage at the best epoch: a selection of 100 + 100 epochs
+    whose best epoch was 130 is retrained as 100 + 30, not as 65 + 65."""
+    epochs = max(int(chosen.get("best_epoch") or chosen["epochs_trained"] or sel_cfg.epochs), 1)
+    if name != "greedyimb":
+        return {"epochs": epochs}
+    stages = len(parse_sizes(sel_cfg.hidden))
+    return {"epochs": epochs,
+            "stage_epochs": stage_length(stages, sel_cfg.epochs, sel_cfg.stage_epochs)}
 
 
 def _attack(explicit, folder, xp, backend_name, log):

@@ -29,11 +29,17 @@ from .launch import optimizer_kernels
 from .optim import clip_global_norm, make_optimizer
 
 
+def stage_length(stages, epochs, stage_epochs):
+    """Epochs of each GreedyIMB stage but the last, which runs to the end:
+    --stage-epochs, else equal shares of the epochs."""
+    return stage_epochs or math.ceil(epochs / stages)
+
+
 def greedy_stage(model, epoch, epochs, stage_epochs):
-    """GreedyIMB's stage for a 1-based epoch: equal shares of the epochs per layer."""
+    """GreedyIMB's stage for a 1-based epoch."""
     if model.stages == 1:
         return 1
-    per = stage_epochs or math.ceil(epochs / model.stages)
+    per = stage_length(model.stages, epochs, stage_epochs)
     return min(model.stages, (epoch - 1) // per + 1)
 
 

@@ -48,3 +48,25 @@ def test_table1_rejects_synthetic12(run_py):
     res = subprocess.run([sys.executable, run_py, "--table1", "--dataset", "synthetic12"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "Table 1 is for mnist" in res.stderr
+
+
+def test_greedyimb_is_retrained_on_the_schedule_that_won():
+    """Selection ran 100 + 100 epochs (2 layers, 200 epochs) and its best validation
+    error came at epoch 130: the retraining runs stage 1 for 100 epochs and stage 2 for
+    30, not 65 + 65. Other models retrain for the best epoch alone."""
+    from imb_ref.config import resolve
+    from imb_ref.models.registry import Model
+    from imb_ref.table1 import retraining_schedule
+    from imb_ref.train import greedy_stage
+    sel = resolve({"dataset": "mnist", "hidden": "8,8", "epochs": 200})
+    chosen = {"best_epoch": 130, "epochs_trained": 150}
+    schedule = retraining_schedule("greedyimb", chosen, sel)
+    assert schedule == {"epochs": 130, "stage_epochs": 100}
+    model = Model("greedyimb", (4, 8, 8, 2))
+    stages = [greedy_stage(model, e, schedule["epochs"], schedule["stage_epochs"])
+              for e in range(1, 131)]
+    assert stages.count(1) == 100 and stages.count(2) == 30
+    assert retraining_schedule("jointimb", chosen, sel) == {"epochs": 130}
+    assert retraining_schedule("greedyimb", chosen,
+                               resolve({"dataset": "mnist", "hidden": "8,8", "epochs": 200,
+                                        "stage_epochs": 40}))["stage_epochs"] == 40
