@@ -110,7 +110,8 @@ def _drop_partial(csv_path, done):
 # Settings a pair's checkpoint must share with the run that resumes it: each one changes
 # the trajectory (or, for epochs, the measurement schedule and GreedyIMB's stages).
 RESUME_KEYS = ("data_file", "hidden", "samples", "estimator", "gammas", "betas", "optimizer",
-               "lr", "momentum", "clip", "batch_size", "epochs", "stage_epochs", "dtype")
+               "lr", "momentum", "clip", "batch_size", "epochs", "stage_epochs", "dtype",
+               "shuffle")
 CHECKPOINT_EVERY = 100      # epochs; a pair is also saved at every measurement
 
 
@@ -164,7 +165,8 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     for epoch in range(first, epochs + 1):
         stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
         losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, seed,
-                             epoch, stage, model.frozen(stage), cfg.clip, xp)
+                             epoch, stage, model.frozen(stage), cfg.clip, xp,
+                             shuffle=cfg.shuffle)
         last_loss = float(np.mean(losses))
         bar.update(1)
         if on_epoch is not None:

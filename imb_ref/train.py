@@ -110,7 +110,7 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
             meta.update(best_val=None, bad_epochs=0)   # early stopping restarts per stage
         losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, cfg.seed,
                              epoch, stage, frozen, cfg.clip, xp,
-                             f"epoch {epoch}/{cfg.epochs}", cfg.quiet)
+                             f"epoch {epoch}/{cfg.epochs}", cfg.quiet, cfg.shuffle)
         train_loss = float(np.mean(losses))
         record = {"epoch": epoch, "train_loss": train_loss}
         if model.stages > 1:
@@ -150,8 +150,9 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
 
 
 def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, frozen, clip, xp,
-                desc="", quiet=True):
-    """One pass over (x, y) in shuffled minibatches; updates `params` in place.
+                desc="", quiet=True, shuffle=True):
+    """One pass over (x, y) in minibatches, shuffled unless `shuffle` is False (then in
+    the data's order, as the authors' code does); updates `params` in place.
 
     Shuffling uses the host generator (seed, 0, epoch) and the noise the generator
     (seed, 1, epoch), so an epoch is a pure function of its inputs. Each minibatch is
@@ -162,7 +163,8 @@ def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, froz
     n = int(y.shape[0])
     steps = math.ceil(n / batch)
     perm = xp.asarray(np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(0, epoch))).permutation(n))
+        np.random.SeedSequence(seed, spawn_key=(0, epoch))).permutation(n)
+        if shuffle else np.arange(n))
     noise = make_rng(xp, seed, 1, epoch)
     losses = []
     with progress_bar(steps, desc, quiet) as bar:

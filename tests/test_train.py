@@ -148,3 +148,42 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     assert model.bytes_per_example(8, training=True) > \
         build_model(resolve({"dataset": "mnist", "model": "vib", "hidden": "6"}), 5, 3) \
         .bytes_per_example(8, training=True)
+
+
+def test_authors_preset_is_the_released_code():
+    """--preset authors: Adamax lr 0.01, batch 16, clip 5, patience 20, up to 1000
+    epochs, no shuffling, 1/60 of the training set for validation, 100 test passes."""
+    cfg = resolve({"dataset": "mnist", "preset": "authors"})
+    assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.clip, cfg.patience, cfg.epochs,
+            cfg.shuffle, cfg.val_size, cfg.test_runs, cfg.samples) == \
+        ("adamax", 0.01, 16, 5.0, 20, 1000, False, 60000 // 60, 100, 32)
+    assert resolve({"dataset": "cifar10", "preset": "authors"}).val_size == 50000 // 60
+    assert resolve({"dataset": "cifar10", "preset": "authors", "model": "vib"}).val_size == 833
+    assert resolve({"dataset": "mnist"}).shuffle is True
+
+
+def test_unshuffled_epochs_take_the_batches_in_order():
+    """shuffle=False feeds the batches in the data's order every epoch; the default
+    draws a fresh permutation per epoch (a function of the seed and the epoch)."""
+    from imb_ref.optim import make_optimizer
+    from imb_ref.train import train_epoch
+    model = Model("sfnn", (12, 3, 2), M=2, test_samples=2, gammas=(1, 0), betas=(0,))
+    data = small_synthetic()
+    x, y = data.train.x[:40], np.arange(40) % 2
+    seen = []
+    real = Model.loss_and_grads
+
+    class Spy(Model):
+        def loss_and_grads(self, params, xb, yb, rng, stage=1):
+            seen.append([int(np.flatnonzero((x == r).all(1))[0]) for r in xb])
+            return real(self, params, xb, yb, rng, stage)
+    spy = Spy("sfnn", (12, 3, 2), M=2, test_samples=2, gammas=(1, 0), betas=(0,))
+    params = model.init(np.random.default_rng(0), np.float64)
+    for epoch in (1, 2):
+        train_epoch(spy, params, make_optimizer("sgd", 0.1), x, y, 16, 16, 0, epoch, 1,
+                    set(), 0, np, shuffle=False)
+    assert sum(seen, []) == list(range(40)) * 2
+    seen.clear()
+    train_epoch(spy, params, make_optimizer("sgd", 0.1), x, y, 16, 16, 0, 1, 1, set(), 0, np)
+    order = sum(seen, [])
+    assert sorted(order) == list(range(40)) and order != list(range(40))
