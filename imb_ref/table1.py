@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from .backend import device_name
-from .config import parse_sizes, resolve
+from .config import Config, parse_sizes, resolve
 from .data import load_dataset
 from .errors import UserError
 from .evaluate import chunk_size
@@ -59,7 +59,29 @@ def _config(explicit, model, **over):
     return resolve(e)
 
 
+# Settings that do not change a run's numbers: a folder made with other values of these
+# may be reused. Every other setting must match (check_reuse).
+NOT_COMPARED = ("quiet", "output_dir", "data_dir", "max_memory", "backend", "fused", "jobs",
+                "points", "models", "seeds")
+
+
+def check_reuse(cfg, folder):
+    """Refuse to reuse a run folder made with other settings, naming the first that
+    differs: a table must never mix runs of two configurations."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        saved = Config.from_dict(json.load(fh)).to_dict()
+    for key, value in cfg.to_dict().items():
+        if key not in NOT_COMPARED and saved.get(key) != value:
+            raise UserError(f"{folder} was made with {key} = {saved.get(key)!r} but this "
+                            f"table asks for {value!r}: use another --output-dir, or delete "
+                            f"that folder to redo the run")
+
+
 def _run(cfg, data, xp, folder, log):
+    check_reuse(cfg, folder)
     summary, resume = finished_or_resumable(folder)
     if summary is not None:
         log(f"  {os.path.basename(folder)}: finished earlier, reused")

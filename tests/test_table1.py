@@ -37,6 +37,14 @@ def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
     again = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0
     assert "training" not in again.stdout and "reused" in again.stdout
+    # The same folder with another network: refused in one line, nothing mixed.
+    other = [a if a != "8" else "9" for a in args]
+    assert other != args
+    before = (out / "table1.json").read_text()
+    mixed = subprocess.run(other, capture_output=True, text=True, timeout=600, env=env)
+    assert mixed.returncode == 2 and mixed.stderr.count("\n") == 1
+    assert "was made with hidden = '8' but this table asks for '9'" in mixed.stderr
+    assert (out / "table1.json").read_text() == before
 
 
 def test_paper_numbers_are_the_papers():
