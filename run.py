@@ -138,6 +138,12 @@ def build_parser():
                    "JointIMB with the paper's protocol on --dataset (mnist, cifar10, "
                    "fashion-mnist) and write table1.md and table1.json; with --attack cw-l2 "
                    "also the robustness columns")
+    g.add_argument("--plan", action="store_true", help="with --table1 and --output-dir: "
+                   "print the runs that can start now, one self-contained command per line "
+                   "(the selection runs, then each model's retraining once its selection "
+                   "is finished), for xargs -P, GNU parallel or a SLURM array; plan again "
+                   "after they finish, then run --table1 without --plan to gather the "
+                   "table (and make the attacks)")
     g.add_argument("--beta-grid", help="betas tried on the validation split (default "
                    "1e-1,...,1e-10 as the paper)")
 
@@ -332,8 +338,11 @@ def run(argv=None):
         from imb_ref.table1 import run_table1
         name = explicit.get("backend", backend.default_backend())
         explicit.setdefault("dataset", "mnist")
-        run_table1(explicit, backend.resolve(name), name)
+        # Planning trains nothing: the backend is resolved where the commands run.
+        run_table1(explicit, None if explicit.get("plan") else backend.resolve(name), name)
         return 0
+    if explicit.get("plan"):
+        raise UserError("--plan lists the runs of --table1; add --table1 or drop --plan")
     if "attack" in explicit or "checkpoint" in explicit:
         if "attack" not in explicit or "checkpoint" not in explicit:
             raise UserError("--attack cw-l2 and --checkpoint DIR go together")

@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -52,7 +53,7 @@ def metric_name(dataset):
 
 def _config(explicit, model, **over):
     e = {k: v for k, v in explicit.items()
-         if k not in ("table1", "attack", "beta_grid", "seeds", "output_dir", "model")}
+         if k not in ("table1", "plan", "attack", "beta_grid", "seeds", "output_dir", "model")}
     e.setdefault("preset", "paper")
     e["model"] = model
     e.update(over)
@@ -92,7 +93,8 @@ def _run(cfg, data, xp, folder, log):
     return train_run(cfg, model, data, xp, folder, resume=resume, log=lambda m: None)
 
 
-def run_table1(explicit, xp, backend_name, log=print):
+def _settings(explicit):
+    """(dataset, seeds, grid) of a --table1 command, checked."""
     dataset = explicit.get("dataset", "mnist")
     if dataset not in ("mnist", "cifar10", "fashion-mnist"):
         raise UserError(f"--table1 --dataset {dataset}: Table 1 is for mnist, cifar10 or "
@@ -103,6 +105,52 @@ def run_table1(explicit, xp, backend_name, log=print):
     if seeds_n < 1 or not grid or min(grid) <= 0:
         raise UserError("--seeds must be at least 1 and --beta-grid a comma list of "
                         "positive numbers")
+    return dataset, list(range(seed0, seed0 + seeds_n)), grid
+
+
+def _beta_over(name, beta):
+    return {} if beta is None else ({"vib_beta": beta} if name == "vib"
+                                    else {"betas": str(beta)})
+
+
+def selection_runs(explicit, dataset, name, grid, seed, base, out):
+    """[(beta, cfg, folder)]: one run per beta of the grid (one run for DET and SFNN) on
+    the training split, early stopping on the validation split."""
+    betas = grid if name in ("vib", "greedyimb", "jointimb") else [None]
+    runs = []
+    for beta in betas:
+        cfg = _config(explicit, name, dataset=dataset, seed=seed,
+                      patience=base.patience or 20, **_beta_over(name, beta))
+        tag = f"{name}-select" + ("" if beta is None else f"-beta{beta:g}")
+        runs.append((beta, cfg, os.path.join(out, "runs", tag)))
+    return runs
+
+
+def choose(summaries):
+    """(validation error, beta, summary) of the selection run with the lowest
+    validation error; summaries: [(beta, summary)]."""
+    scored = [(s.get("best_val_error") if s.get("best_val_error") is not None
+               else s["test_error_mean"], beta, s) for beta, s in summaries]
+    return min(scored, key=lambda t: t[0])
+
+
+def retraining_runs(explicit, dataset, name, beta, schedule, seeds, out):
+    """[(seed, cfg, folder)]: the chosen setting retrained on the whole training set."""
+    return [(seed, _config(explicit, name, dataset=dataset, seed=seed, val_size=0,
+                           patience=0, **schedule, **_beta_over(name, beta)),
+             os.path.join(out, "runs", f"{name}-seed{seed}")) for seed in seeds]
+
+
+def run_table1(explicit, xp, backend_name, log=print):
+    dataset, seeds, grid = _settings(explicit)
+    if explicit.get("plan"):
+        lines = plan_table1(explicit)
+        for line in lines:
+            print(line, flush=True)
+        if not lines:
+            print("--plan: every run is finished; run the same command without --plan to "
+                  "gather the table", file=sys.stderr)
+        return None
     out = output_folder(explicit.get("output_dir"), f"table1-{dataset}")
     os.makedirs(os.path.join(out, "runs"), exist_ok=True)
     base = _config(explicit, "jointimb", dataset=dataset)
@@ -114,36 +162,24 @@ def run_table1(explicit, xp, backend_name, log=print):
     if len(sel_data.val) == 0:
         raise UserError("--table1 selects beta on a validation split: --val-size must be > 0")
     log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
-        f"{list(range(seed0, seed0 + seeds_n))}; selection on {sel_data.summary()}; "
+        f"{seeds}; selection on {sel_data.summary()}; "
         f"backend {backend_name} ({device_name(xp)}); output {out}")
     t_start = time.time()
     rows = []
     for name in MODELS:
         t0 = time.time()
-        betas = grid if name in ("vib", "greedyimb", "jointimb") else [None]
-        selection = []
-        for beta in betas:
-            over = {} if beta is None else ({"vib_beta": beta} if name == "vib"
-                                            else {"betas": str(beta)})
-            over.setdefault("patience", base.patience or 20)
-            cfg = _config(explicit, name, dataset=dataset, seed=seed0, **over)
-            tag = f"{name}-select" + ("" if beta is None else f"-beta{beta:g}")
-            s = _run(cfg, sel_data, xp, os.path.join(out, "runs", tag), log)
-            selection.append((s.get("best_val_error") if s.get("best_val_error") is not None
-                              else s["test_error_mean"], beta, s))
-        val_error, beta, chosen = min(selection, key=lambda t: t[0])
+        summaries = [(beta, _run(cfg, sel_data, xp, folder, log))
+                     for beta, cfg, folder in selection_runs(explicit, dataset, name, grid,
+                                                             seeds[0], base, out)]
+        val_error, beta, chosen = choose(summaries)
         schedule = retraining_schedule(name, chosen, base)
         epochs = schedule["epochs"]
         per_seed, attack = [], None
-        for seed in range(seed0, seed0 + seeds_n):
-            over = {} if beta is None else ({"vib_beta": beta} if name == "vib"
-                                            else {"betas": str(beta)})
-            cfg = _config(explicit, name, dataset=dataset, seed=seed, val_size=0,
-                          patience=0, **schedule, **over)
-            folder = os.path.join(out, "runs", f"{name}-seed{seed}")
+        for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule,
+                                                 seeds, out):
             s = _run(cfg, full_data, xp, folder, log)
             per_seed.append(s["test_error_mean"])
-            if explicit.get("attack") and seed == seed0:
+            if explicit.get("attack") and seed == seeds[0]:
                 attack = _attack(explicit, folder, xp, backend_name, log)
         errs = np.array(per_seed)
         values = 100 * (1 - errs) if metric_name(dataset) == "accuracy" else 100 * errs
@@ -168,6 +204,67 @@ def run_table1(explicit, xp, backend_name, log=print):
     log(md)
     log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")
     return table
+
+
+# ---- --plan: the table's runs as independent commands, for any scheduler ---------------
+PLAN_SKIP = ("seeds", "models", "points", "jobs", "output_dir")
+
+
+def run_command(cfg, folder):
+    """One self-contained `python run.py` line that trains `cfg` into `folder`, every
+    setting spelled out (so the folder's config.json is the table's, whatever the
+    defaults of the machine that runs it); a run interrupted earlier is resumed."""
+    script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
+    if finished_or_resumable(folder)[1] is not None:
+        return " ".join(shlex.quote(a) for a in
+                        ("python", script, "--resume", folder, "--quiet"))
+    args = ["python", script]
+    for key, value in cfg.to_dict().items():
+        flag = "--" + key.replace("_", "-")
+        if key in PLAN_SKIP or value is None:
+            continue
+        if isinstance(value, bool):
+            if key == "quiet":
+                args += [flag] if value else []
+            else:
+                args.append(flag if value else "--no-" + key.replace("_", "-"))
+            continue
+        args += [flag, str(value)]
+    args += ["--output-dir", folder]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def plan_table1(explicit):
+    """The runs that can start now, one command per line: every unfinished selection
+    run, and the retraining runs of each model whose selection is complete. Running
+    them (in any order, on any number of machines) and planning again reaches the
+    retraining; --table1 without --plan then gathers the finished folders."""
+    dataset, seeds, grid = _settings(explicit)
+    if not explicit.get("output_dir"):
+        raise UserError("--plan needs --output-dir: the planned runs write their folders "
+                        "under it, and the gathering --table1 reads them there")
+    out = explicit["output_dir"]
+    base = _config(explicit, "jointimb", dataset=dataset)
+    lines = []
+    for name in MODELS:
+        selection = selection_runs(explicit, dataset, name, grid, seeds[0], base, out)
+        summaries = []
+        for beta, cfg, folder in selection:
+            check_reuse(cfg, folder)
+            summaries.append((beta, finished_or_resumable(folder)[0]))
+        pending = [run_command(cfg, folder) for (_, cfg, folder), (_, s)
+                   in zip(selection, summaries) if s is None]
+        if pending:
+            lines += pending
+            continue
+        _, beta, chosen = choose(summaries)
+        for _, cfg, folder in retraining_runs(explicit, dataset, name, beta,
+                                              retraining_schedule(name, chosen, base),
+                                              seeds, out):
+            check_reuse(cfg, folder)
+            if finished_or_resumable(folder)[0] is None:
+                lines.append(run_command(cfg, folder))
+    return lines
 
 
 def retraining_schedule(name, chosen, sel_cfg):

@@ -78,3 +78,60 @@ def test_greedyimb_is_retrained_on_the_schedule_that_won():
     assert retraining_schedule("greedyimb", chosen,
                                resolve({"dataset": "mnist", "hidden": "8,8", "epochs": 200,
                                         "stage_epochs": 40}))["stage_epochs"] == 40
+
+
+def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
+    """--plan prints the runs that can start now as self-contained commands; xargs -P 2
+    runs them, a second plan lists the retraining runs, and --table1 without --plan
+    then gathers the folders without training anything. The gathered table equals the
+    one --table1 computes by itself (every run is a pure function of its settings)."""
+    data = tmp_path / "fashion"
+    write_mnist_like(str(data), n_train=120, n_test=30)
+    env = dict(os.environ, IMB_FASHION_SYSTEM_DIR=str(data))
+    common = [sys.executable, run_py, "--table1", "--dataset", "fashion-mnist", "--val-size",
+              "40", "--hidden", "6", "--samples", "2", "--epochs", "1", "--seeds", "2",
+              "--beta-grid", "1e-3,1e-4", "--test-runs", "1", "--vib-k", "3", "--quiet"]
+    planned, direct = tmp_path / "planned", tmp_path / "direct"
+
+    def plan():
+        res = subprocess.run(common + ["--plan", "--output-dir", str(planned)],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        return [line for line in res.stdout.splitlines() if line]
+
+    def run_all(lines):
+        plan_file = tmp_path / "plan.txt"
+        plan_file.write_text("\n".join(lines) + "\n")
+        shell = f"xargs -P 2 -d '\\n' -I CMD sh -c CMD < {plan_file}"
+        res = subprocess.run(["sh", "-c", shell], capture_output=True, text=True,
+                             timeout=600, env=dict(env, PATH=os.path.dirname(sys.executable)
+                                                   + os.pathsep + env["PATH"]))
+        assert res.returncode == 0, res.stderr
+
+    first = plan()
+    assert len(first) == 2 * 3 + 2            # DET, SFNN once; VIB, GreedyIMB, JointIMB per beta
+    assert all("--output-dir" in line and "-select" in line for line in first)
+    run_all(first)
+    second = plan()
+    assert len(second) == 5 * 2 and all("-seed" in line for line in second)
+    run_all(second)
+    assert plan() == []
+    gathered = subprocess.run(common + ["--output-dir", str(planned)], capture_output=True,
+                              text=True, timeout=600, env=env)
+    assert gathered.returncode == 0, gathered.stderr
+    assert "training" not in gathered.stdout and "reused" in gathered.stdout
+    alone = subprocess.run(common + ["--output-dir", str(direct)], capture_output=True,
+                           text=True, timeout=600, env=env)
+    assert alone.returncode == 0, alone.stderr
+    rows = lambda folder: [(r["model"], r["beta"], r["epochs"], r["per_seed"])
+                           for r in json.load(open(folder / "table1.json"))["rows"]]
+    assert rows(planned) == rows(direct)
+
+
+def test_plan_needs_table1_and_an_output_dir(run_py):
+    res = subprocess.run([sys.executable, run_py, "--plan"], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 2 and "add --table1" in res.stderr
+    res = subprocess.run([sys.executable, run_py, "--table1", "--plan"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2 and "--plan needs --output-dir" in res.stderr
