@@ -108,10 +108,11 @@ def _drop_partial(csv_path, done):
 
 
 # Settings a pair's checkpoint must share with the run that resumes it: each one changes
-# the trajectory (or, for epochs, the measurement schedule and GreedyIMB's stages).
+# the trajectory (or, for epochs and points, the measurement schedule and GreedyIMB's
+# stages).
 RESUME_KEYS = ("data_file", "hidden", "samples", "estimator", "gammas", "betas", "optimizer",
-               "lr", "momentum", "clip", "batch_size", "epochs", "stage_epochs", "dtype",
-               "shuffle")
+               "lr", "momentum", "clip", "batch_size", "epochs", "points", "stage_epochs",
+               "dtype", "shuffle")
 CHECKPOINT_EVERY = 100      # epochs; a pair is also saved at every measurement
 
 
@@ -138,7 +139,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
                          kernels=optimizer_kernels(xp, cfg.fused))
     todo = set(measurement_epochs(epochs, points))
-    settings = {k: getattr(cfg, k) for k in RESUME_KEYS}
+    settings = {**{k: getattr(cfg, k) for k in RESUME_KEYS}, "epochs": epochs, "points": points}
     saved = load_pair(checkpoint_path, settings)
 
     def measure(epoch):
