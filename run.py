@@ -24,7 +24,8 @@ from imb_ref.config import Config, parse_sizes, resolve
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import UserError
 from imb_ref.evaluate import chunk_size
-from imb_ref.experiment import build_model, output_folder, train_run, write_json
+from imb_ref.experiment import build_model, output_folder, train_run
+from imb_ref.files import write_json
 from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.exact import max_transition_entries
 from imb_ref.models import ESTIMATORS, MAX_EXACT_ENTRIES, MODELS, sbn

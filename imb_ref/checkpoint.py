@@ -15,6 +15,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .errors import UserError
+from .files import atomic_write
 
 FILENAME = "checkpoint.npz"
 
@@ -25,12 +26,8 @@ def save(path, params, best, opt_state, meta):
     arrays.update({f"opt/{k}": to_numpy(v) for k, v in opt_state.items() if k != "t"})
     meta = dict(meta, opt_t=int(opt_state.get("t", 0)))
     arrays["meta"] = np.array(json.dumps(meta))
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
+    with atomic_write(path, "wb") as fh:
         np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def resolve_path(path):

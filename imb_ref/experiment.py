@@ -14,6 +14,7 @@ import numpy as np
 from . import backend, checkpoint
 from .config import parse_sizes, per_layer
 from .errors import UserError
+from .files import write_json
 from .models.registry import Model
 from .train import final_evaluation, fit
 
@@ -36,13 +37,6 @@ def output_folder(given, name):
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--output-dir {out}: is a file, not a folder")
     return out
-
-
-def write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2)
-    os.replace(tmp, path)
 
 
 def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):

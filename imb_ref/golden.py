@@ -20,6 +20,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .errors import UserError
+from .files import atomic_write
 from .models import sbn
 
 FORMAT_VERSION = 1
@@ -42,10 +43,8 @@ def write_case(path, case):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"--export-golden {path}: folder {folder} does not exist")
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as fh:
+    with atomic_write(path, "wb") as fh:
         np.savez(fh, **case)
-    os.replace(tmp, path)
     return path
 
 

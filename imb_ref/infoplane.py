@@ -39,11 +39,11 @@ import numpy as np
 
 from . import checkpoint
 from .backend import make_rng, to_numpy
-from .experiment import write_json
 from .data import synthetic12
 from .errors import UserError
 from .evaluate import chunk_size, error_rate
 from .exact import information_plane, predictive_distribution
+from .files import atomic_write, save_figure, write_json
 from .info import mutual_information
 from .launch import optimizer_kernels
 from .optim import make_optimizer
@@ -255,7 +255,7 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     for key in ("test_error", "exact_test_error"):
         summary[key] = {name: _seed_mean(results, key, name, seeds) for name in models}
     write_json(os.path.join(out_dir, "summary.json"), summary)
-    with open(os.path.join(out_dir, "summary.md"), "w") as fh:
+    with atomic_write(os.path.join(out_dir, "summary.md")) as fh:
         fh.write(summary_markdown(summary, cfg, seeds))
     plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs,
          title=f"{cfg.epochs:,} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
@@ -494,10 +494,8 @@ def plot(table, models, path, epochs, title=None):
     """Write `figure(...)` to `path` (a PNG, through a temporary name)."""
     import matplotlib.pyplot as plt
     fig = figure(table, models, epochs, title)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def figure(table, models, epochs, title=None):

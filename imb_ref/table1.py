@@ -30,8 +30,8 @@ from .config import Config, parse_sizes, resolve
 from .data import load_dataset
 from .errors import UserError
 from .evaluate import chunk_size
-from .experiment import (build_model, finished_or_resumable, output_folder, train_run,
-                         write_json)
+from .experiment import build_model, finished_or_resumable, output_folder, train_run
+from .files import atomic_write, write_json
 from .train import stage_length
 
 MODELS = ("det", "vib", "sfnn", "greedyimb", "jointimb")
@@ -199,7 +199,7 @@ def run_table1(explicit, xp, backend_name, log=print):
     table = _table(rows, explicit, dataset, xp, backend_name, base, t_start)
     write_json(os.path.join(out, "table1.json"), table)
     md = markdown(table)
-    with open(os.path.join(out, "table1.md"), "w") as fh:
+    with atomic_write(os.path.join(out, "table1.md")) as fh:
         fh.write(md)
     log(md)
     log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")

@@ -6,7 +6,6 @@ Writes <output-dir>/attack.json (the settings and every figure) and attack.png (
 of originals, adversarials and perturbations); the output folder defaults to the run's.
 """
 
-import json
 import os
 import time
 
@@ -17,6 +16,7 @@ from ..backend import device_name
 from ..config import Config
 from ..data import load_dataset
 from ..errors import UserError
+from ..files import write_json
 from ..train import progress_bar
 from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
@@ -82,10 +82,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
                            "backend": backend_name, "device": device_name(xp)},
               "model": model.name, "dataset": cfg.dataset,
               "results": metrics(raw), "wall_s": round(time.time() - t0, 1)}
-    tmp = os.path.join(out_dir, "attack.json.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=2)
-    os.replace(tmp, os.path.join(out_dir, "attack.json"))
+    write_json(os.path.join(out_dir, "attack.json"), result)
     adv, ok = (raw["u_adv"], raw["u_success"]) if "u_adv" in raw else \
         (raw["t_adv0"], raw["t_success"][:, 0])
     grid_png(os.path.join(out_dir, "attack.png"), x_all, adv, ok, raw["correct"])

@@ -21,6 +21,7 @@ Beside it, two more figures, each labelled:
 import numpy as np
 
 from ..backend import array_module, make_rng, to_numpy
+from ..files import save_figure
 from .cw import CWConfig, cw_l2, succeeded
 from .target import ModelTarget
 
@@ -265,7 +266,6 @@ def _verify_again(model, params, res, goals, targeted, seed, samples, xp):
 
 def grid_png(path, x, adv, success, correct, n=8):
     """Originals, adversarials and perturbations (rescaled) of the first n images."""
-    import os
 
     import matplotlib
     matplotlib.use("Agg")
@@ -295,7 +295,5 @@ def grid_png(path, x, adv, success, correct, n=8):
             ax.set_title(title, fontsize=7)
     fig.suptitle("C&W L2, untargeted: original / adversarial / perturbation (rescaled)",
                  fontsize=9)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)

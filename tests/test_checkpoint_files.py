@@ -1,0 +1,36 @@
+"""imb_ref.files: an interrupted or failed write leaves neither a partial file under the
+final name nor a temporary file beside it."""
+
+import os
+
+import numpy as np
+import pytest
+
+from imb_ref import checkpoint
+from imb_ref.files import TMP_SUFFIX, atomic_write, write_json
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path):
+    path = str(tmp_path / "summary.json")
+    write_json(path, {"a": 1})
+    with pytest.raises(RuntimeError):
+        with atomic_write(path) as fh:
+            fh.write('{"a": 2, "half')
+            raise RuntimeError("disk full")
+    assert open(path).read().replace(" ", "").replace("\n", "") == '{"a":1}'
+    assert os.listdir(tmp_path) == ["summary.json"]
+
+
+def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = str(tmp_path / checkpoint.FILENAME)
+    params = {"W_0": np.ones((2, 2))}
+    checkpoint.save(path, params, {}, {"t": 1}, {"epoch": 1})
+
+    def broken_savez(fh, **arrays):
+        fh.write(b"PK\x03\x04 partial")
+        raise OSError(27, "File too large")
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError):
+        checkpoint.save(path, params, {}, {"t": 2}, {"epoch": 2})
+    assert checkpoint.load(path)[3]["epoch"] == 1
+    assert not os.path.exists(path + TMP_SUFFIX)
