@@ -3,7 +3,8 @@
 The command line resolves the module once (`resolve`); library code never asks which
 backend is active and instead uses the module of the arrays it receives
 (`array_module`), as in CuPy's "CPU/GPU agnostic code" guide. Arrays cross between host
-and device only at the edges: data in (`to_device`), metrics out (`to_numpy`).
+and device only at the edges: data in (`xp.asarray`, once per run), metrics out
+(`to_numpy`).
 """
 
 import os
@@ -66,11 +67,6 @@ def to_numpy(a):
     if type(a).__module__.startswith("cupy"):
         return a.get()
     return np.asarray(a)
-
-
-def to_device(xp, a, dtype=None):
-    """Move a host array onto `xp`'s device once, optionally casting."""
-    return xp.asarray(a, dtype=dtype)
 
 
 def device_name(xp):

@@ -95,10 +95,18 @@ def test_theorem_3_2_exactly(seed, scale):
     assert vcr[L] == pytest.approx(composite, abs=tol)
     assert vcr[L] >= nll - tol
     assert np.all(np.diff(vcr) >= -tol)
-    tables, _ = exact.layer_joint_tables(params, x, y, w, n_classes=3)
+    tables, f = exact.layer_joint_tables(params, x, y, w, n_classes=3)
     for l, (_, pyz) in enumerate(tables, start=1):
         h_y_given_z = (entropy(pyz) - entropy(pyz.sum(0))) * LN2        # nats
         assert vcr[l] >= h_y_given_z - tol
+        # The gap is E_z KL(p(.|z) || p_hat(.|z)) from the relevance decoder of Eq. (3)
+        # to the network's decoder V_l of Eq. (7) (theory/vcr_bound.md).
+        decoder, pz = exact.relevance_decoder(pyz), pyz.sum(0)
+        seen = pz > 0
+        kl = np.sum(pyz[:, seen] * (np.log(decoder[:, seen], where=pyz[:, seen] > 0,
+                                           out=np.zeros_like(decoder[:, seen]))
+                                    - np.log(f["V"][l].T[:, seen])))
+        assert vcr[l] - h_y_given_z == pytest.approx(kl, abs=tol)
 
 
 @given(seed=st.integers(0, 2 ** 32 - 1))

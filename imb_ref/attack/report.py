@@ -266,7 +266,6 @@ def _verify_again(model, params, res, goals, targeted, seed, samples, xp):
 
 def grid_png(path, x, adv, success, correct, n=8):
     """Originals, adversarials and perturbations (rescaled) of the first n images."""
-
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

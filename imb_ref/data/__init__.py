@@ -2,7 +2,7 @@
 
 `load_dataset` returns a `Dataset` of host (NumPy) arrays: pixels scaled to [0, 1]
 (float64 unless asked otherwise), labels int64. The last `val_size` training examples form the validation
-split. The caller moves the arrays to the device once (`backend.to_device`).
+split. The caller moves the arrays to the device once (`xp.asarray`).
 """
 
 from dataclasses import dataclass

@@ -27,13 +27,6 @@ from ..nn.softmax import log_softmax_at_backward, log_softmax_at_forward
 from ..nn.vcr import vcr_backward, vcr_forward
 
 
-def layer_sizes(params):
-    """(n_0, n_1, ..., n_L, C) read off the weights."""
-    L = n_hidden(params)
-    return tuple([params["W_0"].shape[0]] + [params[f"W_{l}"].shape[1]
-                                             for l in range(L + 1)])
-
-
 def n_hidden(params):
     return sum(1 for k in params if k.startswith("W_")) - 1
 
@@ -235,11 +228,6 @@ def predict_proba(params, x, uniforms=None):
     """
     logits, _, _ = _forward(params, x, uniforms)
     return softmax(logits, axis=2).mean(axis=1)
-
-
-def logits_leaves(params, x, uniforms=None):
-    """The output logits of every leaf, (B, N, C)."""
-    return _forward(params, x, uniforms)[0]
 
 
 def bytes_per_example(sizes, M, itemsize, training=True):

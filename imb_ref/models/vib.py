@@ -46,10 +46,6 @@ def init_params(sizes, rng, K=256, dtype=np.float64):
     return params
 
 
-def bottleneck_size(params):
-    return params["W_mu"].shape[1]
-
-
 def _encode(params, x):
     L = sum(1 for k in params if k.startswith("W_") and k[2:].isdigit())
     h = x
