@@ -11,7 +11,7 @@
 // Noise. Particle i of hidden layer l (i = (b * P + g) * M + c: example b, parent g,
 // child c) and unit j draw their uniform from Philox4x32-10 (Salmon et al. 2011) at
 //     counter = (i mod 2^32, j / 4, l, i / 2^32),  key = (key[0], key[1]),
-// word j mod 4 of the output. imb_ref/fused.py: philox_uniforms writes out the same
+// word j mod 4 of the output. imb_ref/philox.py: philox_uniforms writes out the same
 // numbers in the layout of imb_ref/models/sbn.py, so the reference path can be run on
 // exactly the noise a fused step used.
 

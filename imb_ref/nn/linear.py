@@ -1,7 +1,7 @@
 """The affine layer y = x W + b on particles of any leading shape.
 
-Rows are vectors (x is (..., n_in), W is (n_in, n_out)), as in the model issue's
-notation a_l = z_{l-1} W_{l-1} + b_{l-1}.
+Rows are vectors (x is (..., n_in), W is (n_in, n_out)), as in the network's
+a_l = z_{l-1} W_{l-1} + b_{l-1} (imb_ref/models/sbn.py, and the reference-case format).
 """
 
 
