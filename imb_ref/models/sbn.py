@@ -13,8 +13,6 @@ contiguous. `uniforms=None` runs the network mean-field (z_l = p_l, one particle
 layer): the DET model, and the deterministic evaluation of the stochastic ones.
 """
 
-import math
-
 import numpy as np
 
 from ..backend import array_module, to_numpy
@@ -22,7 +20,7 @@ from ..nn.bernoulli import (bernoulli_backward, bernoulli_forward, bernoulli_mea
                             bernoulli_score, sum_children)
 from ..nn.functions import softmax
 from ..nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
-from ..nn.linear import flat_matmul, linear_backward, linear_forward
+from ..nn.linear import flat_matmul, glorot_uniform, linear_backward, linear_forward
 from ..nn.softmax import log_softmax_at_backward, log_softmax_at_forward
 from ..nn.vcr import vcr_backward, vcr_forward
 
@@ -40,8 +38,7 @@ def init_params(sizes, rng, dtype=np.float64, with_prior=True):
     params = {}
     for l in range(len(sizes) - 1):
         n_in, n_out = sizes[l], sizes[l + 1]
-        limit = math.sqrt(6.0 / (n_in + n_out))
-        params[f"W_{l}"] = rng.uniform(-limit, limit, size=(n_in, n_out)).astype(dtype)
+        params[f"W_{l}"] = glorot_uniform(rng, n_in, n_out, dtype)
         params[f"b_{l}"] = np.zeros(n_out, dtype=dtype)
     if with_prior:
         for l in range(1, len(sizes) - 1):

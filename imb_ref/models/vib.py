@@ -12,21 +12,14 @@ The -5 shift of sigma's pre-activation is Alemi et al.'s (it starts the bottlene
 small noise). At test time the softmax is averaged over 12 draws of eps.
 """
 
-import math
-
 import numpy as np
 
 from ..backend import array_module
 from ..nn.functions import sigmoid, softmax, softplus
-from ..nn.linear import linear_backward, linear_forward
+from ..nn.linear import glorot_uniform, linear_backward, linear_forward
 from ..nn.softmax import log_softmax_at_backward, log_softmax_at_forward
 
 SIGMA_SHIFT = 5.0
-
-
-def _glorot(rng, n_in, n_out, dtype):
-    limit = math.sqrt(6.0 / (n_in + n_out))
-    return rng.uniform(-limit, limit, size=(n_in, n_out)).astype(dtype)
 
 
 def init_params(sizes, rng, K=256, dtype=np.float64):
@@ -34,14 +27,14 @@ def init_params(sizes, rng, K=256, dtype=np.float64):
     params = {}
     hidden = sizes[:-1]
     for l in range(len(hidden) - 1):
-        params[f"W_{l}"] = _glorot(rng, hidden[l], hidden[l + 1], dtype)
+        params[f"W_{l}"] = glorot_uniform(rng, hidden[l], hidden[l + 1], dtype)
         params[f"b_{l}"] = np.zeros(hidden[l + 1], dtype=dtype)
     n_L = hidden[-1]
-    params["W_mu"] = _glorot(rng, n_L, K, dtype)
+    params["W_mu"] = glorot_uniform(rng, n_L, K, dtype)
     params["b_mu"] = np.zeros(K, dtype=dtype)
-    params["W_sigma"] = _glorot(rng, n_L, K, dtype)
+    params["W_sigma"] = glorot_uniform(rng, n_L, K, dtype)
     params["b_sigma"] = np.zeros(K, dtype=dtype)
-    params["W_dec"] = _glorot(rng, K, sizes[-1], dtype)
+    params["W_dec"] = glorot_uniform(rng, K, sizes[-1], dtype)
     params["b_dec"] = np.zeros(sizes[-1], dtype=dtype)
     return params
 

@@ -4,6 +4,15 @@ Rows are vectors (x is (..., n_in), W is (n_in, n_out)), as in the network's
 a_l = z_{l-1} W_{l-1} + b_{l-1} (imb_ref/models/sbn.py, and the reference-case format).
 """
 
+import math
+
+
+def glorot_uniform(rng, n_in, n_out, dtype):
+    """Initial weights U(-a, a), a = sqrt(6 / (n_in + n_out)) (Glorot and Bengio 2010),
+    drawn on the host from the NumPy generator `rng` so both backends start alike."""
+    limit = math.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-limit, limit, size=(n_in, n_out)).astype(dtype)
+
 
 def flat_matmul(x, W):
     """x (..., n) @ W (n, m) as one 2-D product: NumPy runs a stacked (3-D) matmul as
