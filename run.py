@@ -14,13 +14,14 @@ Bad input ends with one line on stderr and exit code 2.
 """
 
 import argparse
+import math
 import os
 import sys
 
 import numpy as np
 
 from imb_ref import backend, checkpoint, golden
-from imb_ref.config import Config, parse_sizes, resolve
+from imb_ref.config import Config, parse_sizes, per_layer, resolve
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import UserError
 from imb_ref.evaluate import chunk_size
@@ -186,12 +187,28 @@ def check_ranges(cfg):
     for name, value in positive.items():
         if value is None or value < 1:
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
-    if cfg.epochs < 0:
-        raise UserError(f"--epochs {cfg.epochs}: must be 0 or more")
-    if cfg.max_memory <= 0:
-        raise UserError(f"--max-memory {cfg.max_memory}: must be positive")
-    if cfg.lr is not None and cfg.lr <= 0:
-        raise UserError(f"--lr {cfg.lr}: must be positive")
+    for name, value in (("epochs", cfg.epochs), ("seed", cfg.seed), ("patience", cfg.patience)):
+        if value < 0:
+            raise UserError(f"--{name} {value}: must be 0 or more")
+    # Real-valued flags: finite (a NaN passes every comparison) and in range.
+    for name, value, lowest, strict in (("max_memory", cfg.max_memory, 0.0, True),
+                                        ("lr", cfg.lr, 0.0, True),
+                                        ("clip", cfg.clip, 0.0, False),
+                                        ("momentum", cfg.momentum, 0.0, False),
+                                        ("vib_beta", cfg.vib_beta, 0.0, False)):
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < lowest or (strict and value == lowest):
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number "
+                            f"{'above' if strict else 'of at least'} {lowest:g}")
+    L = len(parse_sizes(cfg.hidden))
+    per_layer(cfg.gammas, L + 1, "--gammas")
+    per_layer(cfg.betas, L, "--betas")
+    if cfg.momentum >= 1:
+        raise UserError(f"--momentum {cfg.momentum}: must be below 1")
+    if cfg.stage_epochs is not None and not 1 <= cfg.stage_epochs <= max(cfg.epochs, 1):
+        raise UserError(f"--stage-epochs {cfg.stage_epochs}: must be between 1 and --epochs "
+                        f"({cfg.epochs})")
     if cfg.jobs < 1:
         raise UserError(f"--jobs {cfg.jobs}: must be at least 1")
     if cfg.jobs > 1 and cfg.backend == "cupy":

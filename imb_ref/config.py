@@ -4,6 +4,7 @@ Precedence: an explicit flag, then the preset (`--preset paper|authors`), then t
 dataset's default, then the global default.
 """
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from .errors import UserError
@@ -151,6 +152,6 @@ def per_layer(text, count, flag):
     if len(values) != count:
         raise UserError(f"{flag} {text!r}: give one value or {count} values "
                         f"(one per {'layer 0..L' if flag == '--gammas' else 'hidden layer'})")
-    if min(values) < 0:
-        raise UserError(f"{flag} {text!r}: weights must be non-negative")
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise UserError(f"{flag} {text!r}: weights must be finite and non-negative")
     return tuple(values)

@@ -93,6 +93,20 @@ def test_refuses_to_overwrite_a_run(tmp_path, run_py):
     (["--resume", "/nonexistent/run"], "no checkpoint there"),
     (["--fused"], "the fused kernels run on CuPy only"),
     (["--backend", "cupy", "--fused", "--estimator", "reinforce"], "no fused reinforce"),
+    # Numbers out of range or not numbers at all (NaN passes every comparison).
+    (["--seed", "-1"], "--seed -1: must be 0 or more"),
+    (["--patience", "-1"], "--patience -1: must be 0 or more"),
+    (["--max-memory", "nan"], "--max-memory nan: must be a finite number above 0"),
+    (["--lr", "nan"], "--lr nan: must be a finite number above 0"),
+    (["--lr", "inf"], "--lr inf: must be a finite number above 0"),
+    (["--momentum", "nan"], "--momentum nan: must be a finite number of at least 0"),
+    (["--momentum", "1.5"], "--momentum 1.5: must be below 1"),
+    (["--clip", "-1"], "--clip -1.0: must be a finite number of at least 0"),
+    (["--betas", "nan"], "--betas 'nan': weights must be finite and non-negative"),
+    (["--gammas", "1,1,1,1,-1"], "weights must be finite and non-negative"),
+    (["--stage-epochs", "0"], "--stage-epochs 0: must be between 1 and --epochs"),
+    (["--model", "greedyimb", "--epochs", "10", "--stage-epochs", "50"],
+     "--stage-epochs 50: must be between 1 and --epochs (10)"),
 ])
 def test_bad_flags_end_in_one_line(run_py, args, needle):
     res = run(run_py, *args)
