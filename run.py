@@ -298,6 +298,10 @@ def infoplane_experiment(cfg, xp, data):
     if cfg.seeds < 1 or cfg.points < 1:
         raise UserError("--seeds and --points must be at least 1")
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    for name in models:                     # fail before creating anything
+        for training in (True, False):
+            chunk_size(infoplane.build(name, cfg), np.dtype(cfg.dtype).itemsize,
+                       cfg.max_memory, 1, training)
     out_dir = output_folder(cfg.output_dir, "infoplane")
     model = infoplane.build(models[0], cfg)
     print_config(cfg, xp, data, model, out_dir)

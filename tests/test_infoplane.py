@@ -369,3 +369,12 @@ def test_a_checkpoint_with_other_settings_is_refused(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="trained with lr = 0.003, this run asks for 0.01"):
         infoplane.run_experiment(_tiny_cfg(epochs=4, lr=0.01), ["sfnn"], [0], data, np,
                                  str(tmp_path), 4, log=print)
+
+
+def test_an_impossible_memory_limit_is_refused_before_any_folder(tmp_path, run_py):
+    out = tmp_path / "ip"
+    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12", "--epochs", "1",
+                          "--max-memory", "1e-9", "--output-dir", str(out)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "raise --max-memory" in res.stderr
+    assert not out.exists()
