@@ -100,10 +100,10 @@ def build_parser():
     g.add_argument("--betas", help=f"weights of KL_1..KL_L: one value or L (default "
                    f"{D.betas})")
     g.add_argument("--estimator", choices=ESTIMATORS, help="gradient estimator for the "
-                   f"binary units (default {D.estimator}; exact for synthetic12); exact: train "
-                   "on the exact "
-                   "objective (the limit M -> infinity) with its gradient by enumeration, "
-                   "for small networks such as synthetic12's, NumPy only")
+                   f"binary units (default {D.estimator}; exact for synthetic12); exact: "
+                   "train on the exact objective (the limit M -> infinity) with its "
+                   "gradient by enumeration, for small networks such as synthetic12's, "
+                   "NumPy only")
     g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
     g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
     g.add_argument("--vib-samples", type=int, help="VIB bottleneck draws per example in "
