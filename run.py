@@ -23,7 +23,7 @@ import numpy as np
 from imb_ref import backend, checkpoint, golden
 from imb_ref.config import Config, parse_sizes, per_layer, resolve
 from imb_ref.data import DATASETS, load_dataset
-from imb_ref.errors import UserError
+from imb_ref.errors import ArgumentParser, UserError
 from imb_ref.evaluate import chunk_size
 from imb_ref.experiment import build_model, output_folder, train_run
 from imb_ref.files import write_json
@@ -35,15 +35,9 @@ from imb_ref.optim import OPTIMIZERS
 D = Config()
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line (plus a pointer to --help) and exit 2."""
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (see python run.py --help)\n")
-
-
 def build_parser():
-    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = ArgumentParser(prog="python run.py", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
                argument_default=argparse.SUPPRESS)
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=DATASETS,

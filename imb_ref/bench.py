@@ -16,7 +16,6 @@ second, peak memory, and the ratio to torch-eager on the same device
 import argparse
 import importlib
 import importlib.util
-import json
 import os
 import statistics
 import sys
@@ -25,6 +24,8 @@ import tracemalloc
 
 import numpy as np
 
+from .errors import ArgumentParser
+from .files import atomic_write, write_json
 from .models.registry import Model
 from .launch import optimizer_kernels
 from .optim import make_optimizer
@@ -166,8 +167,8 @@ def available_impls():
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m imb_ref.bench", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shapes", default="mnist,cifar10", help="comma list of mnist, cifar10")
     p.add_argument("--impl", default=None, help="comma list (default: every one available)")
     p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
@@ -177,6 +178,13 @@ def main(argv=None):
     p.add_argument("--breakdown", action="store_true", help="also time each fused kernel "
                    "within the cupy-fused step (GPU only)")
     a = p.parse_args(argv)
+    if a.steps < 1:
+        p.error(f"--steps {a.steps}: must be at least 1")
+    for flag, path in (("--json", a.json), ("--markdown", a.markdown)):
+        folder = os.path.dirname(os.path.abspath(path)) if path else None
+        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+            p.error(f"{flag} {path}: {folder} is not a writable folder (checked before "
+                    f"the benchmark runs)")
     available = available_impls()
     impls = a.impl.split(",") if a.impl else available
     for impl in impls:
@@ -224,10 +232,9 @@ def main(argv=None):
             print(f"    {'(everything else)':24} {whole - sum(per_kernel.values()):8.3f} ms",
                   flush=True)
     if a.json:
-        with open(a.json, "w") as fh:
-            json.dump(records, fh, indent=2)
+        write_json(a.json, records)
     if a.markdown:
-        with open(a.markdown, "w") as fh:
+        with atomic_write(a.markdown) as fh:
             fh.write(markdown_table(records))
     return 0
 

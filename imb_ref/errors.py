@@ -5,6 +5,16 @@ traceback. Everything else is a bug and keeps its traceback.
 """
 
 
+import argparse
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (with a pointer to --help), exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 class UserError(Exception):
     """Bad input or environment: a missing or corrupt file, an impossible shape,
     CuPy asked for where there is none, a NaN in training. The message is one line that

@@ -1,6 +1,7 @@
 """The benchmark runs and writes its records in the documented format."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -66,3 +67,16 @@ def test_fused_step_peak_memory_is_a_fraction_of_the_reference():
     _, fused = time_numpy(SHAPES["mnist"], 1, CUPY, fused=True)
     assert reference > 210                      # the leaves alone are 210 MB
     assert fused < reference / 4
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--steps", "0"], "--steps 0: must be at least 1"),
+    (["--steps", "1", "--json", "/nonexistent/bench.json"], "is not a writable folder"),
+    (["--steps", "1", "--markdown", "/nonexistent/bench.md"], "is not a writable folder"),
+])
+def test_bad_bench_flags_end_in_one_line_before_any_timing(args, needle):
+    res = subprocess.run([sys.executable, "-m", "imb_ref.bench"] + args, capture_output=True,
+                         text=True, timeout=60, cwd=os.path.dirname(os.path.dirname(
+                             os.path.abspath(__file__))))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
+    assert res.stdout == ""                     # refused before anything was timed
