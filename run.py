@@ -369,11 +369,19 @@ def run(argv=None):
     if "resume" in explicit:
         resume = checkpoint.load(explicit["resume"])
         saved = resume[3]["config"]
-        # The saved configuration wins, except where a flag may sensibly change.
-        for key in ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused"):
-            if key in explicit:
-                saved[key] = explicit[key]
-        saved["output_dir"] = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))
+        folder = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))
+        # The saved configuration wins; a flag may change only what does not change the
+        # run's numbers (or, for --epochs, extends it). Any other flag is refused rather
+        # than silently ignored.
+        for key, value in explicit.items():
+            if key in RESUME_MAY_CHANGE:
+                saved[key] = value
+            elif key not in ("resume", "output_dir") and saved.get(key) != value:
+                raise UserError(f"--{key.replace('_', '-')} {value}: {folder} was made with "
+                                f"{key} = {saved.get(key)!r} and a resumed run keeps its "
+                                f"settings; drop the flag, or start a new run in another "
+                                f"--output-dir")
+        saved["output_dir"] = folder
         cfg = Config.from_dict(saved)
     else:
         explicit.setdefault("backend", backend.default_backend())
@@ -394,6 +402,7 @@ def run(argv=None):
     for training in (True, False):          # fail before creating anything
         chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
     out_dir = prepare_output(cfg, resume is not None)
+    RUN_FOLDER.append(out_dir)
     print_config(cfg, xp, data, model, out_dir)
     summary = train_run(cfg, model, data, xp, out_dir, resume=resume)
     print(f"test error {100 * summary['test_error_mean']:.2f}% "
@@ -403,6 +412,10 @@ def run(argv=None):
     return 0
 
 
+RESUME_MAY_CHANGE = ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused")
+RUN_FOLDER = []             # the run folder once it exists, for the Ctrl-C message
+
+
 def main(argv=None):
     try:
         return run(argv)
@@ -410,8 +423,9 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        where = RUN_FOLDER[-1] if RUN_FOLDER else "<output-dir>"
         print("interrupted: the last completed epoch's checkpoint is kept; continue with "
-              "--resume <output-dir>", file=sys.stderr)
+              f"python run.py --resume {where}", file=sys.stderr)
         return 130
 
 

@@ -71,6 +71,24 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
     lb = [json.loads(l) for l in open(split / "metrics.jsonl")]
     assert [(l["epoch"], l["stage"], l["train_loss"]) for l in la] == \
            [(l["epoch"], l["stage"], l["train_loss"]) for l in lb]
+    # A flag that would change the resumed run is refused, not silently ignored.
+    res = run(run_py, "--resume", str(split), "--hidden", "9,4", "--epochs", "4")
+    one_line_error(res)
+    assert f"--hidden 9,4: {split} was made with hidden = '6,4'" in res.stderr
+    assert checkpoint.load(str(split))[3]["epoch"] == 3
+
+
+def test_ctrl_c_names_the_run_folder_to_resume(monkeypatch, capsys):
+    import run as run_module
+
+    def interrupted(argv=None):
+        run_module.RUN_FOLDER.append("runs/mnist-jointimb-x")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(run_module, "run", interrupted)
+    monkeypatch.setattr(run_module, "RUN_FOLDER", [])
+    assert run_module.main([]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "python run.py --resume runs/mnist-jointimb-x" in err
 
 
 def test_refuses_to_overwrite_a_run(tmp_path, run_py):
