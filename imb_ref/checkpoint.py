@@ -10,6 +10,7 @@ need no saved state: each epoch's generator is a function of (seed, epoch)
 
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -51,7 +52,10 @@ def load(path):
                 if "/" in key:
                     group, name = key.split("/", 1)
                     groups[group][name] = data[key]
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise UserError(f"{path}: unreadable checkpoint ({exc}); it may be truncated") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserError(f"{path}: not a readable checkpoint ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:80] if str(exc) else 'no detail'}); it "
+                        f"is truncated, corrupt or not a checkpoint at all: start the run "
+                        f"again in a new --output-dir") from None
     groups["opt"]["t"] = meta.get("opt_t", 0)
     return groups["param"], groups["best"], groups["opt"], meta

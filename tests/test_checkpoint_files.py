@@ -34,3 +34,21 @@ def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
         checkpoint.save(path, params, {}, {"t": 2}, {"epoch": 2})
     assert checkpoint.load(path)[3]["epoch"] == 1
     assert not os.path.exists(path + TMP_SUFFIX)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit-flipped", "plain text"])
+def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
+    from imb_ref.errors import UserError
+    path = str(tmp_path / checkpoint.FILENAME)
+    checkpoint.save(path, {"W_0": np.arange(4000.0)}, {}, {"t": 1}, {"epoch": 1})
+    data = bytearray(open(path, "rb").read())
+    if damage == "truncated":
+        data = data[:len(data) // 2]
+    elif damage == "bit-flipped":
+        data[200] ^= 0x40                       # inside W_0's bytes: the CRC no longer fits
+    else:
+        data = b"this is a note, not a checkpoint\n"
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(UserError, match="not a readable checkpoint") as err:
+        checkpoint.load(path)
+    assert "\n" not in str(err.value) and "allow_pickle" not in str(err.value)
