@@ -26,7 +26,7 @@ from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import ArgumentParser, UserError
 from imb_ref.evaluate import chunk_size
 from imb_ref.experiment import build_model, output_folder, train_run
-from imb_ref.files import write_json
+from imb_ref.files import check_writable_file, write_json
 from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.exact import max_transition_entries
 from imb_ref.models import ESTIMATORS, MAX_EXACT_ENTRIES, MODELS, sbn
@@ -387,6 +387,8 @@ def run(argv=None):
         explicit.setdefault("backend", backend.default_backend())
         cfg = resolve(explicit)
     check_ranges(cfg)
+    if "export_golden" in explicit:
+        check_writable_file(explicit["export_golden"], "--export-golden")
     xp = backend.resolve(cfg.backend)
     check_backend(cfg, xp)
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,

@@ -29,6 +29,19 @@ def atomic_write(path, mode="w"):
         raise
 
 
+def check_writable_file(path, flag):
+    """Refuse, in one line, a file path that cannot be written: a folder, a missing or
+    unwritable parent folder. Called before the work whose result it will hold."""
+    from .errors import UserError
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"{flag} {path}: is a folder; give a file name, e.g. {path}/case.npz")
+    if not os.path.isdir(folder):
+        raise UserError(f"{flag} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{flag} {path}: folder {folder} is not writable")
+
+
 def write_json(path, obj):
     with atomic_write(path) as fh:
         json.dump(obj, fh, indent=2)

@@ -14,13 +14,11 @@ To replay: run your forward pass on these parameters and uniforms (z_l = 1[u_l <
 children of a parent contiguous) and compare; `replay` does it for this code.
 """
 
-import os
-
 import numpy as np
 
 from .backend import to_numpy
 from .errors import UserError
-from .files import atomic_write
+from .files import atomic_write, check_writable_file
 from .models import sbn
 
 FORMAT_VERSION = 1
@@ -40,9 +38,7 @@ def make_case(params, x, y, uniforms, M, gammas, betas):
 
 def write_case(path, case):
     """Write atomically: a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UserError(f"--export-golden {path}: folder {folder} does not exist")
+    check_writable_file(path, "--export-golden")
     with atomic_write(path, "wb") as fh:
         np.savez(fh, **case)
     return path

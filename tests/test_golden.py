@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from imb_ref import golden
 
@@ -37,3 +38,18 @@ def test_replay_detects_a_tampered_case(tmp_path, run_py):
     case = golden.read_case(str(path))
     case["grad_W_0"] = case["grad_W_0"] + 1e-6
     assert golden.replay(case)["grad_W_0"] > 5e-7
+
+
+@pytest.mark.parametrize("where, needle", [
+    ("folder", "is a folder; give a file name"),
+    ("missing/case.npz", "does not exist"),
+])
+def test_export_to_a_bad_path_is_one_line_and_leaves_nothing(tmp_path, run_py, where, needle):
+    target = tmp_path / where
+    if where == "folder":
+        target.mkdir()
+    res = subprocess.run([sys.executable, run_py, "--export-golden", str(target), "--hidden",
+                          "4", "--samples", "2", "--batch-size", "3"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["folder"] if where == "folder" else [])
