@@ -13,8 +13,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .config import parse_sizes, per_layer
-from .errors import UserError
-from .files import write_json
+from .files import check_writable_folder, write_json
 from .models.registry import Model
 from .train import final_evaluation, fit
 
@@ -32,10 +31,10 @@ def build_model(cfg, n_features, n_classes):
 
 
 def output_folder(given, name):
-    """--output-dir, else runs/<name>-<time>; refused (not created) if it is a file."""
+    """--output-dir, else runs/<name>-<time>; refused (not created) if it is a file,
+    lies under a file, or cannot be written."""
     out = given or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UserError(f"--output-dir {out}: is a file, not a folder")
+    check_writable_folder(out, "--output-dir")
     return out
 
 

@@ -11,6 +11,8 @@ import json
 import os
 from contextlib import contextmanager
 
+from .errors import UserError
+
 TMP_SUFFIX = ".tmp"
 
 
@@ -32,7 +34,6 @@ def atomic_write(path, mode="w"):
 def check_writable_file(path, flag):
     """Refuse, in one line, a file path that cannot be written: a folder, a missing or
     unwritable parent folder. Called before the work whose result it will hold."""
-    from .errors import UserError
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UserError(f"{flag} {path}: is a folder; give a file name, e.g. {path}/case.npz")
@@ -40,6 +41,21 @@ def check_writable_file(path, flag):
         raise UserError(f"{flag} {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise UserError(f"{flag} {path}: folder {folder} is not writable")
+
+
+def check_writable_folder(folder, flag):
+    """Refuse, in one line, a folder that could not be made or written: a file, a path
+    under a file, or a read-only place. Makes nothing."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError(f"{flag} {folder}: is a file, not a folder")
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UserError(f"{flag} {folder}: {existing} is a file, so no folder can be made "
+                        f"under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {folder}: {existing} is not writable")
 
 
 def write_json(path, obj):

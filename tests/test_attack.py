@@ -186,6 +186,12 @@ def test_attack_command_writes_json_and_png(tmp_path, run_py):
                             "--output-dir", str(run_dir)], capture_output=True, text=True,
                            timeout=300)
     assert train.returncode == 0, train.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    early = subprocess.run([sys.executable, run_py, "--attack", "cw-l2", "--checkpoint",
+                            str(run_dir), "--output-dir", str(blocker / "out"), "--quiet"],
+                           capture_output=True, text=True, timeout=60)
+    assert early.returncode == 2 and "no folder can be made under it" in early.stderr
     res = subprocess.run([sys.executable, run_py, "--attack", "cw-l2", "--checkpoint",
                           str(run_dir), "--attack-n", "4", "--attack-iters", "10",
                           "--attack-binary-steps", "2", "--attack-eval-samples", "10",

@@ -154,6 +154,25 @@ def test_output_dir_that_is_a_file(tmp_path, run_py):
     assert "is a file" in res.stderr
 
 
+@pytest.mark.parametrize("mode", ["train", "infoplane", "table1"])
+def test_output_dir_under_a_file_or_read_only(tmp_path, run_py, mode):
+    """A folder that cannot be made (under a file) or written (read-only parent) is
+    refused in one line before any work, for every kind of run."""
+    f = tmp_path / "f"
+    f.write_text("")
+    args = {"train": QUICK, "infoplane": ["--epochs", "1", "--quiet"],
+            "table1": ["--table1", "--dataset", "fashion-mnist", "--quiet"]}[mode]
+    res = run(run_py, *args, "--output-dir", str(f / "run"))
+    one_line_error(res)
+    assert "is a file, so no folder can be made under it" in res.stderr
+    if os.geteuid() != 0:                      # root writes anywhere: no read-only place
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        res = run(run_py, *args, "--output-dir", str(ro / "run"))
+        one_line_error(res)
+        assert "is not writable" in res.stderr
+
+
 def test_help_documents_every_flag(run_py):
     res = run(run_py, "--help")
     assert res.returncode == 0

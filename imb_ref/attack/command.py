@@ -16,7 +16,7 @@ from ..backend import device_name
 from ..config import Config
 from ..data import load_dataset
 from ..errors import UserError
-from ..files import write_json
+from ..files import check_writable_folder, write_json
 from ..train import progress_bar
 from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
@@ -50,6 +50,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
         if value < 1:
             raise UserError(f"{name} {value}: must be at least 1")
     out_dir = explicit.get("output_dir") or os.path.dirname(path)
+    check_writable_folder(out_dir, "--output-dir")       # before the attack, not after it
     os.makedirs(out_dir, exist_ok=True)
     x_all = data.test.x.astype(dtype)
     y_all = data.test.y
