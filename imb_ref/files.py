@@ -7,6 +7,7 @@ keeps what it held before. Checkpoints, JSON results, reference cases and figure
 through it.
 """
 
+import errno
 import json
 import os
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from .errors import UserError
 
 TMP_SUFFIX = ".tmp"
+FULL_DISK = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)   # no space, file too large, quota
 
 
 @contextmanager
@@ -25,9 +27,13 @@ def atomic_write(path, mode="w"):
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+            raise UserError(f"could not write {path}: {exc.strerror}; free some space (or "
+                            f"raise the file-size limit) and rerun; any earlier complete "
+                            f"{os.path.basename(path)} is kept") from None
         raise
 
 

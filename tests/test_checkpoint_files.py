@@ -30,7 +30,8 @@ def test_a_checkpoint_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
         fh.write(b"PK\x03\x04 partial")
         raise OSError(27, "File too large")
     monkeypatch.setattr(np, "savez", broken_savez)
-    with pytest.raises(OSError):
+    from imb_ref.errors import UserError
+    with pytest.raises(UserError, match="could not write .*File too large"):
         checkpoint.save(path, params, {}, {"t": 2}, {"epoch": 2})
     assert checkpoint.load(path)[3]["epoch"] == 1
     assert not os.path.exists(path + TMP_SUFFIX)
@@ -52,3 +53,17 @@ def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
     with pytest.raises(UserError, match="not a readable checkpoint") as err:
         checkpoint.load(path)
     assert "\n" not in str(err.value) and "allow_pickle" not in str(err.value)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, run_py):
+    """A file-size limit (`ulimit -f`, as a full disk would) hit while the checkpoint is
+    written: exit 2, one line naming the file, no checkpoint.npz.tmp left behind."""
+    import subprocess
+    import sys
+    out = tmp_path / "run"
+    cmd = (f"ulimit -f 6; {sys.executable} {run_py} --model jointimb --epochs 2 --hidden 6,4 "
+           f"--samples 2 --estimator raiko --test-runs 2 --quiet --output-dir {out}")
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "could not write" in res.stderr and "File too large" in res.stderr
+    assert not any(p.name.endswith(TMP_SUFFIX) for p in out.iterdir())
