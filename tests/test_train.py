@@ -14,7 +14,7 @@ from imb_ref.data.idx import load_idx_pair
 from imb_ref.errors import UserError
 from imb_ref.models.registry import Model
 from imb_ref.train import fit, greedy_stage
-from test_real_data import MNIST_T10K
+from test_real_data import MNIST_MISSING, MNIST_T10K
 
 
 def small_synthetic():
@@ -103,7 +103,7 @@ def test_greedy_stages_and_frozen_layers(tmp_path):
 
 def mnist_subset():
     if not os.path.isdir(MNIST_T10K):
-        pytest.skip("../shared/data/mnist-t10k not here")
+        pytest.skip(MNIST_MISSING)
     x, y = load_idx_pair(os.path.join(MNIST_T10K, "t10k-images-idx3-ubyte.gz"),
                          os.path.join(MNIST_T10K, "t10k-labels-idx1-ubyte.gz"))
     x = x.astype(np.float32) / 255.0
