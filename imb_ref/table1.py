@@ -25,6 +25,7 @@ import time
 
 import numpy as np
 
+from . import checkpoint
 from .backend import device_name
 from .config import Config, parse_sizes, resolve
 from .data import load_dataset
@@ -215,7 +216,7 @@ def run_command(cfg, folder):
     setting spelled out (so the folder's config.json is the table's, whatever the
     defaults of the machine that runs it); a run interrupted earlier is resumed."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
-    if finished_or_resumable(folder)[1] is not None:
+    if os.path.exists(os.path.join(folder, checkpoint.FILENAME)):   # no need to load it
         return " ".join(shlex.quote(a) for a in
                         ("python", script, "--resume", folder, "--quiet"))
     args = ["python", script]
