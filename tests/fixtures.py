@@ -41,6 +41,14 @@ def cifar_batch_bytes(n, seed, extra=None):
     return pickle.dumps(batch, protocol=2)
 
 
+def cifar_batch_md5s(n=4, tamper=None):
+    """The md5 of each batch write_cifar_tarball(n, tamper) writes (for BATCH_MD5)."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    return {name: hashlib.md5(tamper if (name == "data_batch_1" and tamper is not None)
+                              else cifar_batch_bytes(n, i)).hexdigest()
+            for i, name in enumerate(names)}
+
+
 def write_cifar_tarball(path, n=4, tamper=None):
     """cifar-10-python.tar.gz with 5 train batches and a test batch of n images each.
 

@@ -8,8 +8,9 @@ import struct
 import numpy as np
 import pytest
 
-from fixtures import Evil, cifar_batch_bytes, write_cifar_tarball, write_mnist_like
-from imb_ref.data import cifar10, load_dataset
+from fixtures import (Evil, cifar_batch_bytes, cifar_batch_md5s, md5, write_cifar_tarball,
+                      write_mnist_like)
+from imb_ref.data import cifar10, load_dataset, mnist
 from imb_ref.data.idx import IMAGES_MAGIC, load_idx_pair, read_idx_gz, write_idx_gz
 from imb_ref.errors import UserError
 
@@ -71,8 +72,61 @@ def test_mnist_from_cache_split_and_scale(tmp_path):
 
 def test_corrupt_cached_file_is_never_used(tmp_path):
     write_mnist_like(tmp_path / "mnist")          # md5s differ from the real files
-    with pytest.raises(UserError, match="checksum mismatch.*delete it"):
+    with pytest.raises(UserError, match="checksum mismatch in train-images.* t10k-labels.*"
+                       "the cached files are corrupt: delete them"):
         load_dataset("mnist", str(tmp_path))
+
+
+def test_every_corrupt_file_is_named_before_any_download(tmp_path, monkeypatch):
+    """A truncated test file behind a missing training file is reported (it used to be
+    hidden behind the failed download of the first missing file)."""
+    md5s = write_mnist_like(tmp_path / "mnist")
+    monkeypatch.setattr(mnist, "MNIST_MD5", md5s)
+    os.remove(tmp_path / "mnist" / mnist.TRAIN_IMAGES)
+    labels = tmp_path / "mnist" / mnist.TEST_LABELS
+    labels.write_bytes(labels.read_bytes()[:10])
+    with pytest.raises(UserError, match=r"checksum mismatch in t10k-labels-idx1-ubyte.gz "
+                       r"\(md5 .*delete it to download it again; also missing: "
+                       r"train-images-idx3-ubyte.gz"):
+        load_dataset("mnist", str(tmp_path))
+
+
+def test_a_recompressed_copy_of_fashion_mnist_in_the_cache_is_accepted(tmp_path, monkeypatch):
+    """Debian's files copied into the cache: other archive checksums, same content."""
+    src, cache = tmp_path / "src", tmp_path / "cache" / "fashion-mnist"
+    md5s = write_mnist_like(src)
+    cache.mkdir(parents=True)
+    raw = {}
+    for name in mnist.FILES:
+        content = gzip.decompress((src / name).read_bytes())
+        raw[name] = __import__("hashlib").md5(content).hexdigest()
+        (cache / name).write_bytes(gzip.compress(content, compresslevel=1, mtime=7))
+        assert md5(cache / name) != md5s[name]
+    monkeypatch.setattr(mnist, "FASHION_MD5", md5s)
+    monkeypatch.setattr(mnist, "FASHION_RAW_MD5", raw)
+    monkeypatch.setenv("IMB_FASHION_SYSTEM_DIR", str(tmp_path / "none"))
+    d = load_dataset("fashion-mnist", str(tmp_path / "cache"), val_size=5)
+    assert len(d.train) == 25
+    # Content that differs is still refused.
+    images = cache / mnist.TEST_IMAGES
+    images.write_bytes(gzip.compress(gzip.decompress(images.read_bytes())[:-1] + b"\x01"))
+    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz .*or the same content "
+                       "recompressed"):
+        load_dataset("fashion-mnist", str(tmp_path / "cache"), val_size=5)
+
+
+def test_debians_fashion_mnist_copied_into_the_cache(tmp_path, monkeypatch):
+    """The real package's files (where installed) pass the cache's check as they are."""
+    system = mnist.system_fashion_dir()
+    if system is None:
+        pytest.skip("the Debian package dataset-fashion-mnist is not installed here")
+    cache = tmp_path / "fashion-mnist"
+    cache.mkdir()
+    for name in mnist.FILES:
+        os.symlink(os.path.join(system, name), cache / name)
+    monkeypatch.setenv("IMB_FASHION_SYSTEM_DIR", str(tmp_path / "none"))
+    d = load_dataset("fashion-mnist", str(tmp_path), limit_test=10)
+    assert len(d.train) + len(d.val) == 60000 and len(d.test) == 10
 
 
 def test_data_dir_that_is_a_file(tmp_path):
@@ -90,13 +144,29 @@ def test_unknown_dataset():
 def test_cifar_from_tarball(tmp_path, monkeypatch):
     folder = tmp_path / "cifar10"
     folder.mkdir()
-    md5 = write_cifar_tarball(folder / cifar10.ARCHIVE, n=4)
-    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", md5)
+    archive_md5 = write_cifar_tarball(folder / cifar10.ARCHIVE, n=4)
+    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", archive_md5)
+    monkeypatch.setattr(cifar10, "BATCH_MD5", cifar_batch_md5s(n=4))
     d = load_dataset("cifar10", str(tmp_path), val_size=5)
     assert (len(d.train), len(d.val), len(d.test)) == (15, 5, 4)
     assert d.n_features == 3072 and d.train.x.max() <= 1.0
     assert (folder / "cifar-10-batches-py" / "test_batch").exists()
     assert not [p for p in os.listdir(folder) if p.startswith(".extract")]
+    # An extracted folder is checked batch by batch, as torchvision does: a changed
+    # batch is refused, with every bad batch named.
+    for name in ("data_batch_3", "test_batch"):
+        path = folder / "cifar-10-batches-py" / name
+        path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(UserError, match=r"checksum mismatch in data_batch_3 \(md5 [0-9a-f]{32}, "
+                       r"expected [0-9a-f]{32}\), test_batch .*delete the folder"):
+        load_dataset("cifar10", str(tmp_path), val_size=5)
+
+
+def test_cifar_batch_checksums_are_the_official_ones():
+    """torchvision's list (an extracted folder of the real archive matches it)."""
+    assert cifar10.BATCH_MD5["data_batch_1"] == "c99cafc152244af753f735de768cd75f"
+    assert cifar10.BATCH_MD5["test_batch"] == "40351d587109b95175f43aff81a1287e"
+    assert sorted(cifar10.BATCH_MD5) == sorted(cifar10.TRAIN_BATCHES + (cifar10.TEST_BATCH,))
 
 
 def test_cifar_tampered_pickle_cannot_run_code(tmp_path, monkeypatch):
@@ -104,8 +174,11 @@ def test_cifar_tampered_pickle_cannot_run_code(tmp_path, monkeypatch):
         os.remove("/tmp/imb_ref_pwned")
     folder = tmp_path / "cifar10"
     folder.mkdir()
-    md5 = write_cifar_tarball(folder / cifar10.ARCHIVE, tamper=pickle.dumps(Evil(), protocol=2))
-    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", md5)
+    evil = pickle.dumps(Evil(), protocol=2)
+    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", write_cifar_tarball(folder / cifar10.ARCHIVE,
+                                                                    tamper=evil))
+    # Even a batch whose checksum were accepted cannot run code.
+    monkeypatch.setattr(cifar10, "BATCH_MD5", cifar_batch_md5s(tamper=evil))
     with pytest.raises(UserError, match=r"data_batch_1: not a valid CIFAR-10 batch .*posix.system is not allowed"):
         load_dataset("cifar10", str(tmp_path))
     assert not os.path.exists("/tmp/imb_ref_pwned")
@@ -121,5 +194,5 @@ def test_cifar_archive_checksum_mismatch(tmp_path):
     folder = tmp_path / "cifar10"
     folder.mkdir()
     write_cifar_tarball(folder / cifar10.ARCHIVE)
-    with pytest.raises(UserError, match="cifar-10-python.tar.gz: checksum mismatch"):
+    with pytest.raises(UserError, match="checksum mismatch in cifar-10-python.tar.gz .*delete it"):
         load_dataset("cifar10", str(tmp_path))

@@ -53,12 +53,15 @@ def test_offline_error_names_files_and_folder(tmp_path, monkeypatch):
     msg = str(exc.value)
     assert "download of train-images-idx3-ubyte.gz failed" in msg
     assert "f68b3c2dcbeaaa9fbdd348bbdeb94873" in msg and str(tmp_path / "mnist") in msg
+    # Every file still needed is named with its checksum, not only the first.
+    for name, md5sum in mnist.MNIST_MD5.items():
+        assert f"{name} (md5 {md5sum})" in msg
     assert not os.listdir(tmp_path / "mnist")
 
 
 def test_offline_cli_exits_2_with_one_line(tmp_path, run_py):
     env = dict(os.environ, IMB_MNIST_MIRRORS=unused_port_url())
-    res = subprocess.run([sys.executable, run_py, "--dataset", "mnist", "--data-dir",
+    res = subprocess.run([sys.executable, run_py, "train", "--dataset", "mnist", "--data-dir",
                           str(tmp_path), "--epochs", "0"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert res.returncode == 2

@@ -1,6 +1,9 @@
 """Where datasets live on disk, and how a missing file is fetched or explained."""
 
+import gzip
+import hashlib
 import os
+import zlib
 
 from ..errors import UserError
 from .download import fetch, md5sum
@@ -24,28 +27,76 @@ def mirrors_from_env(variable, default):
     return [m.strip() for m in value.split(",") if m.strip()] if value else list(default)
 
 
-def ensure_file(folder, name, md5, mirrors, quiet=False):
-    """Path of `folder/name`, verified by md5; downloaded from `mirrors` if absent.
+def gunzip_md5(path):
+    """md5 of a gzip file's decompressed bytes, or None if it is not a whole gzip file."""
+    h = hashlib.md5()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return h.hexdigest()
 
-    A cached file whose checksum is wrong is never used: the error says so and how to
-    fix it. When no mirror answers, the error names the file, its checksum and the
-    folder to put it in.
+
+def check_file(path, md5, raw_md5=None):
+    """None if `path` holds the expected bytes, else what is wrong with it.
+
+    `raw_md5`, where given, is the md5 of the decompressed content: a copy that was
+    recompressed (Debian's Fashion-MNIST package) differs from the original archive but
+    holds the same bytes once unpacked, and is accepted.
     """
-    path = os.path.join(folder, name)
-    if os.path.exists(path):
-        got = md5sum(path)
-        if got != md5:
-            raise UserError(f"{path}: checksum mismatch (md5 {got}, expected {md5}); "
-                            f"the cached file is corrupt: delete it to download it again")
-        return path
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"{folder}: cannot create the data folder ({exc.strerror}); "
-                        f"choose another with --data-dir") from None
-    urls = [m.rstrip("/") + "/" + name for m in mirrors]
-    try:
-        return fetch(urls, path, md5, quiet=quiet)
-    except OSError as exc:
-        raise UserError(f"download of {name} failed ({exc}); put {name} (md5 {md5}) in "
-                        f"{folder} by hand, or use --data-dir to point at a copy") from None
+    got = md5sum(path)
+    if got == md5 or (raw_md5 is not None and gunzip_md5(path) == raw_md5):
+        return None
+    return f"md5 {got}, expected {md5}" + (" (or the same content recompressed)"
+                                           if raw_md5 else "")
+
+
+def ensure_files(folder, md5s, mirrors, quiet=False, raw_md5s=None):
+    """{name: path} of every file of `md5s` in `folder`, each verified, the missing ones
+    downloaded from `mirrors`.
+
+    Every file is checked before anything is fetched, so one error names every corrupt
+    file (never used: delete to download again) or every file that could not be fetched
+    (with its md5 and where to put it), not only the first.
+    """
+    raw_md5s = raw_md5s or {}
+    paths, corrupt, missing = {}, [], []
+    for name, md5 in md5s.items():
+        path = os.path.join(folder, name)
+        if not os.path.exists(path):
+            missing.append(name)
+            continue
+        why = check_file(path, md5, raw_md5s.get(name))
+        if why:
+            corrupt.append(f"{name} ({why})")
+        paths[name] = path
+    if corrupt:
+        also = f"; also missing: {', '.join(missing)}" if missing else ""
+        raise UserError(f"{folder}: checksum mismatch in {', '.join(corrupt)}; the cached "
+                        f"{'file is' if len(corrupt) == 1 else 'files are'} corrupt: delete "
+                        f"{'it' if len(corrupt) == 1 else 'them'} to download "
+                        f"{'it' if len(corrupt) == 1 else 'them'} again{also}")
+    if missing:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{folder}: cannot create the data folder ({exc.strerror}); "
+                            f"choose another with --data-dir") from None
+    for k, name in enumerate(missing):
+        urls = [m.rstrip("/") + "/" + name for m in mirrors]
+        try:
+            paths[name] = fetch(urls, os.path.join(folder, name), md5s[name], quiet=quiet)
+        except OSError as exc:
+            # The mirrors are the same for every file: do not wait for each to fail.
+            left = missing[k:]
+            need = ", ".join(f"{n} (md5 {md5s[n]})" for n in left)
+            raise UserError(f"download of {name} failed ({exc}); put {need} in {folder} "
+                            f"by hand, or use --data-dir to point at a copy") from None
+    return paths
+
+
+def ensure_file(folder, name, md5, mirrors, quiet=False):
+    """Path of `folder/name`, verified by md5; downloaded from `mirrors` if absent."""
+    return ensure_files(folder, {name: md5}, mirrors, quiet)[name]

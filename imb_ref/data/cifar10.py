@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 
 from ..errors import UserError
-from .cache import ensure_file, mirrors_from_env
+from .cache import check_file, ensure_file, mirrors_from_env
 
 ARCHIVE = "cifar-10-python.tar.gz"
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -22,6 +22,16 @@ FOLDER = "cifar-10-batches-py"
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
+# The official checksums of the extracted batches (as torchvision checks them): an
+# extracted folder is used only if every batch matches.
+BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    TEST_BATCH: "40351d587109b95175f43aff81a1287e",
+}
 PIXELS = 3 * 32 * 32
 
 # (module, name) pairs a pickled ndarray may reference; numpy.core is numpy<2's name.
@@ -86,6 +96,17 @@ def _extract(archive, folder):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_batches(folder):
+    """Refuse an extracted folder unless every batch has its official checksum,
+    naming every batch that does not."""
+    md5s = BATCH_MD5
+    bad = [f"{name} ({why})" for name in md5s
+           if (why := check_file(os.path.join(folder, name), md5s[name]))]
+    if bad:
+        raise UserError(f"{folder}: checksum mismatch in {', '.join(bad)}; delete the "
+                        f"folder to extract the archive again")
+
+
 def load_cifar10(root, quiet=False):
     base = os.path.join(root, "cifar10")
     folder = os.path.join(base, FOLDER)
@@ -96,6 +117,7 @@ def load_cifar10(root, quiet=False):
         if os.path.isdir(folder):
             shutil.rmtree(folder)
         _extract(archive, folder)
+    check_batches(folder)
     train = [load_batch(os.path.join(folder, b)) for b in TRAIN_BATCHES]
     x_test, y_test = load_batch(os.path.join(folder, TEST_BATCH))
     x_train = np.concatenate([d for d, _ in train])

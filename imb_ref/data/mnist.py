@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from .cache import SYSTEM_FASHION_DIR, ensure_file, mirrors_from_env
+from .cache import SYSTEM_FASHION_DIR, ensure_files, mirrors_from_env
 from .idx import load_idx_pair
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
@@ -30,6 +30,15 @@ FASHION_MD5 = {
     TEST_IMAGES: "bef4ecab320f06d8554ea6380940ec79",
     TEST_LABELS: "bb300cfdad3c16e7a12a480ee83cd310",
 }
+# The decompressed files' md5 (as torchvision lists them): Debian's package
+# `dataset-fashion-mnist` recompressed the archives, so a copy of its files in the cache
+# has other archive checksums but this content.
+FASHION_RAW_MD5 = {
+    TRAIN_IMAGES: "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    TRAIN_LABELS: "9018921c3c673c538a1fc5bad174d6f9",
+    TEST_IMAGES: "8181f5470baa50b63fa0f6fddb340f0a",
+    TEST_LABELS: "15d484375f8d13e6eb1aabb0c3f46965",
+}
 
 
 def _load_folder(paths):
@@ -38,9 +47,10 @@ def _load_folder(paths):
     return x_train, y_train, x_test, y_test
 
 
-def load_idx_dataset(folder, md5s, mirrors, quiet=False):
+def load_idx_dataset(folder, md5s, mirrors, quiet=False, raw_md5s=None):
     """Verify (or fetch) the four files in `folder` and read them."""
-    return _load_folder({f: ensure_file(folder, f, md5s[f], mirrors, quiet) for f in FILES})
+    return _load_folder(ensure_files(folder, {f: md5s[f] for f in FILES}, mirrors, quiet,
+                                     raw_md5s))
 
 
 def load_mnist(root, quiet=False):
@@ -67,7 +77,7 @@ def load_fashion_mnist(root, quiet=False):
     if system and not cached:
         return _load_folder({f: os.path.join(system, f) for f in FILES})
     mirrors = mirrors_from_env("IMB_FASHION_MIRRORS", FASHION_MIRRORS)
-    return load_idx_dataset(folder, FASHION_MD5, mirrors, quiet)
+    return load_idx_dataset(folder, FASHION_MD5, mirrors, quiet, FASHION_RAW_MD5)
 
 
 def to_unit_interval(images, dtype=np.float64):
