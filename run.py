@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""imb_ref's command line: train and evaluate DET, VIB, SFNN, GreedyIMB and JointIMB.
+"""imb_ref's command line: one command per job.
 
-    python run.py                                      # the embedded default (no download):
-                                                       # a short information-plane experiment
-    python run.py --dataset synthetic12                # Section 5.3 in full (hours)
-    python run.py --dataset synthetic12 --jobs 15      # the same, 15 (model, seed) pairs at once
-    python run.py --dataset mnist --model jointimb     # one model on MNIST
-    python run.py --backend cupy --dataset cifar10     # the paper's CIFAR10 network on a GPU
-    python run.py --resume runs/mnist-jointimb-...     # continue an interrupted run
-    python run.py --export-golden case.npz             # a reference case for cross-checks
+    python run.py                                  # the embedded demo (no download): a short
+                                                   # information-plane run, a few minutes
+    python run.py train --dataset mnist            # one model (default JointIMB)
+    python run.py --backend cupy --dataset cifar10 # the same: `train` is the default command
+    python run.py train --resume runs/mnist-...    # continue an interrupted run
+    python run.py infoplane --preset paper         # Section 5.3 in full (20,000 epochs, 5 seeds)
+    python run.py table1 --dataset mnist           # Table 1 (Section 5.1), the paper's protocol
+    python run.py attack runs/mnist-jointimb-...   # Section 5.2: C&W L2 against a trained run
+    python run.py golden case.npz                  # a reference case for cross-checks
+    python run.py bench                            # time the objective against PyTorch
 
-Bad input ends with one line on stderr and exit code 2.
+Each command has its own --help; a flag of another command is refused. Bad input ends
+with one line on stderr and exit code 2.
 """
 
 import argparse
@@ -34,14 +37,41 @@ from imb_ref.optim import OPTIMIZERS
 
 D = Config()
 
+COMMANDS = {
+    "train": "train and evaluate one model: DET, VIB, SFNN, GreedyIMB or JointIMB",
+    "infoplane": "Section 5.3: SFNN, JointIMB and GreedyIMB on the 12-bit task, the exact "
+                 "information plane during training",
+    "table1": "Table 1 (Section 5.1, Appendix D): the five models with the paper's "
+              "selection and retraining protocol, optionally with the robustness columns",
+    "attack": "Section 5.2: Carlini-Wagner L2 against a trained run",
+    "golden": "write one float64 reference case of the objective for cross-checks",
+    "bench": "time one training step against PyTorch in the same process",
+}
 
-def build_parser():
-    p = ArgumentParser(prog="python run.py", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-               argument_default=argparse.SUPPRESS)
+# `python run.py infoplane` without --preset is the embedded demo: a few minutes on 2 CPU
+# cores, its three (model, seed) pairs side by side on as many cores as there are.
+# `--preset paper` is Section 5.3's protocol: 20,000 epochs, 5 initialisations.
+INFOPLANE_DEFAULT = {"epochs": 300, "seeds": 1, "points": 16,
+                     "jobs": max(1, min(3, os.cpu_count() or 1))}
+INFOPLANE_PRESETS = {"paper": {"epochs": 20000, "seeds": 5, "points": 30}}
+EMBEDDED_DEFAULT = INFOPLANE_DEFAULT        # what `python run.py` alone runs
+
+# Flags that were modes before the commands existed.
+FORMER_MODES = {"--table1": "table1", "--export-golden": "golden", "--plan": "table1",
+                "--checkpoint": "attack"}
+
+
+def _parser(command):
+    return ArgumentParser(prog=f"python run.py {command}",
+                          description=COMMANDS[command] + ".", allow_abbrev=False,
+                          argument_default=argparse.SUPPRESS)
+
+
+def add_data(p, table1=False):
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=DATASETS,
-                   help=f"dataset (default {D.dataset}: the 12-bit task, generated in code)")
+    g.add_argument("--dataset", choices=("mnist", "cifar10", "fashion-mnist") if table1
+                   else DATASETS, help="dataset (default " + ("mnist" if table1 else
+                   f"{D.dataset}: the 12-bit task, generated in code") + ")")
     g.add_argument("--data-dir", help="dataset cache folder (default $IMB_DATA, else "
                    "~/.cache/imb_ref)")
     g.add_argument("--data-file", help="synthetic12 only: the original var_u.mat (arrays F "
@@ -53,34 +83,33 @@ def build_parser():
     g.add_argument("--limit-val", type=int, help="keep only the first N validation examples")
     g.add_argument("--limit-test", type=int, help="keep only the first N test examples")
 
+
+def add_backend(p, fused=True, jobs=False):
     g = p.add_argument_group("backend")
     g.add_argument("--backend", choices=backend.BACKENDS,
                    help="array library: numpy (CPU) or cupy (GPU) (default $IMB_BACKEND, "
                    "else numpy)")
     g.add_argument("--dtype", choices=("float32", "float64"),
                    help=f"floating type (default {D.dtype})")
-    g.add_argument("--seed", type=int, help=f"the run's one seed (default {D.seed})")
-    g.add_argument("--seeds", type=int, help="information-plane experiment and Table 1: "
-                   "initialisations seed, seed+1, ... (default 5, as the paper)")
-    g.add_argument("--fused", action=argparse.BooleanOptionalAction,
-                   help="CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, leaves "
-                   "drawn in-kernel and never stored, and run every model's optimiser "
-                   "update as one kernel per parameter (default: on with --backend cupy; "
-                   "the tree needs estimator raiko or st); --no-fused runs the reference "
-                   "path")
     g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
                    f"batch; batches are split to fit (default {D.max_memory})")
+    if fused:
+        g.add_argument("--fused", action=argparse.BooleanOptionalAction,
+                       help="CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, "
+                       "leaves drawn in-kernel and never stored, and run every model's "
+                       "optimiser update as one kernel per parameter (default: on with "
+                       "--backend cupy; the tree needs estimator raiko or st); --no-fused "
+                       "runs the reference path")
+    if jobs:
+        g.add_argument("--jobs", "-j", type=int, help="train this many (model, seed) pairs "
+                       "at once, one worker process each (NumPy; default "
+                       f"{INFOPLANE_DEFAULT['jobs']}, the cores here up to 3)")
 
+
+def add_model(p, one_model=True, vib=True):
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODELS, help=f"train one model (default {D.model}; on "
-                   "synthetic12 without --model: the information-plane experiment)")
-    g.add_argument("--models", help="information-plane experiment: comma list of sfnn, "
-                   f"jointimb, greedyimb (default {D.models})")
-    g.add_argument("--points", type=int, help="information-plane experiment: log-spaced "
-                   f"epochs at which I(Z_l;X), I(Z_l;Y) are computed (default {D.points})")
-    g.add_argument("--jobs", "-j", type=int, help="information-plane experiment: train this "
-                   "many (model, seed) pairs at once, one worker process each (NumPy; "
-                   f"default {D.jobs}; the paper's protocol has 15 pairs)")
+    if one_model:
+        g.add_argument("--model", choices=MODELS, help=f"(default {D.model})")
     g.add_argument("--hidden", help=f"hidden widths, comma list (default {D.hidden}; "
                    "10,8,6,4 for synthetic12)")
     g.add_argument("--samples", "-M", dest="samples", type=int,
@@ -98,55 +127,57 @@ def build_parser():
                    "train on the exact objective (the limit M -> infinity) with its "
                    "gradient by enumeration, for small networks such as synthetic12's, "
                    "NumPy only")
-    g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
-    g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
-    g.add_argument("--vib-samples", type=int, help="VIB bottleneck draws per example in "
-                   f"training (default {D.vib_samples}; 32 with --preset paper, as Appendix D "
-                   "has M = 32 for every stochastic model)")
-    g.add_argument("--vib-test-samples", type=int, help="VIB draws averaged at test time "
-                   f"(default {D.vib_test_samples})")
+    if vib:
+        g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
+        g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
+        g.add_argument("--vib-samples", type=int, help="VIB bottleneck draws per example "
+                       f"in training (default {D.vib_samples}; 32 with --preset paper, as "
+                       "Appendix D has M = 32 for every stochastic model)")
+        g.add_argument("--vib-test-samples", type=int, help="VIB draws averaged at test "
+                       f"time (default {D.vib_test_samples})")
+    return g
 
+
+def add_training(p, presets=True, patience=True):
     g = p.add_argument_group("training")
+    g.add_argument("--seed", type=int, help=f"seed of the (first) run (default {D.seed})")
     g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default {D.optimizer})")
     g.add_argument("--lr", type=float, help="learning rate (default: the optimiser's usual; "
                    "0.01 for synthetic12)")
     g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
     g.add_argument("--clip", type=float, help="global gradient-norm clipping, 0 for none "
                    f"(default {D.clip})")
-    g.add_argument("--batch-size", type=int, help=f"(default {D.batch_size})")
+    g.add_argument("--batch-size", type=int, help=f"(default {D.batch_size}; 64 for "
+                   "synthetic12)")
     g.add_argument("--shuffle", action=argparse.BooleanOptionalAction,
                    help="reshuffle the training set every epoch (default on; off under "
                    "--preset authors, whose code takes the batches in order)")
-    g.add_argument("--epochs", type=int, help=f"(default {D.epochs}; 20000 for synthetic12; "
-                   "0 evaluates without training)")
+    g.add_argument("--epochs", type=int, help=f"(default {D.epochs}; 0 evaluates without "
+                   "training)" if patience else "(default "
+                   f"{INFOPLANE_DEFAULT['epochs']}; 20000 with --preset paper)")
     g.add_argument("--stage-epochs", type=int, help="GreedyIMB epochs per layer (default: "
                    "epochs split equally over the L layers)")
-    g.add_argument("--patience", type=int, help="early stopping on validation error after N "
-                   f"epochs without improvement, 0 for none (default {D.patience})")
-    g.add_argument("--preset", choices=("paper", "authors"), help="paper: Appendix D's "
-                   "settings; authors: the authors' released code (Adamax lr 0.01, batch 16, "
-                   "clip 5, patience 20, up to 1000 epochs, no shuffling, 1/60 of the "
-                   "training set for validation, 100 test passes; under --table1 the "
-                   "paper's retraining protocol still applies; see README)")
+    if patience:
+        g.add_argument("--patience", type=int, help="early stopping on validation error "
+                       f"after N epochs without improvement, 0 for none (default "
+                       f"{D.patience})")
+    if presets:
+        g.add_argument("--preset", choices=("paper", "authors"), help="paper: Appendix D's "
+                       "settings; authors: the authors' released code (Adamax lr 0.01, "
+                       "batch 16, clip 5, patience 20, up to 1000 epochs, no shuffling, "
+                       "1/60 of the training set for validation, 100 test passes; see "
+                       "README)")
+    return g
 
-    g = p.add_argument_group("Table 1 (Section 5.1, Appendix D)")
-    g.add_argument("--table1", action="store_true", help="train DET, VIB, SFNN, GreedyIMB and "
-                   "JointIMB with the paper's protocol on --dataset (mnist, cifar10, "
-                   "fashion-mnist) and write table1.md and table1.json; with --attack cw-l2 "
-                   "also the robustness columns")
-    g.add_argument("--plan", action="store_true", help="with --table1 and --output-dir: "
-                   "print the runs that can start now, one self-contained command per line "
-                   "(the selection runs, then each model's retraining once its selection "
-                   "is finished), for xargs -P, GNU parallel or a SLURM array; plan again "
-                   "after they finish, then run --table1 without --plan to gather the "
-                   "table (and make the attacks)")
-    g.add_argument("--beta-grid", help="betas tried on the validation split (default "
-                   "1e-1,...,1e-10 as the paper)")
 
-    g = p.add_argument_group("adversarial robustness (Section 5.2)")
-    g.add_argument("--attack", choices=("cw-l2",), help="attack a trained run (--checkpoint) "
-                   "with Carlini-Wagner L2 and write attack.json and attack.png")
-    g.add_argument("--checkpoint", help="a run's output folder or its checkpoint.npz")
+def add_output(p, what="run folder (default runs/<dataset>-<model>-<time>)"):
+    g = p.add_argument_group("output")
+    g.add_argument("--output-dir", help=what)
+    g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+    return g
+
+
+def add_attack_options(g):
     g.add_argument("--attack-n", type=int, help="first N test images (default 1000)")
     g.add_argument("--attack-mode", choices=("targeted", "untargeted", "both"),
                    help="(default both)")
@@ -163,15 +194,127 @@ def build_parser():
                    "rule that verifies each success (default 100)")
     g.add_argument("--attack-batch", type=int, help="images attacked together (default 100)")
 
-    g = p.add_argument_group("output")
-    g.add_argument("--output-dir", help="run folder (default runs/<dataset>-<model>-<time>)")
+
+def build_parsers():
+    """{command: its parser}. Flags are shared through the add_* groups above."""
+    parsers = {}
+
+    p = parsers["train"] = _parser("train")
+    add_data(p)
+    add_backend(p)
+    add_model(p)
+    add_training(p)
+    g = add_output(p)
     g.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its "
                    "configuration is reused; --epochs may extend it)")
-    g.add_argument("--export-golden", metavar="FILE.npz", help="write one reference case of "
-                   "the objective (float64) and exit; see README 'Cross-checking'")
-    g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    return p
 
+    p = parsers["infoplane"] = _parser("infoplane")
+    g = p.add_argument_group("experiment")
+    g.add_argument("--preset", choices=tuple(INFOPLANE_PRESETS), help="paper: Section "
+                   "5.3's length, 20,000 epochs, 5 seeds, 30 measurements (hours; default: "
+                   f"the demo, {INFOPLANE_DEFAULT['epochs']} epochs, "
+                   f"{INFOPLANE_DEFAULT['seeds']} seed)")
+    g.add_argument("--models", help=f"comma list of sfnn, jointimb, greedyimb (default "
+                   f"{D.models})")
+    g.add_argument("--seeds", type=int, help="initialisations seed, seed+1, ... (default "
+                   f"{INFOPLANE_DEFAULT['seeds']}; 5 with --preset paper)")
+    g.add_argument("--points", type=int, help="log-spaced epochs at which I(Z_l;X) and "
+                   f"I(Z_l;Y) are computed (default {INFOPLANE_DEFAULT['points']}; 30 with "
+                   "--preset paper)")
+    g.add_argument("--data-file", help="the original var_u.mat (arrays F and y) instead of "
+                   "our icosahedral task")
+    add_backend(p, fused=False, jobs=True)
+    add_model(p, one_model=False, vib=False)
+    add_training(p, presets=False, patience=False)
+    add_output(p, "experiment folder (default runs/infoplane-<time>); rerun with the same "
+               "folder to continue an interrupted experiment")
+
+    p = parsers["table1"] = _parser("table1")
+    add_data(p, table1=True)
+    add_backend(p)
+    add_model(p, one_model=False)
+    add_training(p)
+    g = p.add_argument_group("Table 1")
+    g.add_argument("--seeds", type=int, help="retraining seeds seed, seed+1, ... (default 5, "
+                   "as the paper)")
+    g.add_argument("--beta-grid", help="betas tried on the validation split (default "
+                   "1e-1,...,1e-10 as the paper)")
+    g.add_argument("--plan", action="store_true", help="with --output-dir: print the runs "
+                   "that can start now, one self-contained command per line (the "
+                   "selection runs, then each model's retraining once its selection is "
+                   "finished), for xargs -P, GNU parallel or a SLURM array; plan again "
+                   "after they finish, then run without --plan to gather the table (and "
+                   "make the attacks)")
+    g.add_argument("--attack", choices=("cw-l2",), help="also the robustness columns: "
+                   "attack the seed---seed model of each row (options as for `attack`)")
+    add_attack_options(g)
+    add_output(p, "table folder (default runs/table1-<dataset>-<time>); rerun with the "
+               "same folder to reuse finished runs and resume interrupted ones")
+
+    p = parsers["attack"] = _parser("attack")
+    p.add_argument("checkpoint", metavar="RUN", help="a run's output folder or its "
+                   "checkpoint.npz")
+    g = p.add_argument_group("attack")
+    add_attack_options(g)
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", choices=backend.BACKENDS, help="(default $IMB_BACKEND, "
+                   "else numpy)")
+    g.add_argument("--dtype", choices=("float32", "float64"), help="(default float64)")
+    g.add_argument("--data-dir", help="dataset cache folder (default: the run's)")
+    add_output(p, "where attack.json and attack.png go (default: the run's folder)")
+
+    p = parsers["golden"] = _parser("golden")
+    p.add_argument("export_golden", metavar="FILE.npz", help="the case to write")
+    add_data(p)
+    g = add_model(p, one_model=False, vib=False)
+    g.add_argument("--batch-size", type=int, help="examples in the case (default "
+                   f"{D.batch_size}; 64 for synthetic12)")
+    g.add_argument("--seed", type=int, help=f"(default {D.seed})")
+    g.add_argument("--quiet", action="store_true", help="no download progress")
+    return parsers
+
+
+def _foreign_flag(command, extras, parsers):
+    """The one-line refusal of arguments that `command` does not take."""
+    token = extras[0]
+    if not token.startswith("-"):
+        return f"`python run.py {command}` takes no argument {token!r}"
+    flag = token.split("=", 1)[0]
+    if flag in FORMER_MODES:
+        return (f"{flag}: that job is now its own command, `python run.py "
+                f"{FORMER_MODES[flag]}` (see python run.py {FORMER_MODES[flag]} --help)")
+    owners = [c for c, p in parsers.items() if flag in p._option_string_actions]
+    if owners:
+        return (f"{flag} is not a flag of `python run.py {command}`; it belongs to "
+                f"{', '.join('`' + c + '`' for c in owners)} "
+                f"(see python run.py {command} --help)")
+    return f"unrecognized argument {flag} (see python run.py {command} --help)"
+
+
+def parse(argv):
+    """(command, {flag: value} of the flags given). No arguments: the embedded demo;
+    flags without a command: `train`."""
+    argv = list(argv)
+    if not argv:
+        return "infoplane", {}
+    if argv[0] in ("-h", "--help"):
+        print(__doc__.strip() + "\n\ncommands:\n" + "\n".join(
+            f"  {c:10} {text}" for c, text in COMMANDS.items()))
+        raise SystemExit(0)
+    if argv[0] in COMMANDS:
+        command, rest = argv[0], argv[1:]
+    elif argv[0].startswith("-"):
+        command, rest = "train", argv
+    else:
+        raise UserError(f"unknown command {argv[0]!r}: choose one of {', '.join(COMMANDS)} "
+                        "(see python run.py --help)")
+    if command == "bench":
+        return command, {"argv": rest}
+    parsers = build_parsers()
+    namespace, extras = parsers[command].parse_known_args(rest)
+    if extras:
+        raise UserError(_foreign_flag(command, extras, parsers))
+    return command, vars(namespace)
 
 def check_ranges(cfg):
     positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
@@ -211,13 +354,16 @@ def check_ranges(cfg):
     if cfg.fused and cfg.backend != "cupy":
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
-    if cfg.estimator == "exact":
+    if cfg.estimator == "exact" and cfg.model not in ("det", "vib"):   # the tree's estimator
         hidden = parse_sizes(cfg.hidden)
-        if max_transition_entries(hidden) > MAX_EXACT_ENTRIES:
+        entries = max_transition_entries(hidden)
+        if entries > MAX_EXACT_ENTRIES:
+            # A power of two: written as one where the digits would not fit on a line.
+            size = f"{entries:,}" if entries < 10 ** 18 else f"2**{entries.bit_length() - 1}"
             raise UserError(f"--estimator exact enumerates every state of every layer: "
-                            f"--hidden {cfg.hidden} needs a {max_transition_entries(hidden):,}"
-                            f"-entry matrix (at most {MAX_EXACT_ENTRIES:,}); use widths "
-                            f"such as 10,8,6,4 or a sampled estimator")
+                            f"--hidden {cfg.hidden} needs a {size}-entry matrix (at most "
+                            f"{MAX_EXACT_ENTRIES:,}); use widths such as 10,8,6,4 or a "
+                            f"sampled estimator")
     if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
         raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
                         "every leaf stored); use --no-fused")
@@ -225,7 +371,7 @@ def check_ranges(cfg):
 
 def check_backend(cfg, xp):
     """Checks that need the resolved backend (so that a missing CuPy is named first)."""
-    if cfg.estimator == "exact" and xp is not np:
+    if cfg.estimator == "exact" and cfg.model not in ("det", "vib") and xp is not np:
         raise UserError("--estimator exact (synthetic12's default) enumerates on the host: "
                         "use --backend numpy, or --estimator raiko to sample on the GPU")
 
@@ -323,48 +469,12 @@ def prepare_output(cfg, resuming):
     out_dir = output_folder(cfg.output_dir, f"{cfg.dataset}-{cfg.model}")
     if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
         raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
-                        f"--resume {out_dir} or choose another folder")
+                        f"python run.py train --resume {out_dir} or choose another folder")
     os.makedirs(out_dir, exist_ok=True)
     return out_dir
 
 
-# `python run.py` with no arguments: a short information-plane experiment that finishes
-# in a few minutes on 2 CPU cores (the paper's run is 20,000 epochs and 5 seeds), its
-# three (model, seed) pairs trained side by side on as many cores as there are.
-EMBEDDED_DEFAULT = {"dataset": "synthetic12", "epochs": 300, "seeds": 1, "points": 16,
-                    "jobs": max(1, min(3, os.cpu_count() or 1))}
-
-
-def is_infoplane_experiment(explicit):
-    """--dataset synthetic12 (the default) with no --model: Section 5.3's experiment."""
-    other = ("model", "table1", "attack", "checkpoint", "resume", "export_golden")
-    return (explicit.get("dataset", D.dataset) == "synthetic12"
-            and not any(explicit.get(k) for k in other))
-
-
-def run(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    explicit = vars(build_parser().parse_args(argv))
-    if not argv:
-        explicit.update(EMBEDDED_DEFAULT)
-    if "jobs" in explicit and not is_infoplane_experiment(explicit):
-        raise UserError("--jobs trains the information-plane experiment's (model, seed) pairs "
-                        "in parallel (--dataset synthetic12 without --model); drop it here")
-    if explicit.get("table1"):
-        from imb_ref.table1 import run_table1
-        name = explicit.get("backend", backend.default_backend())
-        explicit.setdefault("dataset", "mnist")
-        # Planning trains nothing: the backend is resolved where the commands run.
-        run_table1(explicit, None if explicit.get("plan") else backend.resolve(name), name)
-        return 0
-    if explicit.get("plan"):
-        raise UserError("--plan lists the runs of --table1; add --table1 or drop --plan")
-    if "attack" in explicit or "checkpoint" in explicit:
-        if "attack" not in explicit or "checkpoint" not in explicit:
-            raise UserError("--attack cw-l2 and --checkpoint DIR go together")
-        from imb_ref.attack.command import run_attack
-        name = explicit.get("backend", backend.default_backend())
-        return run_attack(explicit, backend.resolve(name), build_model, name)
+def train_command(explicit):
     resume = None
     if "resume" in explicit:
         resume = checkpoint.load(explicit["resume"])
@@ -387,19 +497,9 @@ def run(argv=None):
         explicit.setdefault("backend", backend.default_backend())
         cfg = resolve(explicit)
     check_ranges(cfg)
-    if "export_golden" in explicit:
-        check_writable_file(explicit["export_golden"], "--export-golden")
     xp = backend.resolve(cfg.backend)
     check_backend(cfg, xp)
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
-                        cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
-                        dtype=np.dtype(cfg.dtype))
-    if "export_golden" in explicit:
-        export_golden(cfg, data, explicit["export_golden"])
-        return 0
-    if is_infoplane_experiment(explicit):
-        return infoplane_experiment(cfg, xp, data)
-
+    data = load(cfg)
     model = build_model(cfg, data.n_features, data.n_classes)
     for training in (True, False):          # fail before creating anything
         chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
@@ -414,6 +514,65 @@ def run(argv=None):
     return 0
 
 
+def infoplane_command(explicit):
+    preset = explicit.pop("preset", None)
+    layered = {**INFOPLANE_DEFAULT, **INFOPLANE_PRESETS.get(preset, {}), **explicit,
+               "dataset": "synthetic12"}
+    layered.setdefault("backend", backend.default_backend())
+    if layered["backend"] == "cupy" and "jobs" not in explicit:
+        layered["jobs"] = 1                 # one process drives the GPU
+    cfg = resolve(layered)
+    cfg.preset = preset
+    check_ranges(cfg)
+    xp = backend.resolve(cfg.backend)
+    check_backend(cfg, xp)
+    return infoplane_experiment(cfg, xp, load(cfg))
+
+
+def table1_command(explicit):
+    from imb_ref.table1 import run_table1
+    name = explicit.get("backend", backend.default_backend())
+    explicit.setdefault("dataset", "mnist")
+    # Planning trains nothing: the backend is resolved where the commands run.
+    run_table1(explicit, None if explicit.get("plan") else backend.resolve(name), name)
+    return 0
+
+
+def attack_command(explicit):
+    from imb_ref.attack.command import run_attack
+    name = explicit.get("backend", backend.default_backend())
+    return run_attack(explicit, backend.resolve(name), build_model, name)
+
+
+def golden_command(explicit):
+    path = explicit.pop("export_golden")
+    cfg = resolve({**explicit, "backend": "numpy"})
+    check_ranges(cfg)
+    check_writable_file(path, "golden FILE.npz")
+    export_golden(cfg, load(cfg), path)
+    return 0
+
+
+def bench_command(explicit):
+    from imb_ref import bench
+    return bench.main(explicit["argv"], prog="python run.py bench")
+
+
+def load(cfg):
+    return load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
+                        cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
+                        dtype=np.dtype(cfg.dtype))
+
+
+RUN = {"train": train_command, "infoplane": infoplane_command, "table1": table1_command,
+       "attack": attack_command, "golden": golden_command, "bench": bench_command}
+
+
+def run(argv=None):
+    command, explicit = parse(sys.argv[1:] if argv is None else argv)
+    return RUN[command](explicit)
+
+
 RESUME_MAY_CHANGE = ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused")
 RUN_FOLDER = []             # the run folder once it exists, for the Ctrl-C message
 
@@ -425,9 +584,12 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        where = RUN_FOLDER[-1] if RUN_FOLDER else "<output-dir>"
-        print("interrupted: the last completed epoch's checkpoint is kept; continue with "
-              f"python run.py --resume {where}", file=sys.stderr)
+        if RUN_FOLDER:
+            print("interrupted: the last completed epoch's checkpoint is kept; continue "
+                  f"with python run.py train --resume {RUN_FOLDER[-1]}", file=sys.stderr)
+        else:
+            print("interrupted before any run folder was made: nothing to resume",
+                  file=sys.stderr)
         return 130
 
 

@@ -166,8 +166,8 @@ def available_impls():
     return impls
 
 
-def main(argv=None):
-    p = ArgumentParser(prog="python -m imb_ref.bench", description=__doc__,
+def main(argv=None, prog="python -m imb_ref.bench"):
+    p = ArgumentParser(prog=prog, description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shapes", default="mnist,cifar10", help="comma list of mnist, cifar10")
     p.add_argument("--impl", default=None, help="comma list (default: every one available)")

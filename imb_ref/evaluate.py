@@ -6,6 +6,8 @@ independent passes, and the error of the deterministic mean-field network (z_l =
 Examples are processed in chunks sized by `max_memory`.
 """
 
+import os
+
 import numpy as np
 
 from .backend import make_rng, to_numpy
@@ -14,8 +16,35 @@ from .errors import UserError
 GB = 1024 ** 3
 
 
+# Parameters, their gradients and up to two optimiser states (Adam's moments): the memory
+# training holds whatever the batch size.
+COPIES_OF_PARAMETERS = 4
+
+
+def physical_memory():
+    """Bytes of memory on this machine (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_parameters_fit(model, itemsize, memory=None):
+    """Refuse a network whose parameters (with gradients and optimiser state) cannot
+    fit in this machine's memory, naming the sizes, before anything is allocated."""
+    memory = physical_memory() if memory is None else memory
+    need = COPIES_OF_PARAMETERS * model.n_params() * itemsize
+    if memory is not None and need > memory:
+        raise UserError(f"--hidden {','.join(map(str, model.sizes[1:-1]))}: "
+                        f"{model.n_params():,} parameters take {_human(need)} with their "
+                        f"gradients and optimiser state, more than this machine's "
+                        f"{_human(memory)} of memory; use smaller widths")
+
+
 def chunk_size(model, itemsize, max_memory_gb, batch, training):
-    """Examples per chunk that keep the working memory under `max_memory_gb`."""
+    """Examples per chunk that keep the working memory under `max_memory_gb`; refuses
+    a network whose parameters alone do not fit (check_parameters_fit)."""
+    check_parameters_fit(model, itemsize)
     per_example = model.bytes_per_example(itemsize, training)
     fit = int(max_memory_gb * GB // per_example)
     if fit < 1:

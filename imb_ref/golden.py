@@ -38,7 +38,7 @@ def make_case(params, x, y, uniforms, M, gammas, betas):
 
 def write_case(path, case):
     """Write atomically: a temporary file in the same folder, then rename."""
-    check_writable_file(path, "--export-golden")
+    check_writable_file(path, "golden FILE.npz")
     with atomic_write(path, "wb") as fh:
         np.savez(fh, **case)
     return path

@@ -95,10 +95,10 @@ def _run(cfg, data, xp, folder, log):
 
 
 def _settings(explicit):
-    """(dataset, seeds, grid) of a --table1 command, checked."""
+    """(dataset, seeds, grid) of a `table1` command, checked."""
     dataset = explicit.get("dataset", "mnist")
     if dataset not in ("mnist", "cifar10", "fashion-mnist"):
-        raise UserError(f"--table1 --dataset {dataset}: Table 1 is for mnist, cifar10 or "
+        raise UserError(f"table1 --dataset {dataset}: Table 1 is for mnist, cifar10 or "
                         f"fashion-mnist")
     seeds_n = explicit.get("seeds", 5)
     seed0 = explicit.get("seed", 0)
@@ -161,7 +161,7 @@ def run_table1(explicit, xp, backend_name, log=print):
     full_data = load_dataset(dataset, base.data_dir, 0, base.limit_train, None,
                              base.limit_test, quiet=base.quiet, dtype=dtype)
     if len(sel_data.val) == 0:
-        raise UserError("--table1 selects beta on a validation split: --val-size must be > 0")
+        raise UserError("table1 selects beta on a validation split: --val-size must be > 0")
     log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
         f"{seeds}; selection on {sel_data.summary()}; "
         f"backend {backend_name} ({device_name(xp)}); output {out}")
@@ -212,14 +212,14 @@ PLAN_SKIP = ("seeds", "models", "points", "jobs", "output_dir")
 
 
 def run_command(cfg, folder):
-    """One self-contained `python run.py` line that trains `cfg` into `folder`, every
+    """One self-contained `python run.py train` line that trains `cfg` into `folder`, every
     setting spelled out (so the folder's config.json is the table's, whatever the
     defaults of the machine that runs it); a run interrupted earlier is resumed."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
     if os.path.exists(os.path.join(folder, checkpoint.FILENAME)):   # no need to load it
         return " ".join(shlex.quote(a) for a in
-                        ("python", script, "--resume", folder, "--quiet"))
-    args = ["python", script]
+                        ("python", script, "train", "--resume", folder, "--quiet"))
+    args = ["python", script, "train"]
     for key, value in cfg.to_dict().items():
         flag = "--" + key.replace("_", "-")
         if key in PLAN_SKIP or value is None:
@@ -239,11 +239,11 @@ def plan_table1(explicit):
     """The runs that can start now, one command per line: every unfinished selection
     run, and the retraining runs of each model whose selection is complete. Running
     them (in any order, on any number of machines) and planning again reaches the
-    retraining; --table1 without --plan then gathers the finished folders."""
+    retraining; `table1` without --plan then gathers the finished folders."""
     dataset, seeds, grid = _settings(explicit)
     if not explicit.get("output_dir"):
         raise UserError("--plan needs --output-dir: the planned runs write their folders "
-                        "under it, and the gathering --table1 reads them there")
+                        "under it, and the gathering `table1` reads them there")
     out = explicit["output_dir"]
     base = _config(explicit, "jointimb", dataset=dataset)
     lines = []

@@ -201,10 +201,14 @@ def _check_finite(losses, epoch, xp):
     host = to_numpy(xp.stack([xp.asarray(l) for l in losses]))
     bad = np.flatnonzero(~np.isfinite(host))
     if bad.size:
-        kept = (f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1
-                else "no checkpoint was written")
+        # A resumed run keeps its settings and replays bit for bit, so it would meet the
+        # same NaN: the way on is a new run.
+        what_now = (f"the checkpoint of epoch {epoch - 1} is kept, but resuming would repeat "
+                    f"this; start a new run with a lower --lr or with --clip" if epoch > 1
+                    else "no checkpoint was written; start again with a lower --lr or with "
+                    "--clip")
         raise UserError(f"the loss became {host[bad[0]]} at epoch {epoch}, step {bad[0] + 1}; "
-                        f"{kept}: lower --lr or set --clip, then --resume")
+                        f"{what_now}")
     return host
 
 

@@ -181,19 +181,17 @@ def test_attack_command_writes_json_and_png(tmp_path, run_py):
     import subprocess
     import sys
     run_dir = tmp_path / "run"
-    train = subprocess.run([sys.executable, run_py, "--model", "sfnn", "--hidden", "6",
+    train = subprocess.run([sys.executable, run_py, "train", "--model", "sfnn", "--hidden", "6",
                             "--samples", "2", "--epochs", "1", "--quiet", "--test-runs", "1",
                             "--output-dir", str(run_dir)], capture_output=True, text=True,
                            timeout=300)
     assert train.returncode == 0, train.stderr
     blocker = tmp_path / "file"
     blocker.write_text("")
-    early = subprocess.run([sys.executable, run_py, "--attack", "cw-l2", "--checkpoint",
-                            str(run_dir), "--output-dir", str(blocker / "out"), "--quiet"],
+    early = subprocess.run([sys.executable, run_py, "attack", str(run_dir), "--output-dir", str(blocker / "out"), "--quiet"],
                            capture_output=True, text=True, timeout=60)
     assert early.returncode == 2 and "no folder can be made under it" in early.stderr
-    res = subprocess.run([sys.executable, run_py, "--attack", "cw-l2", "--checkpoint",
-                          str(run_dir), "--attack-n", "4", "--attack-iters", "10",
+    res = subprocess.run([sys.executable, run_py, "attack", str(run_dir), "--attack-n", "4", "--attack-iters", "10",
                           "--attack-binary-steps", "2", "--attack-eval-samples", "10",
                           "--eot-samples", "2", "--quiet"], capture_output=True, text=True,
                          timeout=300)
@@ -205,9 +203,9 @@ def test_attack_command_writes_json_and_png(tmp_path, run_py):
     assert "single_sample_metric" in r["untargeted"] and "robustness" in r["targeted"]
     assert set(r["targeted"]) >= {"best_case", "average_case", "worst_case"}
     assert (run_dir / "attack.png").read_bytes()[:4] == b"\x89PNG"
-    bad = subprocess.run([sys.executable, run_py, "--attack", "cw-l2"], capture_output=True,
+    bad = subprocess.run([sys.executable, run_py, "attack"], capture_output=True,
                          text=True, timeout=60)
-    assert bad.returncode == 2 and "--checkpoint" in bad.stderr
+    assert bad.returncode == 2 and "required: RUN" in bad.stderr
 
 
 def test_majority_decision_is_reported_beside_the_verified_rate(sfnn_model):

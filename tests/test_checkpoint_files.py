@@ -61,7 +61,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, run_py):
     import subprocess
     import sys
     out = tmp_path / "run"
-    cmd = (f"ulimit -f 6; {sys.executable} {run_py} --model jointimb --epochs 2 --hidden 6,4 "
+    cmd = (f"ulimit -f 6; {sys.executable} {run_py} train --model jointimb --epochs 2 --hidden 6,4 "
            f"--samples 2 --estimator raiko --test-runs 2 --quiet --output-dir {out}")
     res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr

@@ -11,7 +11,7 @@ import pytest
 from imb_ref import checkpoint
 
 # The sampled tree (synthetic12's default is the exact objective, tested below).
-QUICK = ["--model", "jointimb", "--epochs", "2", "--hidden", "6,4", "--samples", "2",
+QUICK = ["train", "--model", "jointimb", "--epochs", "2", "--hidden", "6,4", "--samples", "2",
          "--estimator", "raiko", "--test-runs", "2", "--quiet"]
 
 
@@ -45,7 +45,7 @@ def test_trains_and_writes_metrics_and_summary(tmp_path, run_py):
 
 def test_epochs_zero_evaluates_without_training(tmp_path, run_py):
     out = tmp_path / "run"
-    res = run(run_py, "--model", "jointimb", "--epochs", "0", "--hidden", "4", "--samples", "2", "--quiet",
+    res = run(run_py, "train", "--model", "jointimb", "--epochs", "0", "--hidden", "4", "--samples", "2", "--quiet",
               "--output-dir", str(out))
     assert res.returncode == 0, res.stderr
     assert json.load(open(out / "summary.json"))["epochs_trained"] == 0
@@ -54,11 +54,11 @@ def test_epochs_zero_evaluates_without_training(tmp_path, run_py):
 
 def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    args = ["--hidden", "6,4", "--samples", "2", "--test-runs", "1", "--quiet", "--model",
+    args = ["train", "--hidden", "6,4", "--samples", "2", "--test-runs", "1", "--quiet", "--model",
             "greedyimb", "--stage-epochs", "1"]
     assert run(run_py, *args, "--epochs", "3", "--output-dir", str(straight)).returncode == 0
     assert run(run_py, *args, "--epochs", "1", "--output-dir", str(split)).returncode == 0
-    res = run(run_py, "--resume", str(split), "--epochs", "3", "--quiet")
+    res = run(run_py, "train", "--resume", str(split), "--epochs", "3", "--quiet")
     assert res.returncode == 0, res.stderr
     a, _, opt_a, meta_a = checkpoint.load(str(straight))
     b, _, opt_b, meta_b = checkpoint.load(str(split))
@@ -88,7 +88,7 @@ def test_ctrl_c_names_the_run_folder_to_resume(monkeypatch, capsys):
     monkeypatch.setattr(run_module, "RUN_FOLDER", [])
     assert run_module.main([]) == 130
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "python run.py --resume runs/mnist-jointimb-x" in err
+    assert err.count("\n") == 1 and "python run.py train --resume runs/mnist-jointimb-x" in err
 
 
 def test_refuses_to_overwrite_a_run(tmp_path, run_py):
@@ -107,7 +107,18 @@ def test_refuses_to_overwrite_a_run(tmp_path, run_py):
     (["--betas", "1,2"], "--betas '1,2': give one value or 4 values"),
     (["--max-memory", "1e-9"], "raise --max-memory"),
     (["--epochs", "-1"], "--epochs -1"),
-    (["--no-such-flag"], "unrecognized arguments"),
+    (["--no-such-flag"], "unrecognized argument --no-such-flag"),
+    # A flag of another command is refused, naming the command it belongs to.
+    (["train", "--attack-iters", "5"], "--attack-iters is not a flag of `python run.py train`; "
+     "it belongs to `table1`, `attack`"),
+    (["train", "--jobs", "2"], "it belongs to `infoplane`"),
+    (["infoplane", "--model", "vib"], "it belongs to `train`"),
+    (["infoplane", "--quiet", "--preset", "authors"], "invalid choice: 'authors'"),
+    (["--table1"], "that job is now its own command, `python run.py table1`"),
+    (["--export-golden", "x.npz"], "`python run.py golden`"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
+    (["train", "stray"], "takes no argument 'stray'"),
+    (["attack"], "the following arguments are required: RUN"),
     (["--resume", "/nonexistent/run"], "no checkpoint there"),
     (["--fused"], "the fused kernels run on CuPy only"),
     (["--backend", "cupy", "--fused", "--estimator", "reinforce"], "no fused reinforce"),
@@ -139,7 +150,7 @@ def test_cupy_requested_without_cupy(run_py):
         pytest.skip("CuPy is installed here")
     except ImportError:
         pass
-    res = run(run_py, "--backend", "cupy", "--epochs", "0")
+    res = run(run_py, "--backend", "cupy", "--epochs", "0")   # `train`, the default command
     one_line_error(res)
     assert "pip install cupy-cuda12x" in res.stderr
     env = dict(os.environ, IMB_BACKEND="cupy")
@@ -160,8 +171,8 @@ def test_output_dir_under_a_file_or_read_only(tmp_path, run_py, mode):
     refused in one line before any work, for every kind of run."""
     f = tmp_path / "f"
     f.write_text("")
-    args = {"train": QUICK, "infoplane": ["--epochs", "1", "--quiet"],
-            "table1": ["--table1", "--dataset", "fashion-mnist", "--quiet"]}[mode]
+    args = {"train": QUICK, "infoplane": ["infoplane", "--epochs", "1", "--quiet"],
+            "table1": ["table1", "--dataset", "fashion-mnist", "--quiet"]}[mode]
     res = run(run_py, *args, "--output-dir", str(f / "run"))
     one_line_error(res)
     assert "is a file, so no folder can be made under it" in res.stderr
@@ -173,14 +184,54 @@ def test_output_dir_under_a_file_or_read_only(tmp_path, run_py, mode):
         assert "is not writable" in res.stderr
 
 
-def test_help_documents_every_flag(run_py):
+def test_help_names_every_command_and_each_command_documents_its_flags(run_py):
+    import run as run_module
     res = run(run_py, "--help")
     assert res.returncode == 0
-    for flag in ("--dataset", "--data-dir", "--backend", "--dtype", "--seed", "--epochs",
-                 "--batch-size", "--output-dir", "--quiet", "--model", "--samples",
-                 "--gammas", "--betas", "--estimator", "--resume", "--export-golden",
-                 "--max-memory", "--preset", "--val-size", "--limit-train", "--limit-test"):
-        assert flag in res.stdout
+    for command in run_module.COMMANDS:
+        assert f"  {command} " in res.stdout
+    for command, parser in run_module.build_parsers().items():
+        res = run(run_py, command, "--help")
+        assert res.returncode == 0 and f"usage: python run.py {command}" in res.stdout
+        flags = [f for f in parser._option_string_actions if f.startswith("--")]
+        for flag in flags:
+            assert flag in res.stdout, (command, flag)
+        for action in parser._actions:
+            assert action.help, (command, action.dest)     # every flag says what it does
+    res = run(run_py, "bench", "--help")
+    assert res.returncode == 0 and "usage: python run.py bench" in res.stdout
+
+
+@pytest.mark.parametrize("argv,command,expected", [
+    ([], "infoplane", {}),                                  # the embedded demo
+    (["--backend", "cupy", "--dataset", "cifar10"], "train",   # the promised form
+     {"backend": "cupy", "dataset": "cifar10"}),
+    (["--quiet"], "train", {"quiet": True}),                # no longer the 20,000-epoch run
+    (["infoplane", "--preset", "paper"], "infoplane", {"preset": "paper"}),
+    (["attack", "runs/x", "--attack-n", "5"], "attack", {"checkpoint": "runs/x",
+                                                          "attack_n": 5}),
+    (["golden", "c.npz", "--hidden", "4"], "golden", {"export_golden": "c.npz",
+                                                      "hidden": "4"}),
+    (["bench", "--steps", "3"], "bench", {"argv": ["--steps", "3"]}),
+])
+def test_commands_and_the_two_promised_forms(argv, command, expected):
+    import run as run_module
+    assert run_module.parse(argv) == (command, expected)
+
+
+def test_the_paper_length_information_plane_is_asked_for_by_name(monkeypatch):
+    """Section 5.3's 20,000 epochs and 5 seeds come only with --preset paper; the demo
+    and an explicit flag override otherwise."""
+    import run as run_module
+    seen = []
+    monkeypatch.setattr(run_module, "infoplane_experiment",
+                        lambda cfg, xp, data: seen.append(cfg) or 0)
+    assert run_module.main([]) == 0
+    assert run_module.main(["infoplane", "--preset", "paper", "--seeds", "1"]) == 0
+    demo, paper = seen
+    assert (demo.epochs, demo.seeds, demo.points) == (300, 1, 16)
+    assert (paper.epochs, paper.seeds, paper.points, paper.preset) == (20000, 1, 30, "paper")
+    assert (demo.dataset, demo.estimator, demo.hidden) == ("synthetic12", "exact", "10,8,6,4")
 
 
 def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_py):
@@ -193,7 +244,31 @@ def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_
     assert (cfg.dataset, cfg.estimator, cfg.optimizer, cfg.lr, cfg.samples) == \
         ("synthetic12", "exact", "adam", 0.01, 4)
     assert run_module.EMBEDDED_DEFAULT["jobs"] == max(1, min(3, os.cpu_count() or 1))
-    res = run(run_py, "--model", "sfnn", "--epochs", "1", "--test-runs", "1", "--quiet",
+    res = run(run_py, "train", "--model", "sfnn", "--epochs", "1", "--test-runs", "1", "--quiet",
               "--output-dir", str(tmp_path / "r"))
     assert res.returncode == 0, res.stderr
     assert "objective: exact: every state of every layer enumerated" in res.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    # The parameters alone would not fit: refused before anything is allocated, naming
+    # the size (it used to end in numpy's _ArrayMemoryError).
+    (["train", "--hidden", "100000,100000", "--estimator", "raiko"],
+     "--hidden 100000,100000: 10,001,800,002 parameters take 149.0 GB"),
+    (["train", "--model", "det", "--hidden", "100000,100000"], "parameters take"),
+    (["train", "--model", "vib", "--hidden", "300000", "--vib-k", "100000"],
+     "60,004,300,002 parameters"),
+    # The exact estimator's limit, for widths whose matrix size has 60,000 digits.
+    (["train", "--hidden", "100000,100000"], "needs a 2**200000-entry matrix"),
+])
+def test_networks_too_large_are_refused_in_one_line(args, needle, monkeypatch, capsys):
+    """The machine's memory is fixed at 64 GB here so that the refusal does not depend
+    on the machine that runs the test."""
+    import run as run_module
+    from imb_ref import evaluate
+    monkeypatch.setattr(evaluate, "physical_memory", lambda: 64 * 1024 ** 3)
+    assert run_module.main(args + ["--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+    if "parameters" in needle:
+        assert "more than this machine's 64.0 GB of memory; use smaller widths" in err

@@ -11,7 +11,7 @@ from imb_ref import golden
 
 def test_cli_writes_a_case_that_replays(tmp_path, run_py):
     path = tmp_path / "case.npz"
-    res = subprocess.run([sys.executable, run_py, "--export-golden", str(path),
+    res = subprocess.run([sys.executable, run_py, "golden", str(path),
                           "--hidden", "6,5", "--samples", "3", "--batch-size", "4",
                           "--betas", "0.01", "--gammas", "1,0.5,2", "--seed", "1"],
                          capture_output=True, text=True, timeout=120)
@@ -32,7 +32,7 @@ def test_cli_writes_a_case_that_replays(tmp_path, run_py):
 
 def test_replay_detects_a_tampered_case(tmp_path, run_py):
     path = tmp_path / "case.npz"
-    subprocess.run([sys.executable, run_py, "--export-golden", str(path), "--hidden", "4",
+    subprocess.run([sys.executable, run_py, "golden", str(path), "--hidden", "4",
                     "--samples", "2", "--batch-size", "3"], check=True, capture_output=True,
                    timeout=120)
     case = golden.read_case(str(path))
@@ -48,7 +48,7 @@ def test_export_to_a_bad_path_is_one_line_and_leaves_nothing(tmp_path, run_py, w
     target = tmp_path / where
     if where == "folder":
         target.mkdir()
-    res = subprocess.run([sys.executable, run_py, "--export-golden", str(target), "--hidden",
+    res = subprocess.run([sys.executable, run_py, "golden", str(target), "--hidden",
                           "4", "--samples", "2", "--batch-size", "3"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr

@@ -46,7 +46,7 @@ def test_summary_arithmetic():
 
 def test_short_run_writes_csv_png_and_summary(tmp_path, run_py):
     out = tmp_path / "ip"
-    args = [sys.executable, run_py, "--dataset", "synthetic12", "--epochs", "4", "--seeds",
+    args = [sys.executable, run_py, "infoplane", "--epochs", "4", "--seeds",
             "2", "--points", "3", "--hidden", "5,4,3", "--output-dir", str(out), "--quiet"]
     res = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
@@ -85,7 +85,7 @@ def test_interrupted_rows_are_dropped_before_resuming(tmp_path):
 
 
 def test_bad_models_flag(run_py):
-    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12", "--models",
+    res = subprocess.run([sys.executable, run_py, "infoplane", "--models",
                           "sfnn,det"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "--models 'sfnn,det'" in res.stderr
 
@@ -98,7 +98,7 @@ def test_parallel_jobs_give_the_same_numbers(tmp_path, run_py):
     """Each (model, seed) is a pure function of its seed: two worker processes write
     exactly the rows one process does (in another order). A stale part file from an
     interrupted run is overwritten, and the parts folder is gone at the end."""
-    base = [sys.executable, run_py, "--dataset", "synthetic12", "--models", "sfnn,jointimb",
+    base = [sys.executable, run_py, "infoplane", "--models", "sfnn,jointimb",
             "--epochs", "3", "--seeds", "2", "--points", "3", "--hidden", "5,4,3", "--quiet"]
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     (parallel / "parts").mkdir(parents=True)
@@ -132,10 +132,10 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
 @pytest.mark.parametrize("flags, message", [
     (["--jobs", "0"], "--jobs 0: must be at least 1"),
     (["--jobs", "2", "--backend", "cupy"], "with --backend cupy use --jobs 1"),
-    (["--jobs", "2", "--model", "sfnn"], "--jobs trains the information-plane experiment"),
+    (["--jobs", "2", "--model", "sfnn"], "--model is not a flag of `python run.py infoplane`"),
 ])
 def test_bad_jobs_flag(run_py, flags, message):
-    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12"] + flags,
+    res = subprocess.run([sys.executable, run_py, "infoplane"] + flags,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
 
@@ -148,7 +148,7 @@ def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
     import time
     out = tmp_path / "ip"
     proc = subprocess.Popen(
-        [sys.executable, run_py, "--dataset", "synthetic12", "--models", "sfnn,jointimb",
+        [sys.executable, run_py, "infoplane", "--models", "sfnn,jointimb",
          "--epochs", "1000", "--seeds", "1", "--points", "3", "--hidden", "5,4,3",
          "--jobs", "2", "--quiet", "--output-dir", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -280,7 +280,7 @@ def test_exact_estimator_trains_on_the_exact_objective():
 
 
 def test_exact_estimator_refusals(run_py):
-    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12", "--estimator",
+    res = subprocess.run([sys.executable, run_py, "infoplane", "--estimator",
                           "exact", "--hidden", "20,20"], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 2 and "Traceback" not in res.stderr
@@ -373,7 +373,7 @@ def test_a_checkpoint_with_other_settings_is_refused(tmp_path, monkeypatch):
 
 def test_an_impossible_memory_limit_is_refused_before_any_folder(tmp_path, run_py):
     out = tmp_path / "ip"
-    res = subprocess.run([sys.executable, run_py, "--dataset", "synthetic12", "--epochs", "1",
+    res = subprocess.run([sys.executable, run_py, "infoplane", "--epochs", "1",
                           "--max-memory", "1e-9", "--output-dir", str(out)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "raise --max-memory" in res.stderr

@@ -6,7 +6,10 @@ import subprocess
 import sys
 
 from fixtures import write_mnist_like
-from imb_ref.table1 import MODELS, PAPER
+import pytest
+
+from imb_ref.errors import UserError
+from imb_ref.table1 import MODELS, PAPER, _settings
 
 
 def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
@@ -14,7 +17,7 @@ def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
     write_mnist_like(str(data), n_train=200, n_test=40)
     env = dict(os.environ, IMB_FASHION_SYSTEM_DIR=str(data))   # stands in for the package
     out = tmp_path / "t1"
-    args = [sys.executable, run_py, "--table1", "--dataset", "fashion-mnist", "--val-size",
+    args = [sys.executable, run_py, "table1", "--dataset", "fashion-mnist", "--val-size",
             "50", "--hidden", "8", "--samples", "2", "--epochs", "1", "--seeds", "1",
             "--beta-grid", "1e-3,1e-4", "--test-runs", "2", "--vib-k", "4", "--output-dir",
             str(out), "--quiet", "--attack", "cw-l2", "--attack-n", "3", "--attack-iters", "3",
@@ -53,9 +56,11 @@ def test_paper_numbers_are_the_papers():
 
 
 def test_table1_rejects_synthetic12(run_py):
-    res = subprocess.run([sys.executable, run_py, "--table1", "--dataset", "synthetic12"],
+    res = subprocess.run([sys.executable, run_py, "table1", "--dataset", "synthetic12"],
                          capture_output=True, text=True, timeout=60)
-    assert res.returncode == 2 and "Table 1 is for mnist" in res.stderr
+    assert res.returncode == 2 and "invalid choice: 'synthetic12'" in res.stderr
+    with pytest.raises(UserError, match="Table 1 is for mnist"):
+        _settings({"dataset": "synthetic12"})
 
 
 def test_greedyimb_is_retrained_on_the_schedule_that_won():
@@ -88,7 +93,7 @@ def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
     data = tmp_path / "fashion"
     write_mnist_like(str(data), n_train=120, n_test=30)
     env = dict(os.environ, IMB_FASHION_SYSTEM_DIR=str(data))
-    common = [sys.executable, run_py, "--table1", "--dataset", "fashion-mnist", "--val-size",
+    common = [sys.executable, run_py, "table1", "--dataset", "fashion-mnist", "--val-size",
               "40", "--hidden", "6", "--samples", "2", "--epochs", "1", "--seeds", "2",
               "--beta-grid", "1e-3,1e-4", "--test-runs", "1", "--vib-k", "3", "--quiet"]
     planned, direct = tmp_path / "planned", tmp_path / "direct"
@@ -129,9 +134,9 @@ def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
 
 
 def test_plan_needs_table1_and_an_output_dir(run_py):
-    res = subprocess.run([sys.executable, run_py, "--plan"], capture_output=True, text=True,
-                         timeout=60)
-    assert res.returncode == 2 and "add --table1" in res.stderr
-    res = subprocess.run([sys.executable, run_py, "--table1", "--plan"], capture_output=True,
+    res = subprocess.run([sys.executable, run_py, "train", "--plan"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2 and "`python run.py table1`" in res.stderr
+    res = subprocess.run([sys.executable, run_py, "table1", "--plan"], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 2 and "--plan needs --output-dir" in res.stderr

@@ -1,4 +1,4 @@
-"""`python run.py --attack cw-l2 --checkpoint DIR`: attack a trained run and report.
+"""`python run.py attack DIR`: attack a trained run and report.
 
 The model type and configuration come from the checkpoint; the images are the first
 `--attack-n` of the run's test split (the paper: the first 1,000 MNIST test images).

@@ -137,6 +137,16 @@ class Model:
             return vib.predict_proba(params, x, None)
         return sbn.predict_proba(params, x, None)
 
+    def n_params(self):
+        """Number of parameters: the layers' weights and biases, the priors' logits
+        (stochastic models), VIB's bottleneck and decoder."""
+        s = self.sizes
+        if self.name == "vib":
+            enc = sum(a * b + b for a, b in zip(s[:-2], s[1:-1]))
+            return enc + 2 * (s[-2] * self.vib_k + self.vib_k) + self.vib_k * s[-1] + s[-1]
+        layers = sum(a * b + b for a, b in zip(s[:-1], s[1:]))
+        return layers + (0 if self.name == "det" else sum(s[1:-1]))
+
     def bytes_per_example(self, itemsize, training=True):
         if training and self.exact:     # a dozen float64 rows of S_l = 2**n_l per layer
             return 8 * 12 * sum(2 ** n for n in self.sizes[1:-1])
