@@ -44,6 +44,25 @@ def test_summary_arithmetic():
     assert s["compression"]["sfnn"][1]["compresses"] is False           # still rising
 
 
+@pytest.mark.parametrize("curve, compresses", [
+    ({0: (1.0, 0), 10: (2.0, 0), 100: (1.985, 0)}, True),     # a fall of 0.015 bit
+    ({0: (1.0, 0), 10: (2.0, 0), 100: (1.995, 0)}, False),    # 0.005: within noise
+    ({0: (1.0, 0), 10: (2.0, 0), 50: (1.5, 0), 100: (1.9, 0)}, True),  # fell, partly back
+    ({0: (2.0, 0), 10: (1.0, 0), 100: (0.5, 0)}, True),       # the peak is the start
+    ({0: (1.0, 0), 10: (1.5, 0), 100: (2.0, 0)}, False),      # the peak is the end
+])
+def test_compression_is_a_fall_after_the_peak(curve, compresses):
+    """The summary's compression test: I(Z_l;X) ends more than 0.01 bit below its peak,
+    the peak before the last measurement; the peak, the final value and the fall are
+    reported as measured."""
+    c = infoplane.summarize({("sfnn", 1): curve}, ["sfnn"], 100)["compression"]["sfnn"][1]
+    peak = max(curve, key=lambda e: curve[e][0])
+    assert c["compresses"] is compresses
+    assert (c["peak_epoch"], c["peak_I_X"], c["final_I_X"]) == (peak, curve[peak][0],
+                                                                curve[100][0])
+    assert c["drop"] == pytest.approx(curve[peak][0] - curve[100][0], abs=1e-12)
+
+
 def test_short_run_writes_csv_png_and_summary(tmp_path, run_py):
     out = tmp_path / "ip"
     args = [sys.executable, run_py, "infoplane", "--epochs", "4", "--seeds",

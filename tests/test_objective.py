@@ -81,7 +81,7 @@ def test_gradient_matches_surrogate_differences(L, M, estimator):
     gammas, betas = rng.random(L + 1), rng.random(L)
     out = sbn.imb_objective(params, x, y, u, M, gammas, betas, estimator)
     anchors = anchors_at(params, x, u, M, estimator)
-    f = lambda p: surrogate_loss(p, x, y, None or u, M, gammas, betas, estimator, anchors)
+    f = lambda p: surrogate_loss(p, x, y, u, M, gammas, betas, estimator, anchors)
     # The surrogate equals the objective at the evaluation point ...
     assert abs(f(params) - float(out["loss"])) < 1e-12
     # ... and its derivative is the estimator. float64, h = 1e-5: ~1e-10 relative.
