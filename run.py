@@ -32,8 +32,9 @@ from imb_ref.experiment import build_model, output_folder, train_run
 from imb_ref.files import check_writable_file, write_json
 from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.exact import max_transition_entries
-from imb_ref.models import ESTIMATORS, MAX_EXACT_ENTRIES, MODELS, sbn
+from imb_ref.models import ESTIMATORS, KINDS, MAX_EXACT_ENTRIES, MODELS, TREE_MODELS, sbn
 from imb_ref.optim import OPTIMIZERS
+from imb_ref.table1 import MAX_SEEDS
 
 D = Config()
 
@@ -214,7 +215,7 @@ def build_parsers():
                    "5.3's length, 20,000 epochs, 5 seeds, 30 measurements (hours; default: "
                    f"the demo, {INFOPLANE_DEFAULT['epochs']} epochs, "
                    f"{INFOPLANE_DEFAULT['seeds']} seed)")
-    g.add_argument("--models", help=f"comma list of sfnn, jointimb, greedyimb (default "
+    g.add_argument("--models", help=f"comma list of {', '.join(TREE_MODELS)} (default "
                    f"{D.models})")
     g.add_argument("--seeds", type=int, help="initialisations seed, seed+1, ... (default "
                    f"{INFOPLANE_DEFAULT['seeds']}; 5 with --preset paper)")
@@ -341,11 +342,15 @@ def check_ranges(cfg):
     L = len(parse_sizes(cfg.hidden))
     per_layer(cfg.gammas, L + 1, "--gammas")
     per_layer(cfg.betas, L, "--betas")
+    if cfg.max_memory > MAX_MEMORY_GB:
+        raise UserError(f"--max-memory {cfg.max_memory}: at most {MAX_MEMORY_GB:g} GB")
     if cfg.momentum >= 1:
         raise UserError(f"--momentum {cfg.momentum}: must be below 1")
     if cfg.stage_epochs is not None and not 1 <= cfg.stage_epochs <= max(cfg.epochs, 1):
         raise UserError(f"--stage-epochs {cfg.stage_epochs}: must be between 1 and --epochs "
                         f"({cfg.epochs})")
+    if not 1 <= cfg.seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds {cfg.seeds}: must be between 1 and {MAX_SEEDS}")
     if cfg.jobs < 1:
         raise UserError(f"--jobs {cfg.jobs}: must be at least 1")
     if cfg.jobs > 1 and cfg.backend == "cupy":
@@ -354,7 +359,7 @@ def check_ranges(cfg):
     if cfg.fused and cfg.backend != "cupy":
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
-    if cfg.estimator == "exact" and cfg.model not in ("det", "vib"):   # the tree's estimator
+    if cfg.estimator == "exact" and KINDS[cfg.model].tree:    # the tree's estimator
         hidden = parse_sizes(cfg.hidden)
         entries = max_transition_entries(hidden)
         if entries > MAX_EXACT_ENTRIES:
@@ -371,7 +376,7 @@ def check_ranges(cfg):
 
 def check_backend(cfg, xp):
     """Checks that need the resolved backend (so that a missing CuPy is named first)."""
-    if cfg.estimator == "exact" and cfg.model not in ("det", "vib") and xp is not np:
+    if cfg.estimator == "exact" and KINDS[cfg.model].tree and xp is not np:
         raise UserError("--estimator exact (synthetic12's default) enumerates on the host: "
                         "use --backend numpy, or --estimator raiko to sample on the GPU")
 
@@ -392,9 +397,9 @@ def print_config(cfg, xp, data, model, out_dir):
         lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
                       f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
                       f"estimator {cfg.estimator}"))
-        if cfg.model != "sfnn":
+        if model.kind.beta:
             lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
-    if cfg.model == "vib":
+    if model.kind.network == "gaussian":
         lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
                       f"{cfg.vib_samples} draws per example in training, "
                       f"{cfg.vib_test_samples} at test"))
@@ -412,13 +417,20 @@ def print_config(cfg, xp, data, model, out_dir):
 def export_golden(cfg, data, path):
     """One float64 case of the objective on the first examples of the training split."""
     model = build_model(cfg, data.n_features, data.n_classes)
+    B = min(cfg.batch_size, len(data.train))
+    # The case is one unchunked batch of the sampled tree (whatever --estimator says):
+    # its uniforms and leaves must fit in memory.
+    need = B * sbn.bytes_per_example(model.sizes, model.M, 8, True)
+    if need > cfg.max_memory * 1024 ** 3:
+        raise UserError(f"golden: a case of {B} examples at M={model.M} needs about "
+                        f"{need / 1024 ** 3:.3g} GB (at most {cfg.max_memory} GB); lower "
+                        f"--batch-size or --samples")
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed))
     params = sbn.init_params(model.sizes, rng, np.float64)
     # Small random biases and prior logits so that every gradient is exercised.
     for k in params:
         if k.startswith(("b_", "rho_")):
             params[k] = rng.normal(0.0, 0.5, size=params[k].shape)
-    B = min(cfg.batch_size, len(data.train))
     x, y = data.train.x[:B].astype(np.float64), data.train.y[:B]
     uniforms = sbn.sample_uniforms(rng, B, model.M, model.sizes[1:-1], np.float64)
     case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas)
@@ -432,11 +444,12 @@ def infoplane_experiment(cfg, xp, data):
     from imb_ref import infoplane
 
     models = [m.strip() for m in cfg.models.split(",") if m.strip()]
-    bad = [m for m in models if m not in ("sfnn", "jointimb", "greedyimb")]
+    bad = [m for m in models if m not in TREE_MODELS]
     if bad or not models:
-        raise UserError(f"--models {cfg.models!r}: choose from sfnn, jointimb, greedyimb")
-    if cfg.seeds < 1 or cfg.points < 1:
-        raise UserError("--seeds and --points must be at least 1")
+        raise UserError(f"--models {cfg.models!r}: choose from {', '.join(TREE_MODELS)}")
+    if not 1 <= cfg.points <= MAX_POINTS:
+        raise UserError(f"--points {cfg.points}: must be between 1 and {MAX_POINTS:,} "
+                        f"(log-spaced epochs; a run has at most --epochs + 1 to measure)")
     seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
     for name in models:                     # fail before creating anything
         for training in (True, False):
@@ -530,9 +543,11 @@ def infoplane_command(explicit):
 
 
 def table1_command(explicit):
-    from imb_ref.table1 import run_table1
+    from imb_ref.table1 import MODELS as TABLE1_MODELS, model_config, run_table1
     name = explicit.get("backend", backend.default_backend())
     explicit.setdefault("dataset", "mnist")
+    for model in TABLE1_MODELS:             # every run's settings, before any folder
+        check_ranges(model_config(explicit, model))
     # Planning trains nothing: the backend is resolved where the commands run.
     run_table1(explicit, None if explicit.get("plan") else backend.resolve(name), name)
     return 0
@@ -573,6 +588,8 @@ def run(argv=None):
     return RUN[command](explicit)
 
 
+MAX_POINTS = 10000          # information-plane measurements per pair
+MAX_MEMORY_GB = 1e6         # a petabyte: more than any machine, so a typo is caught
 RESUME_MAY_CHANGE = ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused")
 RUN_FOLDER = []             # the run folder once it exists, for the Ctrl-C message
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .errors import ArgumentParser
 from .files import atomic_write, write_json
+from .fused import FusedPath
 from .models.registry import Model
 from .launch import optimizer_kernels
 from .optim import make_optimizer
@@ -41,7 +42,8 @@ def _data(sizes, seed=0):
 
 
 def time_numpy(sizes, steps, xp=np, fused=False):
-    model = Model("jointimb", sizes, M=M, gammas=(1.0,) * 3, betas=(BETA,) * 2, fused=fused)
+    model = Model("jointimb", sizes, M=M, gammas=(1.0,) * 3, betas=(BETA,) * 2,
+                  accelerator=FusedPath() if fused else None)
     if fused and not model.uses_fused(xp):
         raise RuntimeError("no fused path for this backend")
     params = {k: xp.asarray(v) for k, v in model.init(np.random.default_rng(0),
@@ -166,7 +168,7 @@ def available_impls():
     return impls
 
 
-def main(argv=None, prog="python -m imb_ref.bench"):
+def build_parser(prog="python -m imb_ref.bench"):
     p = ArgumentParser(prog=prog, description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shapes", default="mnist,cifar10", help="comma list of mnist, cifar10")
@@ -177,6 +179,11 @@ def main(argv=None, prog="python -m imb_ref.bench"):
                    "(the README's Speed table)")
     p.add_argument("--breakdown", action="store_true", help="also time each fused kernel "
                    "within the cupy-fused step (GPU only)")
+    return p
+
+
+def main(argv=None, prog="python -m imb_ref.bench"):
+    p = build_parser(prog)
     a = p.parse_args(argv)
     if a.steps < 1:
         p.error(f"--steps {a.steps}: must be at least 1")
@@ -191,12 +198,13 @@ def main(argv=None, prog="python -m imb_ref.bench"):
         if impl not in available:
             p.error(f"implementation {impl!r} is not available here (available: "
                     f"{', '.join(available)})")
+    for shape in a.shapes.split(","):          # before any timing
+        if shape not in SHAPES:
+            p.error(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
     if a.breakdown and "cupy-fused" not in available:
         p.error("--breakdown times the fused kernels: it needs CuPy and a GPU")
     records = []
     for shape in a.shapes.split(","):
-        if shape not in SHAPES:
-            p.error(f"unknown shape {shape!r}")
         sizes = SHAPES[shape]
         rows = {}
         for impl in impls:

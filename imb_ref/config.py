@@ -8,6 +8,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from .errors import UserError
+from .models import KINDS, TREE_MODELS
 
 # `--preset paper`: Appendix D. Adadelta on MNIST, Adagrad on CIFAR10, Adam for VIB;
 # beta_l = 1e-4 for the IMB models; VIB's beta 1e-3 (MNIST) / 1e-4 (CIFAR10); M = 32 at
@@ -24,12 +25,12 @@ PRESETS = {
     "paper": {
         "*": dict(samples=32, test_samples=32, vib_samples=32, test_runs=10, betas="1e-4",
                   gammas="1", batch_size=100, epochs=200, patience=20),
-        ("mnist", "sbn"): dict(optimizer="adadelta", lr=1.0),
-        ("fashion-mnist", "sbn"): dict(optimizer="adadelta", lr=1.0),
-        ("cifar10", "sbn"): dict(optimizer="adagrad", lr=0.01),
-        ("mnist", "vib"): dict(optimizer="adam", lr=1e-3, vib_beta=1e-3),
-        ("fashion-mnist", "vib"): dict(optimizer="adam", lr=1e-3, vib_beta=1e-3),
-        ("cifar10", "vib"): dict(optimizer="adam", lr=1e-3, vib_beta=1e-4),
+        ("mnist", "binary"): dict(optimizer="adadelta", lr=1.0),
+        ("fashion-mnist", "binary"): dict(optimizer="adadelta", lr=1.0),
+        ("cifar10", "binary"): dict(optimizer="adagrad", lr=0.01),
+        ("mnist", "gaussian"): dict(optimizer="adam", lr=1e-3, vib_beta=1e-3),
+        ("fashion-mnist", "gaussian"): dict(optimizer="adam", lr=1e-3, vib_beta=1e-3),
+        ("cifar10", "gaussian"): dict(optimizer="adam", lr=1e-3, vib_beta=1e-4),
     },
     "authors": {
         "*": dict(optimizer="adamax", lr=0.01, batch_size=16, clip=5.0, patience=20,
@@ -37,7 +38,8 @@ PRESETS = {
                   shuffle=False),
         # 1/60 of the training set: 60,000 / 60 and 50,000 / 60 (rounded down).
         **{(d, f): dict(val_size=n) for d, n in (("mnist", 1000), ("fashion-mnist", 1000),
-                                                 ("cifar10", 833)) for f in ("sbn", "vib")},
+                                                 ("cifar10", 833))
+           for f in ("binary", "gaussian")},
     },
 }
 
@@ -69,7 +71,7 @@ class Config:
     dtype: str = "float32"
     seed: int = 0
     seeds: int = 1
-    models: str = "sfnn,jointimb,greedyimb"
+    models: str = ",".join(TREE_MODELS)    # the information-plane experiment's
     points: int = 30
     jobs: int = 1             # information plane: (model, seed) pairs trained at once
     model: str = "jointimb"
@@ -120,7 +122,7 @@ def resolve(explicit):
         if preset not in PRESETS:
             raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
         table = PRESETS[preset]
-        family = "vib" if model == "vib" else "sbn"
+        family = KINDS[model].network if model in KINDS else "binary"
         layered.update(table.get("*", {}))
         layered.update(table.get((dataset, family), {}))
     layered.update(explicit)

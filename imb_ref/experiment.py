@@ -14,6 +14,7 @@ import numpy as np
 from . import backend, checkpoint
 from .config import parse_sizes, per_layer
 from .files import check_writable_folder, write_json
+from .fused import FusedPath
 from .models.registry import Model
 from .train import final_evaluation, fit
 
@@ -27,7 +28,7 @@ def build_model(cfg, n_features, n_classes):
                  betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
                  vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_samples=cfg.vib_samples,
                  vib_test_samples=cfg.vib_test_samples,
-                 fused=cfg.fused)
+                 accelerator=None if cfg.fused is False else FusedPath())
 
 
 def output_folder(given, name):

@@ -40,6 +40,7 @@ import numpy as np
 from .backend import array_module, to_numpy
 from . import launch
 from .models.sbn import n_hidden, objective_result
+from .philox import draw_key
 from .nn.bernoulli import sum_children
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 
@@ -50,10 +51,28 @@ ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves the
 WEIGHT_GRAD_ITEMS = 1 << 17
 
 
-def supports(model_name, estimator, xp):
-    """Whether a fused step exists for this model, estimator and backend."""
-    return (model_name in ("sfnn", "greedyimb", "jointimb") and estimator in ESTIMATORS
-            and launch.default_kernels(xp) is not None)
+def supports(tree, estimator, xp):
+    """Whether a fused step exists for a model (`tree`: trained on the sampled tree),
+    this estimator and this backend."""
+    return tree and estimator in ESTIMATORS and launch.default_kernels(xp) is not None
+
+
+class FusedPath:
+    """The fused kernels as a Model's accelerator (imb_ref/models/registry.py): the
+    model never imports this module; imb_ref.experiment.build_model hands it in."""
+
+    def available(self, model, xp):
+        return supports(model.kind.tree, model.estimator, xp)
+
+    def objective(self, model, params, x, y, rng, gammas, betas):
+        xp = array_module(x)
+        return fused_imb_objective(params, x, y, draw_key(rng, xp), model.M, gammas, betas,
+                                   launch.default_kernels(xp), model.estimator)
+
+    def predict_proba(self, model, params, x, rng):
+        xp = array_module(x)
+        return fused_predict_proba(params, x, draw_key(rng, xp), model.test_samples,
+                                   launch.default_kernels(xp))
 
 
 # ---- the fused objective --------------------------------------------------------------

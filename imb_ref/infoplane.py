@@ -45,6 +45,7 @@ from .evaluate import chunk_size, error_rate
 from .exact import information_plane, predictive_distribution
 from .files import atomic_write, save_figure, write_json
 from .info import mutual_information
+from .models import KINDS
 from .launch import optimizer_kernels
 from .optim import make_optimizer
 from .train import greedy_stage, progress_bar, train_epoch
@@ -414,6 +415,11 @@ def read_csv(path):
             for key, by_epoch in acc.items()}
 
 
+# The paper's speed claim (Section 5.3) measures the IMB models against SFNN, the
+# maximum-likelihood network: the epochs each needs to reach SFNN's final relevance.
+BASELINE = "sfnn"
+
+
 def summarize(table, models, epochs):
     """The paper's three claims (Section 5.3), measured on the seed-averaged curves."""
     layers = sorted({l for (_, l) in table})
@@ -431,11 +437,11 @@ def summarize(table, models, epochs):
                        "final_I_X": curve[max(curve)][0], "drop": drop,
                        "compresses": bool(drop > 0.01 and peak_epoch < max(curve))}
         out["compression"][name] = comp
-    if "sfnn" in models:
-        target = {l: out["final"]["sfnn"][l][1] for l in layers}
+    if BASELINE in models:
+        target = {l: out["final"][BASELINE][l][1] for l in layers}
         out["epochs_to_sfnn_final_relevance"] = {}
         for name in models:
-            if name == "sfnn":
+            if name == BASELINE:
                 continue
             epochs_seen = sorted(table[(name, layers[0])])
             reached = next((e for e in epochs_seen
@@ -522,8 +528,7 @@ def figure(table, models, epochs, title=None):
             sc = ax.scatter(pts[:, 0], pts[:, 1], c=ep, cmap="viridis", norm=norm,
                             marker=markers[(l - 1) % len(markers)], s=22, zorder=2,
                             label=f"Z_{l}", edgecolors="none")
-        ax.set_title({"sfnn": "SFNN (MLE)", "jointimb": "JointIMB",
-                      "greedyimb": "GreedyIMB"}.get(name, name))
+        ax.set_title(KINDS[name].label + (" (MLE)" if name == BASELINE else ""))
         ax.set_xlabel("I(Z_l; X)  [bits]")
         ax.grid(alpha=0.3)
         leg = ax.legend(loc="lower right", fontsize=8)

@@ -17,6 +17,7 @@ interruption. Writes <output-dir>/table1.md and table1.json.
 
 import datetime
 import json
+import math
 import os
 import platform
 import shlex
@@ -33,9 +34,10 @@ from .errors import UserError
 from .evaluate import chunk_size
 from .experiment import build_model, finished_or_resumable, output_folder, train_run
 from .files import atomic_write, write_json
+from .models import KINDS, MODELS          # Table 1's rows, in its order
 from .train import stage_length
 
-MODELS = ("det", "vib", "sfnn", "greedyimb", "jointimb")
+MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
 # Table 1 of the paper: MNIST test error (%), CIFAR10 test accuracy (%), adversarial
 # robustness (%) of MNIST models under targeted and untargeted C&W L2.
@@ -52,7 +54,7 @@ def metric_name(dataset):
     return "accuracy" if dataset == "cifar10" else "error"
 
 
-def _config(explicit, model, **over):
+def model_config(explicit, model, **over):
     e = {k: v for k, v in explicit.items()
          if k not in ("table1", "plan", "attack", "beta_grid", "seeds", "output_dir", "model")}
     e.setdefault("preset", "paper")
@@ -102,25 +104,33 @@ def _settings(explicit):
                         f"fashion-mnist")
     seeds_n = explicit.get("seeds", 5)
     seed0 = explicit.get("seed", 0)
-    grid = [float(b) for b in str(explicit.get("beta_grid", PAPER_BETA_GRID)).split(",") if b]
-    if seeds_n < 1 or not grid or min(grid) <= 0:
-        raise UserError("--seeds must be at least 1 and --beta-grid a comma list of "
-                        "positive numbers")
+    text = str(explicit.get("beta_grid", PAPER_BETA_GRID))
+    try:
+        grid = [float(b) for b in text.split(",") if b.strip()]
+    except ValueError:
+        grid = []
+    if not grid or not all(math.isfinite(b) and b > 0 for b in grid):
+        raise UserError(f"--beta-grid {text!r}: give a comma list of positive numbers, "
+                        f"e.g. 1e-3,1e-4,1e-5")
+    if not 1 <= seeds_n <= MAX_SEEDS:
+        raise UserError(f"--seeds {seeds_n}: must be between 1 and {MAX_SEEDS}")
     return dataset, list(range(seed0, seed0 + seeds_n)), grid
 
 
 def _beta_over(name, beta):
-    return {} if beta is None else ({"vib_beta": beta} if name == "vib"
-                                    else {"betas": str(beta)})
+    """The setting a beta of the grid sets for this model: VIB's beta or the IMB betas."""
+    if beta is None:
+        return {}
+    return {KINDS[name].beta: beta if KINDS[name].beta == "vib_beta" else str(beta)}
 
 
 def selection_runs(explicit, dataset, name, grid, seed, base, out):
     """[(beta, cfg, folder)]: one run per beta of the grid (one run for DET and SFNN) on
     the training split, early stopping on the validation split."""
-    betas = grid if name in ("vib", "greedyimb", "jointimb") else [None]
+    betas = grid if KINDS[name].beta else [None]
     runs = []
     for beta in betas:
-        cfg = _config(explicit, name, dataset=dataset, seed=seed,
+        cfg = model_config(explicit, name, dataset=dataset, seed=seed,
                       patience=base.patience or 20, **_beta_over(name, beta))
         tag = f"{name}-select" + ("" if beta is None else f"-beta{beta:g}")
         runs.append((beta, cfg, os.path.join(out, "runs", tag)))
@@ -137,7 +147,7 @@ def choose(summaries):
 
 def retraining_runs(explicit, dataset, name, beta, schedule, seeds, out):
     """[(seed, cfg, folder)]: the chosen setting retrained on the whole training set."""
-    return [(seed, _config(explicit, name, dataset=dataset, seed=seed, val_size=0,
+    return [(seed, model_config(explicit, name, dataset=dataset, seed=seed, val_size=0,
                            patience=0, **schedule, **_beta_over(name, beta)),
              os.path.join(out, "runs", f"{name}-seed{seed}")) for seed in seeds]
 
@@ -153,8 +163,7 @@ def run_table1(explicit, xp, backend_name, log=print):
                   "gather the table", file=sys.stderr)
         return None
     out = output_folder(explicit.get("output_dir"), f"table1-{dataset}")
-    os.makedirs(os.path.join(out, "runs"), exist_ok=True)
-    base = _config(explicit, "jointimb", dataset=dataset)
+    base = model_config(explicit, "jointimb", dataset=dataset)
     dtype = np.dtype(base.dtype)
     sel_data = load_dataset(dataset, base.data_dir, base.val_size, base.limit_train,
                             base.limit_val, base.limit_test, quiet=base.quiet, dtype=dtype)
@@ -162,6 +171,7 @@ def run_table1(explicit, xp, backend_name, log=print):
                              base.limit_test, quiet=base.quiet, dtype=dtype)
     if len(sel_data.val) == 0:
         raise UserError("table1 selects beta on a validation split: --val-size must be > 0")
+    os.makedirs(os.path.join(out, "runs"), exist_ok=True)      # once the data is there
     log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
         f"{seeds}; selection on {sel_data.summary()}; "
         f"backend {backend_name} ({device_name(xp)}); output {out}")
@@ -245,7 +255,7 @@ def plan_table1(explicit):
         raise UserError("--plan needs --output-dir: the planned runs write their folders "
                         "under it, and the gathering `table1` reads them there")
     out = explicit["output_dir"]
-    base = _config(explicit, "jointimb", dataset=dataset)
+    base = model_config(explicit, "jointimb", dataset=dataset)
     lines = []
     for name in MODELS:
         selection = selection_runs(explicit, dataset, name, grid, seeds[0], base, out)
@@ -276,7 +286,7 @@ def retraining_schedule(name, chosen, sel_cfg):
     length and stops the last stage at the best epoch: a selection of 100 + 100 epochs
     whose best epoch was 130 is retrained as 100 + 30, not as 65 + 65."""
     epochs = max(int(chosen.get("best_epoch") or chosen["epochs_trained"] or sel_cfg.epochs), 1)
-    if name != "greedyimb":
+    if not KINDS[name].greedy:
         return {"epochs": epochs}
     stages = len(parse_sizes(sel_cfg.hidden))
     return {"epochs": epochs,

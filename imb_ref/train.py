@@ -228,7 +228,7 @@ def final_evaluation(cfg, model, params, data, xp):
     """summary.json's figures: test error over --test-runs passes and mean-field error."""
     dtype = np.dtype(cfg.dtype)
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
-    runs = cfg.test_runs if model.name not in ("det",) else 1
+    runs = cfg.test_runs if model.kind.stochastic else 1
     res = evaluate(model, params, x_test, y_test, xp, cfg.seed, (9,), runs, cfg.max_memory)
     return {"test_error_mean": res["error_mean"], "test_error_std": res["error_std"],
             "test_errors": res["errors"], "meanfield_test_error": res["meanfield_error"],

@@ -130,6 +130,15 @@ def test_refuses_to_overwrite_a_run(tmp_path, run_py):
     (["--lr", "inf"], "--lr inf: must be a finite number above 0"),
     (["--momentum", "nan"], "--momentum nan: must be a finite number of at least 0"),
     (["--momentum", "1.5"], "--momentum 1.5: must be below 1"),
+    # Found by tests/test_cli_fuzz.py: each used to end in a traceback.
+    (["--max-memory", "1e300"], "--max-memory 1e+300: at most 1e+06 GB"),
+    (["infoplane", "--points", "99999999999"], "--points 99999999999: must be between 1 "
+     "and 10,000"),
+    (["table1", "--seeds", "99999999999"], "--seeds 99999999999: must be between 1 and 1000"),
+    (["table1", "--beta-grid", "1e-3,abc"], "--beta-grid '1e-3,abc': give a comma list"),
+    (["table1", "--beta-grid", "nan"], "--beta-grid 'nan': give a comma list"),
+    (["golden", "x.npz", "--samples", "99999999999", "--batch-size", "1"],
+     "golden: a case of 1 examples at M=99999999999"),
     (["--clip", "-1"], "--clip -1.0: must be a finite number of at least 0"),
     (["--betas", "nan"], "--betas 'nan': weights must be finite and non-negative"),
     (["--gammas", "1,1,1,1,-1"], "weights must be finite and non-negative"),
@@ -259,6 +268,9 @@ def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_
      "60,004,300,002 parameters"),
     # The exact estimator's limit, for widths whose matrix size has 60,000 digits.
     (["train", "--hidden", "100000,100000"], "needs a 2**200000-entry matrix"),
+    # A golden case is one unchunked batch of the sampled tree.
+    (["golden", "never-written.npz", "--samples", "64", "--batch-size", "64"],
+     "golden: a case of 64 examples at M=64 needs about 164 GB (at most 2.0 GB)"),
 ])
 def test_networks_too_large_are_refused_in_one_line(args, needle, monkeypatch, capsys):
     """The machine's memory is fixed at 64 GB here so that the refusal does not depend

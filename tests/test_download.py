@@ -56,7 +56,7 @@ def test_offline_error_names_files_and_folder(tmp_path, monkeypatch):
     # Every file still needed is named with its checksum, not only the first.
     for name, md5sum in mnist.MNIST_MD5.items():
         assert f"{name} (md5 {md5sum})" in msg
-    assert not os.listdir(tmp_path / "mnist")
+    assert not os.path.exists(tmp_path / "mnist")          # the folder made for it is gone
 
 
 def test_offline_cli_exits_2_with_one_line(tmp_path, run_py):

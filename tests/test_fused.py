@@ -297,17 +297,25 @@ def test_reinforce_is_refused():
 
 
 def test_model_steps_through_the_fused_path(monkeypatch):
-    """Model.loss_and_grads takes the fused path where kernels exist (here: the emulated
-    ones standing in for CuPy's), drawing one key per step from the run's generator;
-    --no-fused (fused=False) keeps the reference path."""
+    """Model.loss_and_grads takes the fused path where its accelerator has kernels (here:
+    the emulated ones standing in for CuPy's), drawing one key per step from the run's
+    generator; without an accelerator (--no-fused) it keeps the reference path, and
+    build_model hands one in unless --no-fused."""
+    from imb_ref.config import resolve
+    from imb_ref.experiment import build_model
     from imb_ref.models.registry import Model
     monkeypatch.setattr(launch, "default_kernels", lambda xp: EMU)
+    fast = fused.FusedPath()
     model = Model("jointimb", (4, 6, 5, 3), M=2, test_samples=2, gammas=(1, 1, 1),
-                  betas=(1e-3, 1e-3))
+                  betas=(1e-3, 1e-3), accelerator=fast)
     assert model.uses_fused(np)
-    assert not Model("jointimb", (4, 6, 3), fused=False).uses_fused(np)
-    assert not Model("jointimb", (4, 6, 3), estimator="reinforce").uses_fused(np)
-    assert not Model("det", (4, 6, 3)).uses_fused(np)
+    assert not Model("jointimb", (4, 6, 3)).uses_fused(np)
+    assert not Model("jointimb", (4, 6, 3), estimator="reinforce",
+                     accelerator=fast).uses_fused(np)
+    assert not Model("det", (4, 6, 3), accelerator=fast).uses_fused(np)
+    assert not Model("vib", (4, 6, 3), accelerator=fast).uses_fused(np)
+    assert build_model(resolve({"estimator": "raiko"}), 4, 3).uses_fused(np)
+    assert not build_model(resolve({"estimator": "raiko", "fused": False}), 4, 3).uses_fused(np)
     rng = np.random.default_rng(8)
     params, x, y = case(rng, model.sizes, 5)
     step_rng = np.random.default_rng(9)

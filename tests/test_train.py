@@ -12,6 +12,7 @@ from imb_ref.config import resolve
 from imb_ref.data import Dataset, Split, load_dataset
 from imb_ref.data.idx import load_idx_pair
 from imb_ref.errors import UserError
+from imb_ref.fused import FusedPath
 from imb_ref.models.registry import Model
 from imb_ref.train import fit, greedy_stage
 from test_real_data import MNIST_MISSING, MNIST_T10K
@@ -50,7 +51,7 @@ def test_fit_runs_on_each_backend(xp, tmp_path):
         cfg = resolve({"epochs": 6, "hidden": "8,6", "samples": 2, "quiet": True,
                        "batch_size": 32, "fused": fused})
         model = Model("jointimb", (12, 8, 6, 2), M=2, test_samples=2, gammas=(1, 1, 1),
-                      betas=(1e-4, 1e-4), fused=fused)
+                      betas=(1e-4, 1e-4), accelerator=None if fused is False else FusedPath())
         assert model.uses_fused(xp) == (xp is not np and fused is None)
         out = tmp_path / str(fused)
         fit(cfg, model, data, xp, str(out))

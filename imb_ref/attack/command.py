@@ -63,7 +63,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
     goals = (1 if mode != "targeted" else 0) + (model.sizes[-1] - 1 if mode != "untargeted" else 0)
     # EOT + mean-field, verified with the margin and again by the majority decision, and
     # the single-draw attack.
-    attacks = 1 if model.name == "det" else 5
+    attacks = 5 if model.kind.stochastic else 1
     total = goals * attacks * cw.binary_steps * cw.iters * ((len(y_all) + batch - 1) // batch)
     bar = progress_bar(total, "C&W L2", explicit.get("quiet", False), unit="it")
     t0 = time.time()

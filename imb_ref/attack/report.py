@@ -61,7 +61,7 @@ def attack_goal(model, params, x, labels, cfg, targeted, seed, eval_samples, xp,
         return confident_goal(probs, xp.asarray(labels_h[idx]), targeted, margin)
 
     best = None
-    for i, mode in enumerate(["sample", "meanfield"] if model.name != "det" else ["meanfield"]):
+    for i, mode in enumerate(["sample", "meanfield"] if model.kind.stochastic else ["meanfield"]):
         res = cw_l2(ModelTarget(model, params, mode), x, labels, targeted, cfg,
                     make_rng(xp, seed, 13, i, int(targeted)), decision_check, progress)
         if best is None:
@@ -75,7 +75,7 @@ def attack_goal(model, params, x, labels, cfg, targeted, seed, eval_samples, xp,
     # independent draws removes that bias; what fails it is reported as a failure.
     ok = np.flatnonzero(best["success"])
     best["rejected_on_recheck"] = 0
-    if ok.size and model.name != "det":
+    if ok.size and model.kind.stochastic:
         counter[0] = 10 ** 6
         again = to_numpy(decision_check(xp.asarray(best["adv"][ok]), ok))
         lost = ok[~again]
@@ -140,7 +140,7 @@ def attack_images(model, params, x, y, cfg, mode, seed, eval_samples, xp, progre
     clean = to_numpy(ModelTarget(model, params, "sample").decide(
         x, make_rng(xp, seed, 10), eval_samples).argmax(axis=1))
     raw = {"correct": clean == y_h, "rejected_on_recheck": 0}
-    stochastic = model.name != "det"
+    stochastic = model.kind.stochastic
     if mode in ("untargeted", "both"):
         r = attack_goal(model, params, x, y, cfg, False, seed, eval_samples, xp,
                         progress=progress)

@@ -20,27 +20,27 @@ class ModelTarget:
         if mode not in ("sample", "meanfield"):
             raise ValueError(f"mode {mode!r}")
         self.model, self.params = model, params
-        self.stochastic = model.name != "det"
+        self.stochastic = model.kind.stochastic
         self.mode = mode if self.stochastic else "meanfield"
         self.estimator = model.estimator if model.estimator in ("raiko", "st") else "raiko"
         self.n_classes = model.sizes[-1]
 
     # -- the attack's view -----------------------------------------------------------
     def draws(self, x, rng, S):
-        if self.model.name == "vib":
+        if self.model.kind.network == "gaussian":
             eps = None if self.mode == "meanfield" else rng.standard_normal(
                 (x.shape[0], S, self.model.vib_k), dtype=x.dtype)
             logits, cache = vib.logits_forward(self.params, x, eps)
-            return logits, ("vib", cache)
+            return logits, ("gaussian", cache)
         if self.mode == "meanfield":
             logits, layers = sbn.logits_forward(self.params, x, None)
         else:
             logits, layers = sbn.logits_forward(self.params, x, self._uniforms(rng, x, S))
-        return logits, ("sbn", layers)
+        return logits, ("binary", layers)
 
     def backward(self, cache, dlogits):
         kind, inner = cache
-        if kind == "vib":
+        if kind == "gaussian":
             return vib.logits_input_backward(self.params, inner, dlogits)
         return sbn.logits_input_backward(self.params, inner, dlogits, self.estimator)
 

@@ -78,12 +78,7 @@ def ensure_files(folder, md5s, mirrors, quiet=False, raw_md5s=None):
                         f"{'file is' if len(corrupt) == 1 else 'files are'} corrupt: delete "
                         f"{'it' if len(corrupt) == 1 else 'them'} to download "
                         f"{'it' if len(corrupt) == 1 else 'them'} again{also}")
-    if missing:
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"{folder}: cannot create the data folder ({exc.strerror}); "
-                            f"choose another with --data-dir") from None
+    made = _make_folder(folder) if missing else None
     for k, name in enumerate(missing):
         urls = [m.rstrip("/") + "/" + name for m in mirrors]
         try:
@@ -91,10 +86,40 @@ def ensure_files(folder, md5s, mirrors, quiet=False, raw_md5s=None):
         except OSError as exc:
             # The mirrors are the same for every file: do not wait for each to fail.
             left = missing[k:]
+            _remove_if_empty(folder, made)
             need = ", ".join(f"{n} (md5 {md5s[n]})" for n in left)
             raise UserError(f"download of {name} failed ({exc}); put {need} in {folder} "
                             f"by hand, or use --data-dir to point at a copy") from None
     return paths
+
+
+def _make_folder(folder):
+    """Create `folder` and its missing parents; returns the topmost folder created
+    (None if it existed), for _remove_if_empty."""
+    top, probe = None, os.path.abspath(folder)
+    while not os.path.exists(probe):
+        top, probe = probe, os.path.dirname(probe)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot create the data folder ({exc.strerror}); "
+                        f"choose another with --data-dir") from None
+    return top
+
+
+def _remove_if_empty(folder, top):
+    """Undo _make_folder after a failed download: remove the folders it made, if empty."""
+    if top is None:
+        return
+    probe = os.path.abspath(folder)
+    while True:
+        try:
+            os.rmdir(probe)
+        except OSError:
+            return
+        if probe == top:
+            return
+        probe = os.path.dirname(probe)
 
 
 def ensure_file(folder, name, md5, mirrors, quiet=False):

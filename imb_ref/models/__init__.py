@@ -5,9 +5,36 @@ SFNN, GreedyIMB and JointIMB share one network, the binary stochastic network of
 the same network run mean-field (z_l = p_l). VIB has its own module.
 """
 
+from dataclasses import dataclass
+
 from ..nn.bernoulli import ESTIMATORS as SAMPLED_ESTIMATORS
 
-MODELS = ("det", "vib", "sfnn", "greedyimb", "jointimb")
+
+@dataclass(frozen=True)
+class Kind:
+    """What sets one model apart from the others: the code asks these questions, never
+    the model's name."""
+    name: str           # the --model value
+    label: str          # as the paper writes it
+    network: str        # "binary": the binary stochastic network (sbn.py); "gaussian":
+                        # a deterministic encoder and a Gaussian bottleneck (vib.py)
+    tree: bool          # trained on the tree of M**L sampled leaves (or its exact limit)
+    stochastic: bool    # predicts by averaging draws (all but DET)
+    beta: str = None    # the setting Table 1's beta grid varies: "betas", "vib_beta"
+    greedy: bool = False    # trained one layer per stage (Section 4.1)
+
+
+# The one list of models, in Table 1's order.
+KINDS = {k.name: k for k in (
+    Kind("det", "DET", "binary", tree=False, stochastic=False),
+    Kind("vib", "VIB", "gaussian", tree=False, stochastic=True, beta="vib_beta"),
+    Kind("sfnn", "SFNN", "binary", tree=True, stochastic=True),
+    Kind("greedyimb", "GreedyIMB", "binary", tree=True, stochastic=True, beta="betas",
+         greedy=True),
+    Kind("jointimb", "JointIMB", "binary", tree=True, stochastic=True, beta="betas"),
+)}
+MODELS = tuple(KINDS)
+TREE_MODELS = tuple(name for name, k in KINDS.items() if k.tree)   # Section 5.3's three
 # How SFNN, GreedyIMB and JointIMB get their gradient: one of the sampled estimators of
 # nn/bernoulli.py on the tree of M**L leaves, or "exact": the objective's M -> infinity
 # limit and its exact gradient, by enumerating every state of every layer

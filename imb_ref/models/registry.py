@@ -1,24 +1,28 @@
 """One interface over the five models, so the training loop does not branch on them.
 
-`build_model(name, sizes, ...)` returns a `Model` with
+`Model(name, sizes, ...)` has
     init(rng, dtype)                              -> params (host arrays)
     loss_and_grads(params, x, y, xp_rng, stage)   -> dict(loss, grads, terms)
     predict_proba(params, x, xp_rng)              -> (B, C) mean softmax
     predict_meanfield(params, x)                  -> (B, C)
     frozen(stage)                                 -> names the optimiser must not touch
     bytes_per_example(training)                   -> working memory of one example
+What differs between the models is read from `self.kind` (imb_ref.models.KINDS).
+
+This is the reference: it imports no GPU code. A faster path for the tree (the fused
+kernels of imb_ref/fused.py) is handed in as `accelerator` by whoever builds the model
+(imb_ref.experiment.build_model); it needs only `available(model, xp)`,
+`objective(model, params, x, y, rng, gammas, betas)` and
+`predict_proba(model, params, x, rng)`.
 """
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import fused as fused_path
-from .. import launch
-from ..philox import draw_key
 from ..backend import array_module
 from ..exact import exact_objective
-from . import sbn, vib
+from . import KINDS, sbn, vib
 
 
 def exact_step(params, x, y, gammas, betas):
@@ -45,16 +49,17 @@ class Model:
     vib_beta: float = 1e-3
     vib_samples: int = 1      # bottleneck draws per example in training
     vib_test_samples: int = 12
-    fused: bool = None        # None or True: imb_ref/fused.py where it exists; False: never
+    accelerator: object = None    # e.g. imb_ref.fused.FusedPath(); None: the reference
     stages: int = field(init=False)
 
     def __post_init__(self):
+        self.kind = KINDS[self.name]
         self.L = len(self.sizes) - 2
-        self.stages = self.L if self.name == "greedyimb" else 1
+        self.stages = self.L if self.kind.greedy else 1
 
     @property
     def stochastic_tree(self):
-        return self.name in ("sfnn", "greedyimb", "jointimb")
+        return self.kind.tree
 
     @property
     def exact(self):
@@ -63,14 +68,14 @@ class Model:
 
     # -- parameters -------------------------------------------------------------------
     def init(self, rng, dtype):
-        if self.name == "vib":
+        if self.kind.network == "gaussian":
             return vib.init_params(self.sizes, rng, self.vib_k, dtype)
-        return sbn.init_params(self.sizes, rng, dtype, with_prior=self.name != "det")
+        return sbn.init_params(self.sizes, rng, dtype, with_prior=self.kind.stochastic)
 
     def frozen(self, stage):
         """GreedyIMB stage l trains layer l's encoder and everything above it; the
         encoder of layers 1..l-1 (W_0..W_{l-2}) and their priors stay fixed."""
-        if self.name != "greedyimb":
+        if not self.kind.greedy:
             return set()
         names = {f"W_{j}" for j in range(stage - 1)} | {f"b_{j}" for j in range(stage - 1)}
         return names | {f"rho_{j}" for j in range(1, stage)}
@@ -78,9 +83,9 @@ class Model:
     def weights(self, stage=1):
         """(gammas, betas) of the objective at this stage."""
         L = self.L
-        if self.name in ("sfnn", "det"):
+        if self.kind.beta is None:          # SFNN and DET: VCR_0 alone, the likelihood
             return (1.0,) + (0.0,) * L, (0.0,) * L
-        if self.name == "greedyimb":
+        if self.kind.greedy:
             g = [0.0] * (L + 1)
             b = [0.0] * L
             g[stage] = 1.0
@@ -89,14 +94,14 @@ class Model:
         return tuple(self.gammas), tuple(self.betas)
 
     def uses_fused(self, xp):
-        """Whether training steps on module xp run the fused kernels."""
-        return (self.fused is not False and not self.exact
-                and fused_path.supports(self.name, self.estimator, xp))
+        """Whether training steps on module xp run the accelerator's fused kernels."""
+        return (self.accelerator is not None and not self.exact
+                and self.accelerator.available(self, xp))
 
     # -- training objective --------------------------------------------------------------
     def loss_and_grads(self, params, x, y, rng, stage=1):
         B = x.shape[0]
-        if self.name == "vib":
+        if self.kind.network == "gaussian":
             eps = rng.standard_normal((B, self.vib_samples, self.vib_k), dtype=x.dtype)
             out = vib.vib_objective(params, x, y, eps, self.vib_beta)
             return {"loss": out["loss"], "grads": out["grads"],
@@ -105,12 +110,10 @@ class Model:
         xp = array_module(x)
         if self.exact:
             out = exact_step(params, x, y, gammas, betas)
-        elif self.name == "det":
+        elif not self.kind.stochastic:      # DET: z_l = p_l, no sampling
             out = sbn.imb_objective(params, x, y, None, 1, gammas, betas)
         elif self.uses_fused(xp):
-            out = fused_path.fused_imb_objective(
-                params, x, y, draw_key(rng, xp), self.M, gammas, betas,
-                launch.default_kernels(xp), self.estimator)
+            out = self.accelerator.objective(self, params, x, y, rng, gammas, betas)
         else:
             u = sbn.sample_uniforms(rng, B, self.M, self.sizes[1:-1], x.dtype)
             out = sbn.imb_objective(params, x, y, u, self.M, gammas, betas, self.estimator)
@@ -120,20 +123,18 @@ class Model:
     # -- prediction ----------------------------------------------------------------------
     def predict_proba(self, params, x, rng):
         B = x.shape[0]
-        if self.name == "vib":
+        if self.kind.network == "gaussian":
             eps = rng.standard_normal((B, self.vib_test_samples, self.vib_k), dtype=x.dtype)
             return vib.predict_proba(params, x, eps)
-        if self.name == "det":
+        if not self.kind.stochastic:
             return sbn.predict_proba(params, x, None)
-        xp = array_module(x)
-        if self.uses_fused(xp):
-            return fused_path.fused_predict_proba(params, x, draw_key(rng, xp), self.test_samples,
-                                                  launch.default_kernels(xp))
+        if self.uses_fused(array_module(x)):
+            return self.accelerator.predict_proba(self, params, x, rng)
         u = sbn.sample_uniforms(rng, B, self.test_samples, self.sizes[1:-1], x.dtype)
         return sbn.predict_proba(params, x, u)
 
     def predict_meanfield(self, params, x):
-        if self.name == "vib":
+        if self.kind.network == "gaussian":
             return vib.predict_proba(params, x, None)
         return sbn.predict_proba(params, x, None)
 
@@ -141,18 +142,18 @@ class Model:
         """Number of parameters: the layers' weights and biases, the priors' logits
         (stochastic models), VIB's bottleneck and decoder."""
         s = self.sizes
-        if self.name == "vib":
+        if self.kind.network == "gaussian":
             enc = sum(a * b + b for a, b in zip(s[:-2], s[1:-1]))
             return enc + 2 * (s[-2] * self.vib_k + self.vib_k) + self.vib_k * s[-1] + s[-1]
         layers = sum(a * b + b for a, b in zip(s[:-1], s[1:]))
-        return layers + (0 if self.name == "det" else sum(s[1:-1]))
+        return layers + (sum(s[1:-1]) if self.kind.stochastic else 0)   # priors' logits
 
     def bytes_per_example(self, itemsize, training=True):
         if training and self.exact:     # a dozen float64 rows of S_l = 2**n_l per layer
             return 8 * 12 * sum(2 ** n for n in self.sizes[1:-1])
         if not self.stochastic_tree:
             S = ((self.vib_samples if training else self.vib_test_samples)
-                 if self.name == "vib" else 1)
+                 if self.kind.network == "gaussian" else 1)
             return itemsize * (4 * sum(self.sizes) + 4 * S * (self.vib_k + self.sizes[-1]))
         M = self.M if training else self.test_samples
         return sbn.bytes_per_example(self.sizes, M, itemsize, training)

@@ -1,0 +1,111 @@
+"""The house: the reference at the centre imports neither the GPU path nor the
+experiments, the import graph has no cycle, and the models are told apart by their
+kind, never by name."""
+
+import ast
+import os
+import re
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+PACKAGE = os.path.join(ROOT, "imb_ref")
+
+# The algorithm: layers, objectives, models, exact enumeration, information measures,
+# update rules, and the array-module plumbing they need.
+REFERENCE = ("imb_ref.nn", "imb_ref.models", "imb_ref.exact", "imb_ref.info",
+             "imb_ref.ib", "imb_ref.estimator_bias", "imb_ref.optim", "imb_ref.backend",
+             "imb_ref.errors")
+GPU = ("imb_ref.fused", "imb_ref.launch", "imb_ref.philox")
+EXPERIMENTS = ("imb_ref.infoplane", "imb_ref.table1", "imb_ref.attack", "imb_ref.bench",
+               "imb_ref.experiment", "imb_ref.golden")
+
+
+def modules():
+    """{module name: path} of every module of the package."""
+    found = {}
+    for folder, _, files in os.walk(PACKAGE):
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(folder, f), ROOT)[:-3].replace(os.sep, ".")
+                found[rel[:-len(".__init__")] if rel.endswith(".__init__") else rel] = \
+                    os.path.join(folder, f)
+    return found
+
+
+def imports(name, path, known):
+    """The package modules `name` imports, anywhere in the file (a function-level import
+    is still a dependency)."""
+    tree = ast.parse(open(path).read())
+    package = name if path.endswith("__init__.py") else name.rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rsplit(".", 1)[0]
+            mod = node.module or ""
+            root = (base + "." + mod if mod else base) if node.level else mod
+            targets = [root] + [f"{root}.{a.name}" for a in node.names]
+        else:
+            continue
+        out.update(t for t in targets if t in known and t != name)
+    return out
+
+
+def graph():
+    known = modules()
+    return {name: imports(name, path, known) for name, path in known.items()}
+
+
+def under(name, prefixes):
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def test_the_reference_imports_no_gpu_code_and_no_experiment():
+    g = graph()
+    bad = {(a, b) for a, deps in g.items() if under(a, REFERENCE)
+           for b in deps if under(b, GPU + EXPERIMENTS)}
+    assert not bad, sorted(bad)
+
+
+def test_the_import_graph_has_no_cycle():
+    g = graph()
+    # A package imports its submodules on purpose (`from . import sbn`): only edges
+    # between modules count, not those from a package to what it holds.
+    edges = {a: {b for b in deps if not b.startswith(a + ".")} for a, deps in g.items()}
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in edges[node]:
+            if state.get(nxt) == "open":
+                pytest.fail("import cycle: " + " -> ".join(path[path.index(nxt):] + [nxt]))
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in edges:
+        if node not in state:
+            visit(node, [node])
+
+
+def test_models_are_told_apart_by_kind_not_by_name():
+    """Every model is listed once (imb_ref.models.KINDS); no code compares a model's
+    name with a literal."""
+    from imb_ref import table1
+    from imb_ref.config import Config
+    from imb_ref.models import KINDS, MODELS, TREE_MODELS
+    assert table1.MODELS is MODELS and list(KINDS) == list(MODELS)
+    assert Config().models == ",".join(TREE_MODELS)
+    names = "|".join(MODELS)
+    pattern = re.compile(rf"""(==|!=)\s*["']({names})["']|["']({names})["']\s*(==|!=)|"""
+                         rf"""in \(["']({names})["']""")
+    hits = []
+    for name, path in modules().items():
+        for i, line in enumerate(open(path), 1):
+            if pattern.search(line):
+                hits.append(f"{name}:{i}: {line.strip()}")
+    assert not hits, hits
