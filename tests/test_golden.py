@@ -1,5 +1,6 @@
 """The reference case: written by the command line, replayed by this code."""
 
+import os
 import subprocess
 import sys
 
@@ -53,3 +54,29 @@ def test_export_to_a_bad_path_is_one_line_and_leaves_nothing(tmp_path, run_py, w
                          text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == (["folder"] if where == "folder" else [])
+
+
+TWIN_CASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "twin_case.npz")
+
+
+def test_the_committed_twin_case_replays():
+    """tests/data/twin_case.npz was written by the PyTorch twin (autograd, not imb_ref):
+    imb_ref recomputes its loss, terms and every gradient on every machine, PyTorch or
+    not. float64 through a few dozen operations in another order: 1e-12."""
+    case = golden.read_case(TWIN_CASE)
+    assert case["u_2"].shape == (4, 3, 3, 4)             # 6-5-4-3, M = 3, B = 4
+    diffs = golden.replay(case)
+    assert len(diffs) == 3 + 8 and max(diffs.values()) < 1e-12, diffs
+    assert all(np.abs(case[k]).max() > 1e-3 for k in case if k.startswith("grad_"))
+
+
+def test_the_committed_twin_case_is_the_twins_output():
+    """Where PyTorch is installed, the twin rewrites the same case: the committed file is
+    its output, not imb_ref's."""
+    pytest.importorskip("torch")
+    import torch_twin
+    fresh = torch_twin.reference_case(**torch_twin.TWIN_CASE)
+    case = golden.read_case(TWIN_CASE)
+    assert sorted(fresh) == sorted(case)
+    for k in case:
+        np.testing.assert_allclose(case[k], fresh[k], rtol=1e-14, atol=1e-15, err_msg=k)

@@ -139,3 +139,44 @@ def time_step(sizes, M, gammas, betas, data, steps, compiled=False):
     peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
     return statistics.median(times[2:]) * 1000, peak, name
+
+
+# ---- a reference case written by the twin -------------------------------------------
+# tests/data/twin_case.npz is this function's output, committed: imb_ref's tests replay
+# it without PyTorch (test_golden.test_the_committed_twin_case_replays), so the
+# cross-check against an independent implementation runs on every machine.
+TWIN_CASE = dict(sizes=(6, 5, 4, 3), M=3, B=4, seed=2026)
+
+
+def reference_case(sizes, M, B, seed):
+    """A golden-format case (imb_ref/golden.py, format_version 1) whose loss, terms and
+    gradients come from this twin's autograd, not from imb_ref. Inputs are drawn with
+    NumPy from `seed`; biases and prior logits are non-zero so every gradient counts."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    params = {}
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        params[f"W_{l}"] = rng.normal(0.0, 1.0 / math.sqrt(n_in), size=(n_in, n_out))
+        params[f"b_{l}"] = rng.normal(0.0, 0.5, size=n_out)
+    for l, n in enumerate(sizes[1:-1], start=1):
+        params[f"rho_{l}"] = rng.normal(0.0, 0.5, size=n)
+    L = len(sizes) - 2
+    x = rng.random((B, sizes[0]))
+    y = rng.integers(0, sizes[-1], B).astype(np.int64)
+    uniforms = [rng.random((B, M ** l, M, n)) for l, n in enumerate(sizes[1:-1])]
+    gammas, betas = rng.random(L + 1), rng.random(L)
+    loss, vcr, kl, grads = twin_objective(params, x, y, uniforms, M, gammas, betas)
+    case = {"format_version": np.array(1), "x": x, "y": y, "M": np.array(M),
+            "gammas": gammas, "betas": betas, "loss": np.asarray(loss),
+            "vcr": np.asarray(vcr), "kl": np.asarray(kl), **params}
+    case.update({f"u_{l}": u for l, u in enumerate(uniforms, start=1)})
+    case.update({f"grad_{k}": g for k, g in grads.items()})
+    return case
+
+
+if __name__ == "__main__":         # python tests/torch_twin.py tests/data/twin_case.npz
+    import sys
+
+    import numpy as np
+    np.savez(sys.argv[1], **reference_case(**TWIN_CASE))
+    print(f"wrote {sys.argv[1]}")
