@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import array_module, to_numpy
 from ..nn.bernoulli import (bernoulli_backward, bernoulli_forward, bernoulli_mean_forward,
-                            bernoulli_score, sum_children)
+                            bernoulli_score, reinforce_weights, sum_children)
 from ..nn.functions import softmax
 from ..nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
 from ..nn.linear import flat_matmul, glorot_uniform, linear_backward, linear_forward
@@ -98,43 +98,48 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     if estimator == "reinforce" and input_grad:
         raise ValueError("REINFORCE passes no gradient through the samples to the input")
 
-    # ---- forward -----------------------------------------------------------------
+    # ---- forward: the tree (Algorithm 1, lines 5-10), then the terms (line 11) -------
     logits, layers, out_cache = _forward(params, x, uniforms)
     ell, sm_cache = log_softmax_at_forward(logits, y)          # (B, N)
-    terms = objective_terms(params, layers, ell, M, gammas, betas)
+    vcr_b, kl_b, vcr_cache, kl_caches = objective_terms(params, layers, ell, M)
+    active = [l for l, g in enumerate(np.ravel(to_numpy(gammas))) if g != 0]  # host: no wait
+    gammas = xp.asarray(gammas, dtype=x.dtype).reshape(L + 1)
+    betas = xp.asarray(betas, dtype=x.dtype).reshape(L)
+    per_example = vcr_b @ gammas + kl_b @ betas                 # (B,)
 
-    # ---- backward ----------------------------------------------------------------
+    # ---- backward (line 12): every term is a batch mean, weight gamma_l / B ---------
     grads = {}
-    dlogits = log_softmax_at_backward(terms["dell"], sm_cache)  # (B, N, C)
+    dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache, active)
+    dlogits = log_softmax_at_backward(dell, sm_cache)           # (B, N, C)
     _, grads[f"W_{L}"], grads[f"b_{L}"] = linear_backward(dlogits, out_cache, need_dx=False)
+    dx = None
     if estimator != "reinforce":
         # Every child of a parent shares dz/da, so sum the children before W^T.
         dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)  # (B, M**(L-1), n_L)
-        dx = hidden_backward(params, layers, terms, dz_sum, grads, estimator, input_grad)
+        dx = hidden_backward(params, layers, kl_caches, betas, M, grads, estimator,
+                             dz_sum=dz_sum, input_grad=input_grad)
     else:
-        f = terms["per_example"]
-        baseline = (f.sum() - f) / (B - 1) if B > 1 else xp.zeros_like(f)
-        hidden_backward(params, layers, terms, None, grads, estimator,
-                        weight=(f - baseline) / B)
-    out = objective_result(terms, grads)
+        hidden_backward(params, layers, kl_caches, betas, M, grads, estimator,
+                        weight=reinforce_weights(per_example))
+    out = objective_result({"per_example": per_example, "vcr": vcr_b, "kl": kl_b}, grads)
     if input_grad:
         out["dx"] = dx
     return out
 
 
-def objective_terms(params, layers, ell, M, gammas, betas):
-    """The objective's terms from the leaves' log-likelihoods ell (B, M**L) and the
-    hidden layers' caches: per-example loss, VCR_0..VCR_L, KL_1..KL_L, and dloss/dell.
+def objective_terms(params, layers, ell, M):
+    """Algorithm 1, line 11: the terms of the objective for each example, from the
+    leaves' log-likelihoods ell (B, M**L) (Eqs. 6-7) and the hidden layers'
+    pre-activations (Eq. 10).
 
+    Returns vcr (B, L+1), kl (B, L) (zero columns where there is no prior: DET), and the
+    caches of their backward passes (nn.vcr.vcr_backward, nn.kl.bernoulli_kl_backward).
     (imb_ref/fused.py computes the same terms in kernels; tests/test_fused.py holds the
     two to 1e-12.)
     """
     xp = array_module(ell)
     L = n_hidden(params)
     B, dtype = ell.shape[0], ell.dtype
-    active = [l for l, g in enumerate(np.ravel(to_numpy(gammas))) if g != 0]  # host: no wait
-    gammas = xp.asarray(gammas, dtype=dtype).reshape(L + 1)
-    betas = xp.asarray(betas, dtype=dtype).reshape(L)
     vcr_b, vcr_cache = vcr_forward(ell, M, L)                   # (B, L+1)
     kl_cols, kl_caches = [], []
     for l in range(1, L + 1):
@@ -147,17 +152,17 @@ def objective_terms(params, layers, ell, M, gammas, betas):
         kl_cols.append(kl_l)
         kl_caches.append(kl_cache)
     kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
-    dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache, active)
-    return {"per_example": vcr_b @ gammas + kl_b @ betas, "vcr": vcr_b, "kl": kl_b,
-            "kl_caches": kl_caches, "betas": betas, "dell": dell}
+    return vcr_b, kl_b, vcr_cache, kl_caches
 
 
-def hidden_backward(params, layers, terms, dz_sum, grads, estimator, input_grad=False,
-                    weight=None):
+def hidden_backward(params, layers, kl_caches, betas, M, grads, estimator, dz_sum=None,
+                    input_grad=False, weight=None):
     """Backward through hidden layers L..1 into `grads` (W_0..W_{L-1}, b_*, rho_*).
 
+    Each layer's pre-activation gets the gradient through its samples (the estimator)
+    and that of its KL term, beta_l / B per example (kl_caches from objective_terms).
     Pathwise: dz_sum (B, M**(L-1), n_L) is dloss/dz_L summed over each parent's children.
-    REINFORCE: dz_sum is None and weight (B,) is each example's centred loss over B.
+    REINFORCE: dz_sum is None and weight (B,) is nn.bernoulli.reinforce_weights.
     Returns dloss/dx (B, n_0) when input_grad, else None.
     """
     xp = array_module(layers[0][0])
@@ -169,17 +174,16 @@ def hidden_backward(params, layers, terms, dz_sum, grads, estimator, input_grad=
             da = bernoulli_backward(dz_sum, bern_cache, estimator)
         else:
             da = bernoulli_score(weight, bern_cache)
-        kl_cache = terms["kl_caches"][l - 1]
+        kl_cache = kl_caches[l - 1]
         if kl_cache is not None:
-            beta = terms["betas"][l - 1]
             da_kl, grads[f"rho_{l}"] = bernoulli_kl_backward(
-                xp.ones(B, dtype=a.dtype) * (beta / B), kl_cache)
+                xp.ones(B, dtype=a.dtype) * (betas[l - 1] / B), kl_cache)
             da = da + da_kl
         need_dx = weight is None and (l > 1 or input_grad)
         dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(
             da, lin_cache, need_dx=need_dx)
         if need_dx and l > 1:
-            dz_sum = sum_children(dz_prev, layers[l - 2][2][2])   # M children per parent
+            dz_sum = sum_children(dz_prev, M)
     return dz_prev[:, 0, :] if input_grad else None
 
 

@@ -13,6 +13,7 @@ multiplied once:
 REINFORCE does not pass gradients through z at all; see `bernoulli_score`.
 """
 
+from ..backend import array_module
 from .functions import reduce_sum, sigmoid
 
 ESTIMATORS = ("raiko", "st", "reinforce")
@@ -65,3 +66,14 @@ def bernoulli_score(weight, cache):
     """
     p, z, M = cache
     return weight[:, None, None] * reduce_sum(z - p[:, :, None, :], axis=2)
+
+
+def reinforce_weights(f):
+    """REINFORCE's weight of each example's score, from its loss f (B,): the loss minus
+    a leave-one-out baseline (the mean loss of the other examples of the batch), over B
+    for the batch mean. The baseline does not depend on the example's own samples, so
+    the estimator stays unbiased; it removes the loss's common level."""
+    xp = array_module(f)
+    B = f.shape[0]
+    baseline = (f.sum() - f) / (B - 1) if B > 1 else xp.zeros_like(f)
+    return (f - baseline) / B
