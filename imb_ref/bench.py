@@ -143,10 +143,10 @@ def breakdown(sizes, steps):
 
 
 def _twin():
-    """tests/torch_twin.py, the PyTorch side of the comparison (kept out of imb_ref)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "tests"))
-    return importlib.import_module("torch_twin")
+    """tests/torch_twin.py, the PyTorch side of the comparison: PyTorch stays out of
+    imb_ref, so the twin lives with the tests (a package: run from the repository,
+    `python run.py bench` and `python -m imb_ref.bench` import it as tests.torch_twin)."""
+    return importlib.import_module("tests.torch_twin")
 
 
 def time_torch(sizes, steps, compiled=False):

@@ -74,7 +74,7 @@ def test_the_committed_twin_case_is_the_twins_output():
     """Where PyTorch is installed, the twin rewrites the same case: the committed file is
     its output, not imb_ref's."""
     pytest.importorskip("torch")
-    import torch_twin
+    from tests import torch_twin
     fresh = torch_twin.reference_case(**torch_twin.TWIN_CASE)
     case = golden.read_case(TWIN_CASE)
     assert sorted(fresh) == sorted(case)

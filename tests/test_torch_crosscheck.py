@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from imb_ref.models import sbn
 from test_objective import random_case
-from torch_twin import twin_objective
+from tests.torch_twin import twin_objective
 
 
 @pytest.mark.parametrize("estimator", ["raiko", "st"])
