@@ -189,10 +189,10 @@ def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, froz
             opt.step(params, grads, frozen)
             losses.append(loss)
             bar.update(1)
-            if (step + 1) % 50 == 0 or step + 1 == steps:
-                _check_finite(losses, epoch, xp)
+            if (step + 1) % 50 == 0 and step + 1 < steps:    # the last: below
+                host = _check_finite(losses, epoch, xp)      # one transfer per 50 steps
                 if not quiet:
-                    bar.set_postfix(loss=f"{float(to_numpy(losses[-1])):.4f}")
+                    bar.set_postfix(loss=f"{host[-1]:.4f}")
     return _check_finite(losses, epoch, xp)
 
 
