@@ -109,3 +109,18 @@ def test_models_are_told_apart_by_kind_not_by_name():
             if pattern.search(line):
                 hits.append(f"{name}:{i}: {line.strip()}")
     assert not hits, hits
+
+
+def test_test_doubles_never_reach_the_package():
+    """The CuPy stand-in, the kernel emulator and the PyTorch twin are for tests: no
+    module of imb_ref and not run.py imports them (the benchmark reaches the twin by
+    name, tests.torch_twin, only when PyTorch is there to time)."""
+    doubles = ("cupy_standin", "cuda_emu", "tests.cupy_standin", "tests.cuda_emu")
+    paths = list(modules().values()) + [os.path.join(ROOT, "run.py")]
+    for path in paths:
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n in doubles or n.startswith("tests")], \
+                (path, names)
