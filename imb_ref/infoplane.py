@@ -48,7 +48,7 @@ from .info import mutual_information
 from .models import KINDS
 from .launch import optimizer_kernels
 from .optim import make_optimizer
-from .train import greedy_stage, progress_bar, train_epoch
+from .train import progress_bar, run_epochs
 
 CSV_COLUMNS = ("model", "seed", "epoch", "layer", "I_X", "I_Y")
 DPI_TOL = 1e-9      # bits; enumeration sums of 4096 x 1024 float64 terms round at ~1e-12
@@ -164,22 +164,26 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
         first, last_loss = meta["epoch"] + 1, meta.get("loss")
     bar = progress_bar(epochs, f"{model.name} seed {seed}", cfg.quiet, unit="epoch",
                        initial=first - 1)
-    for epoch in range(first, epochs + 1):
-        stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
-        losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, seed,
-                             epoch, stage, model.frozen(stage), cfg.clip, xp,
-                             shuffle=cfg.shuffle)
-        last_loss = float(np.mean(losses))
+    state = {"loss": last_loss}
+
+    def after_epoch(epoch, stage, losses):
+        """The experiment's hook on the training loop: measure, checkpoint."""
+        state["loss"] = float(np.mean(losses))
         bar.update(1)
         if on_epoch is not None:
             on_epoch()
         if epoch in todo:
             plane = measure(epoch)
-            bar.set_postfix(loss=f"{last_loss:.3f}", I_Y1=f"{plane[0][1]:.3f}")
+            bar.set_postfix(loss=f"{state['loss']:.3f}", I_Y1=f"{plane[0][1]:.3f}")
         if checkpoint_path and (epoch in todo or epoch % CHECKPOINT_EVERY == 0):
             checkpoint.save(checkpoint_path, params, {}, opt.state,
-                            {"epoch": epoch, "loss": last_loss, "settings": settings})
+                            {"epoch": epoch, "loss": state["loss"], "settings": settings})
+        return False
+
+    run_epochs(model, params, opt, x_train, y_train, batch, chunk, cfg, first, epochs, seed,
+               xp, after_epoch)
     bar.close()
+    last_loss = state["loss"]
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
     rng = make_rng(xp, seed, 7)
     err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,

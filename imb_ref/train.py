@@ -101,16 +101,12 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     ckpt_path = os.path.join(out_dir, checkpoint.FILENAME)
     _truncate_metrics(metrics_path, meta["epoch"])
     use_val = cfg.patience > 0 and len(data.val) > 0
+    state = {"best": best, "t0": time.time()}
 
-    for epoch in range(meta["epoch"] + 1, cfg.epochs + 1):
-        t0 = time.time()
-        stage = greedy_stage(model, epoch, cfg.epochs, cfg.stage_epochs)
-        frozen = model.frozen(stage)
+    def after_epoch(epoch, stage, losses):
+        """fit's hook on the loop: evaluate, early stopping, metrics.jsonl, checkpoint."""
         if stage != greedy_stage(model, epoch - 1, cfg.epochs, cfg.stage_epochs) and epoch > 1:
             meta.update(best_val=None, bad_epochs=0)   # early stopping restarts per stage
-        losses = train_epoch(model, params, opt, x_train, y_train, batch, chunk, cfg.seed,
-                             epoch, stage, frozen, cfg.clip, xp,
-                             f"epoch {epoch}/{cfg.epochs}", cfg.quiet, cfg.shuffle)
         train_loss = float(np.mean(losses))
         record = {"epoch": epoch, "train_loss": train_loss}
         if model.stages > 1:
@@ -121,32 +117,52 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
                                              x_val, y_val, eval_chunk)
         record["test_error"] = error_rate(lambda xb: model.predict_proba(params, xb, rng),
                                           x_test, y_test, eval_chunk)
-        record["time_s"] = round(time.time() - t0, 3)
+        record["time_s"] = round(time.time() - state["t0"], 3)
+        state["t0"] = time.time()
 
         stop = False
         meta["epoch"] = epoch
         if use_val:
             if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
                 meta.update(best_val=record["val_error"], best_epoch=epoch, bad_epochs=0)
-                best = {k: v.copy() for k, v in params.items()}
+                state["best"] = {k: v.copy() for k, v in params.items()}   # a snapshot
             else:
                 meta["bad_epochs"] += 1
                 final_stage = stage == model.stages
                 stop = final_stage and meta["bad_epochs"] >= cfg.patience
-        else:
-            best = params
         with open(metrics_path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        checkpoint.save(ckpt_path, params, best if use_val else {}, opt.state,
+        checkpoint.save(ckpt_path, params, state["best"] if use_val else {}, opt.state,
                         dict(meta, config=cfg.to_dict(), model=model.name))
         if not cfg.quiet:
             log(_describe(record))
         if stop:
             log(f"early stopping: validation error has not improved for {cfg.patience} "
                 f"epochs; using epoch {meta['best_epoch']}")
+        return stop
+
+    run_epochs(model, params, opt, x_train, y_train, batch, chunk, cfg, meta["epoch"] + 1,
+               cfg.epochs, cfg.seed, xp, after_epoch,
+               desc=lambda epoch: f"epoch {epoch}/{cfg.epochs}")
+    return (state["best"] if use_val else params), meta
+
+
+def run_epochs(model, params, opt, x, y, batch, chunk, cfg, first, epochs, seed, xp,
+               after_epoch, desc=None):
+    """The one training loop (Algorithm 1, line 4, in epochs): each epoch trains on every
+    minibatch (train_epoch: lines 5-13 per step), then calls
+    `after_epoch(epoch, stage, losses)`, the caller's hook: fit evaluates, stops early
+    and checkpoints there; the information-plane experiment measures I(Z_l;X) and
+    I(Z_l;Y). A hook that returns True stops the loop. Epoch e's shuffle and noise are
+    functions of (seed, e), so the loop can start at any `first` epoch."""
+    for epoch in range(first, epochs + 1):
+        stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
+        losses = train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage,
+                             model.frozen(stage), cfg.clip, xp,
+                             desc(epoch) if desc else "", cfg.quiet or desc is None,
+                             cfg.shuffle)
+        if after_epoch(epoch, stage, losses):
             break
-    final = best if use_val else params
-    return final, meta
 
 
 def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, frozen, clip, xp,

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from imb_ref import infoplane
+from imb_ref import train as train_module
 from imb_ref.errors import UserError
 
 
@@ -343,23 +344,23 @@ def test_an_interrupted_pair_continues_from_its_checkpoint(tmp_path, monkeypatch
     infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(whole), 12, log=print)
 
     calls = {"n": 0}
-    real = infoplane.train_epoch
+    real = train_module.train_epoch
 
     def stop_after_seven(*args, **kw):
         calls["n"] += 1
         if calls["n"] == 8:
             raise KeyboardInterrupt
         return real(*args, **kw)
-    monkeypatch.setattr(infoplane, "train_epoch", stop_after_seven)
+    monkeypatch.setattr(train_module, "train_epoch", stop_after_seven)
     with pytest.raises(KeyboardInterrupt):
         infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(broken), 12, log=print)
     part, ckpt = infoplane.pair_paths(str(broken), "greedyimb", 0)
     assert {int(r["epoch"]) for r in csv.DictReader(open(part), infoplane.CSV_COLUMNS)} \
         == {e for e in infoplane.measurement_epochs(12, 12) if e <= 7}
-    monkeypatch.setattr(infoplane, "train_epoch", real)
+    monkeypatch.setattr(train_module, "train_epoch", real)
     calls["n"] = 0
     counted = []
-    monkeypatch.setattr(infoplane, "train_epoch",
+    monkeypatch.setattr(train_module, "train_epoch",
                         lambda *a, **k: counted.append(a[8]) or real(*a, **k))
     infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(broken), 12, log=print)
     assert counted == list(range(7, 13))                 # epoch 7 trained again
@@ -374,13 +375,13 @@ def test_a_checkpoint_with_other_settings_is_refused(tmp_path, monkeypatch):
 
     from imb_ref.data import load_dataset
     data = load_dataset("synthetic12")
-    real = infoplane.train_epoch
+    real = train_module.train_epoch
 
     def stop_at_three(*args, **kw):
         if args[8] == 3:
             raise KeyboardInterrupt
         return real(*args, **kw)
-    monkeypatch.setattr(infoplane, "train_epoch", stop_at_three)
+    monkeypatch.setattr(train_module, "train_epoch", stop_at_three)
     with pytest.raises(KeyboardInterrupt):
         infoplane.run_experiment(_tiny_cfg(epochs=4), ["sfnn"], [0], data, np,
                                  str(tmp_path), 4, log=print)
