@@ -23,18 +23,19 @@ import sys
 
 import numpy as np
 
-from imb_ref import backend, checkpoint, golden
-from imb_ref.config import Config, parse_sizes, per_layer, resolve
+from imb_ref import backend, golden
+from imb_ref.training import checkpoint
+from imb_ref.training.config import Config, parse_sizes, per_layer, resolve
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import ArgumentParser, UserError
-from imb_ref.evaluate import chunk_size
-from imb_ref.experiment import build_model, output_folder, train_run
+from imb_ref.training.evaluate import chunk_size
+from imb_ref.training.experiment import build_model, output_folder, train_run
 from imb_ref.files import check_writable_file, write_json
-from imb_ref.fused import ESTIMATORS as FUSED_ESTIMATORS
+from imb_ref.gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.exact import max_transition_entries
 from imb_ref.models import ESTIMATORS, KINDS, MAX_EXACT_ENTRIES, MODELS, TREE_MODELS, sbn
 from imb_ref.optim import OPTIMIZERS
-from imb_ref.table1 import MAX_SEEDS
+from imb_ref.experiments.table1 import MAX_SEEDS
 
 D = Config()
 
@@ -441,7 +442,7 @@ def export_golden(cfg, data, path):
 
 def infoplane_experiment(cfg, xp, data):
     """Section 5.3: SFNN, JointIMB, GreedyIMB on the 12-bit task, exact information plane."""
-    from imb_ref import infoplane
+    from imb_ref.experiments import infoplane
 
     models = [m.strip() for m in cfg.models.split(",") if m.strip()]
     bad = [m for m in models if m not in TREE_MODELS]
@@ -543,7 +544,7 @@ def infoplane_command(explicit):
 
 
 def table1_command(explicit):
-    from imb_ref.table1 import MODELS as TABLE1_MODELS, model_config, run_table1
+    from imb_ref.experiments.table1 import MODELS as TABLE1_MODELS, model_config, run_table1
     name = explicit.get("backend", backend.default_backend())
     explicit.setdefault("dataset", "mnist")
     for model in TABLE1_MODELS:             # every run's settings, before any folder
@@ -554,7 +555,7 @@ def table1_command(explicit):
 
 
 def attack_command(explicit):
-    from imb_ref.attack.command import run_attack
+    from imb_ref.experiments.attack.command import run_attack
     name = explicit.get("backend", backend.default_backend())
     return run_attack(explicit, backend.resolve(name), build_model, name)
 
@@ -569,7 +570,7 @@ def golden_command(explicit):
 
 
 def bench_command(explicit):
-    from imb_ref import bench
+    from imb_ref.experiments import bench
     return bench.main(explicit["argv"], prog="python run.py bench")
 
 

@@ -20,7 +20,7 @@ training loop computes (imb_ref.models.sbn.imb_objective, then an SGD update;
 tests/test_algorithm1.py holds the two to 1e-12 in float64), but in the order the paper
 writes it, for one reader to follow. The loop that calls it many times, with
 minibatches, other optimisers, GreedyIMB's stages, checkpoints and early stopping, is
-imb_ref/train.py; theory/walkthrough.md follows one step on a tiny network, shapes and
+imb_ref/training/loop.py; theory/walkthrough.md follows one step on a tiny network, shapes and
 numbers included.
 
 Conventions (imb_ref/models/sbn.py): parameters W_0..W_L, b_0..b_L (a_l = z_{l-1}

@@ -5,8 +5,8 @@ untouched, their state included (GreedyIMB freezes the encoder below its stage).
 `state` is a flat dict of arrays ("<param>/<slot>") plus the step count `t`, so a
 checkpoint can save and restore it exactly.
 
-`kernels` (imb_ref.launch.CupyKernels on a GPU, None otherwise): each parameter's update
-runs as one kernel of imb_ref/kernels/optim.cu, the same arithmetic in the same order,
+`kernels` (imb_ref.gpu.launch.CupyKernels on a GPU, None otherwise): each parameter's update
+runs as one kernel of imb_ref/gpu/kernels/optim.cu, the same arithmetic in the same order,
 instead of 6 to 13 array operations (each a launch on a GPU).
 
 Update rules as in the original papers (and PyTorch's defaults where they agree):

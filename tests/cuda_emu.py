@@ -1,4 +1,4 @@
-"""Run imb_ref/kernels/tree.cu on the CPU: the same source, compiled by the host C++
+"""Run imb_ref/gpu/kernels/tree.cu on the CPU: the same source, compiled by the host C++
 compiler with a shim for the few CUDA names it uses.
 
 Every kernel in tree.cu is a grid-stride loop without shared memory or barriers, so one
@@ -8,7 +8,7 @@ stream and their indexing against the NumPy reference; what it cannot check is t
 toolchain (tests/test_fused.py compiles the source with nvcc where it exists) and the
 GPU itself (the CuPy tests, which skip without one).
 
-`EmuKernels()` is called like imb_ref.launch.CupyKernels, on NumPy arrays.
+`EmuKernels()` is called like imb_ref.gpu.launch.CupyKernels, on NumPy arrays.
 """
 
 import ctypes
@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from imb_ref.launch import KERNEL_DIR, SIGNATURES, kernel_source, launch_args, source_of
+from imb_ref.gpu.launch import KERNEL_DIR, SIGNATURES, kernel_source, launch_args, source_of
 
 SHIM = r"""
 #include <cmath>

@@ -307,7 +307,7 @@ __version__ = "stand-in"
 def install(monkeypatch):
     """Make `import cupy` find this module for the rest of one test; resets the caches
     imb_ref keeps per array module."""
-    from imb_ref import fused, launch
+    from imb_ref.gpu import fused, launch
     module = sys.modules[__name__]
     monkeypatch.setitem(sys.modules, "cupy", module)
     monkeypatch.setattr(launch, "_CUPY_KERNELS", None)

@@ -6,9 +6,9 @@ import pytest
 from scipy.optimize import minimize
 
 from gradcheck import directional_check
-from imb_ref.attack.cw import CWConfig, cw_l2, margin_loss
-from imb_ref.attack.report import attack_goal, evaluate_model
-from imb_ref.attack.target import ModelTarget
+from imb_ref.experiments.attack.cw import CWConfig, cw_l2, margin_loss
+from imb_ref.experiments.attack.report import attack_goal, evaluate_model
+from imb_ref.experiments.attack.target import ModelTarget
 from imb_ref.models.registry import Model
 
 
@@ -110,8 +110,8 @@ def test_input_gradient_matches_differences(name, mode):
 
 
 def small_mnist_model(name, epochs=3):
-    from imb_ref.config import resolve
-    from imb_ref.train import fit
+    from imb_ref.training.config import resolve
+    from imb_ref.training.loop import fit
     from test_train import mnist_subset
     data = mnist_subset()
     cfg = resolve({"model": name, "dataset": "mnist", "epochs": epochs, "hidden": "32",
@@ -212,7 +212,7 @@ def test_majority_decision_is_reported_beside_the_verified_rate(sfnn_model):
     """The majority decision (no margin) accepts every adversarial the 2-standard-error
     rule accepts and more, so on the same attack its success rate is at least the
     verified one's; both, and the single-draw naive figure, are labelled in the report."""
-    from imb_ref.attack.report import confident_goal
+    from imb_ref.experiments.attack.report import confident_goal
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(3), size=(40, 20))
     labels = rng.integers(0, 3, 40)

@@ -17,7 +17,7 @@ def test_bench_writes_records(tmp_path):
         pass
     out = tmp_path / "bench.json"
     table = tmp_path / "bench.md"
-    res = subprocess.run([sys.executable, "-m", "imb_ref.bench", "--shapes", "mnist",
+    res = subprocess.run([sys.executable, "-m", "imb_ref.experiments.bench", "--shapes", "mnist",
                           "--steps", "1", "--impl", impls, "--json", str(out),
                           "--markdown", str(table)],
                          capture_output=True, text=True, timeout=600)
@@ -47,7 +47,7 @@ def test_bench_refuses_an_implementation_it_cannot_run():
     from conftest import CUPY
     if CUPY is not None:
         pytest.skip("a GPU is present: cupy-fused can run")
-    res = subprocess.run([sys.executable, "-m", "imb_ref.bench", "--impl", "cupy-fused"],
+    res = subprocess.run([sys.executable, "-m", "imb_ref.experiments.bench", "--impl", "cupy-fused"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert "'cupy-fused' is not available here" in res.stderr
@@ -62,7 +62,7 @@ def test_fused_step_peak_memory_is_a_fraction_of_the_reference():
     from conftest import CUPY
     if CUPY is None:
         pytest.skip("needs CuPy and a GPU")
-    from imb_ref.bench import SHAPES, time_numpy
+    from imb_ref.experiments.bench import SHAPES, time_numpy
     _, reference = time_numpy(SHAPES["mnist"], 1, CUPY, fused=False)
     _, fused = time_numpy(SHAPES["mnist"], 1, CUPY, fused=True)
     assert reference > 210                      # the leaves alone are 210 MB
@@ -75,7 +75,7 @@ def test_fused_step_peak_memory_is_a_fraction_of_the_reference():
     (["--steps", "1", "--markdown", "/nonexistent/bench.md"], "is not a writable folder"),
 ])
 def test_bad_bench_flags_end_in_one_line_before_any_timing(args, needle):
-    res = subprocess.run([sys.executable, "-m", "imb_ref.bench"] + args, capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "imb_ref.experiments.bench"] + args, capture_output=True,
                          text=True, timeout=60, cwd=os.path.dirname(os.path.dirname(
                              os.path.abspath(__file__))))
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr

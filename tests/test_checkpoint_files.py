@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from imb_ref import checkpoint
+from imb_ref.training import checkpoint
 from imb_ref.files import TMP_SUFFIX, atomic_write, write_json
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from imb_ref import checkpoint
+from imb_ref.training import checkpoint
 
 # The sampled tree (synthetic12's default is the exact objective, tested below).
 QUICK = ["train", "--model", "jointimb", "--epochs", "2", "--hidden", "6,4", "--samples", "2",
@@ -252,7 +252,7 @@ def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_
     objective, Adam lr 0.01, M = 4 where the tree is sampled), and the configuration
     printed first says there is no sampling in training."""
     import run as run_module
-    from imb_ref.config import resolve
+    from imb_ref.training.config import resolve
     cfg = resolve({})
     assert (cfg.dataset, cfg.estimator, cfg.optimizer, cfg.lr, cfg.samples) == \
         ("synthetic12", "exact", "adam", 0.01, 4)
@@ -281,7 +281,7 @@ def test_networks_too_large_are_refused_in_one_line(args, needle, monkeypatch, c
     """The machine's memory is fixed at 64 GB here so that the refusal does not depend
     on the machine that runs the test."""
     import run as run_module
-    from imb_ref import evaluate
+    from imb_ref.training import evaluate
     monkeypatch.setattr(evaluate, "physical_memory", lambda: 64 * 1024 ** 3)
     assert run_module.main(args + ["--quiet"]) == 2
     err = capsys.readouterr().err

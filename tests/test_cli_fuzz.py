@@ -60,7 +60,7 @@ def positional_strategy(parser):
 @st.composite
 def command_lines(draw, command):
     if command == "bench":
-        from imb_ref.bench import build_parser
+        from imb_ref.experiments.bench import build_parser
         parser = build_parser()
     else:
         parser = run_module.build_parsers()[command]

@@ -69,7 +69,7 @@ def test_golden_replay_on_cupy(cp):
 def test_the_benchmarks_cupy_code_runs(monkeypatch, tmp_path, capsys):
     """Every line of the benchmark's CuPy path (timing with events, the memory hook,
     the per-kernel breakdown) on a small shape; its numbers mean nothing here."""
-    from imb_ref import bench
+    from imb_ref.experiments import bench
     try:                                 # PyTorch looks for CuPy when first imported:
         import tests.torch_twin  # noqa: F401  (let it find none before the stand-in)
     except ImportError:
@@ -92,12 +92,12 @@ def test_a_training_step_makes_only_the_documented_transfers(cp):
     the epoch (the NaN check, whose host copy also feeds the progress bar), and nothing
     else: 120 steps on the fused path with Adam's update kernels are 2 + 1 transfers.
     Evaluation is one transfer per split."""
-    from imb_ref.evaluate import error_rate
-    from imb_ref.fused import FusedPath
-    from imb_ref.launch import optimizer_kernels
+    from imb_ref.training.evaluate import error_rate
+    from imb_ref.gpu.fused import FusedPath
+    from imb_ref.gpu.launch import optimizer_kernels
     from imb_ref.models.registry import Model
     from imb_ref.optim import make_optimizer
-    from imb_ref.train import train_epoch
+    from imb_ref.training.loop import train_epoch
     model = Model("jointimb", (5, 4, 3, 2), M=2, test_samples=2, gammas=(1, 1, 1),
                   betas=(1e-3, 1e-3), accelerator=FusedPath())
     assert model.uses_fused(cp)

@@ -1,4 +1,4 @@
-"""The fused path (imb_ref/fused.py, imb_ref/kernels/tree.cu) against the reference.
+"""The fused path (imb_ref/gpu/fused.py, imb_ref/gpu/kernels/tree.cu) against the reference.
 
 Kernels run three ways: on the CPU through the host C++ compiler (tests/cuda_emu.py,
 the same source; always, in CI), compiled by nvcc for Hopper (where nvcc exists: CI's
@@ -18,7 +18,7 @@ from scipy import stats
 
 from conftest import CUPY
 from cuda_emu import EmuKernels, compiler
-from imb_ref import fused, launch, philox
+from imb_ref.gpu import fused, launch, philox
 from imb_ref.backend import to_numpy
 from imb_ref.models import sbn
 
@@ -309,8 +309,8 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     the emulated ones standing in for CuPy's), drawing one key per step from the run's
     generator; without an accelerator (--no-fused) it keeps the reference path, and
     build_model hands one in unless --no-fused."""
-    from imb_ref.config import resolve
-    from imb_ref.experiment import build_model
+    from imb_ref.training.config import resolve
+    from imb_ref.training.experiment import build_model
     from imb_ref.models.registry import Model
     monkeypatch.setattr(launch, "default_kernels", lambda xp: EMU)
     fast = fused.FusedPath()

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from imb_ref import infoplane
-from imb_ref import train as train_module
+from imb_ref.experiments import infoplane
+from imb_ref.training import loop as train_module
 from imb_ref.errors import UserError
 
 
@@ -140,7 +140,7 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
     parent, which then stops the pool."""
     from dataclasses import replace
 
-    from imb_ref.config import Config
+    from imb_ref.training.config import Config
     from imb_ref.data import load_dataset
     cfg = replace(Config(), hidden="3", samples=2, epochs=1, optimizer="nonsense")
     data = load_dataset("synthetic12", val_size=0)
@@ -194,7 +194,7 @@ def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
 def _tiny_cfg(**kw):
     from dataclasses import replace
 
-    from imb_ref.config import Config
+    from imb_ref.training.config import Config
     base = dict(hidden="5,4,3", samples=2, test_samples=2, epochs=2, batch_size=64,
                 optimizer="adam", lr=0.003, quiet=True, dtype="float64")
     base.update(kw)
@@ -273,7 +273,7 @@ def test_exact_estimator_trains_on_the_exact_objective():
 
     from imb_ref.data import load_dataset
     from imb_ref.exact import exact_objective
-    from imb_ref.experiment import build_model
+    from imb_ref.training.experiment import build_model
     cfg = _tiny_cfg(estimator="exact", model="jointimb")
     model = build_model(cfg, 12, 2)
     params = model.init(np.random.default_rng(0), np.float64)
@@ -309,7 +309,7 @@ def test_exact_estimator_refusals(run_py):
     import types
 
     import run as run_module
-    from imb_ref.config import resolve
+    from imb_ref.training.config import resolve
     with pytest.raises(UserError, match="use --backend numpy, or --estimator raiko"):
         run_module.check_backend(resolve({"backend": "cupy"}), types.ModuleType("cupy"))
     run_module.check_backend(resolve({"backend": "cupy", "estimator": "raiko"}),

@@ -9,7 +9,7 @@ from fixtures import write_mnist_like
 import pytest
 
 from imb_ref.errors import UserError
-from imb_ref.table1 import MODELS, PAPER, _settings
+from imb_ref.experiments.table1 import MODELS, PAPER, _settings
 
 
 def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
@@ -55,7 +55,7 @@ PAPER_TEXT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "pape
 
 
 def test_paper_numbers_are_read_from_the_papers_table_1():
-    """Every number of imb_ref.table1.PAPER against the rows of Table 1 in the paper's
+    """Every number of imb_ref.experiments.table1.PAPER against the rows of Table 1 in the paper's
     text (where the text is on hand: ../shared/paper next to the repository)."""
     if not os.path.isfile(PAPER_TEXT):
         pytest.skip(f"the paper's text is not at {PAPER_TEXT}")
@@ -72,8 +72,8 @@ def test_paper_numbers_are_read_from_the_papers_table_1():
 
 
 def test_the_paper_column_is_the_papers_and_ours_is_ours():
-    """table1.md puts imb_ref.table1.PAPER beside our figure, never in its place."""
-    from imb_ref.table1 import markdown
+    """table1.md puts imb_ref.experiments.table1.PAPER beside our figure, never in its place."""
+    from imb_ref.experiments.table1 import markdown
     rows = [{"model": m, "beta": None, "mean": 10.0 + i, "std": 0.5, "seeds": 2,
              "per_seed": [9.5 + i, 10.5 + i], "paper": PAPER[m]["mnist"], "epochs": 3,
              "wall_s": 1.0, "robustness": {}} for i, m in enumerate(MODELS)]
@@ -99,10 +99,10 @@ def test_greedyimb_is_retrained_on_the_schedule_that_won():
     """Selection ran 100 + 100 epochs (2 layers, 200 epochs) and its best validation
     error came at epoch 130: the retraining runs stage 1 for 100 epochs and stage 2 for
     30, not 65 + 65. Other models retrain for the best epoch alone."""
-    from imb_ref.config import resolve
+    from imb_ref.training.config import resolve
     from imb_ref.models.registry import Model
-    from imb_ref.table1 import retraining_schedule
-    from imb_ref.train import greedy_stage
+    from imb_ref.experiments.table1 import retraining_schedule
+    from imb_ref.training.loop import greedy_stage
     sel = resolve({"dataset": "mnist", "hidden": "8,8", "epochs": 200})
     chosen = {"best_epoch": 130, "epochs_trained": 150}
     schedule = retraining_schedule("greedyimb", chosen, sel)

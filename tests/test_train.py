@@ -7,14 +7,14 @@ import os
 import numpy as np
 import pytest
 
-from imb_ref import checkpoint
-from imb_ref.config import resolve
+from imb_ref.training import checkpoint
+from imb_ref.training.config import resolve
 from imb_ref.data import Dataset, Split, load_dataset
 from imb_ref.data.idx import load_idx_pair
 from imb_ref.errors import UserError
-from imb_ref.fused import FusedPath
+from imb_ref.gpu.fused import FusedPath
 from imb_ref.models.registry import Model
-from imb_ref.train import fit, greedy_stage
+from imb_ref.training.loop import fit, greedy_stage
 from test_real_data import MNIST_MISSING, MNIST_T10K
 
 
@@ -132,7 +132,7 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     """Appendix D: M = 32 for every stochastic model, VIB's bottleneck included: under
     --preset paper a VIB training step draws 32 eps per example (1 without the preset),
     and the loss is the mean over the draws."""
-    from imb_ref.experiment import build_model
+    from imb_ref.training.experiment import build_model
     from imb_ref.models import vib
     paper = resolve({"dataset": "mnist", "model": "vib", "preset": "paper", "hidden": "6"})
     assert paper.vib_samples == 32
@@ -167,7 +167,7 @@ def test_unshuffled_epochs_take_the_batches_in_order():
     """shuffle=False feeds the batches in the data's order every epoch; the default
     draws a fresh permutation per epoch (a function of the seed and the epoch)."""
     from imb_ref.optim import make_optimizer
-    from imb_ref.train import train_epoch
+    from imb_ref.training.loop import train_epoch
     model = Model("sfnn", (12, 3, 2), M=2, test_samples=2, gammas=(1, 0), betas=(0,))
     data = small_synthetic()
     x, y = data.train.x[:40], np.arange(40) % 2
@@ -208,7 +208,7 @@ def test_each_model_learns_the_in_repo_task(tmp_path, name):
 
 
 def test_count_errors_takes_the_most_probable_class():
-    from imb_ref.evaluate import count_errors, error_rate
+    from imb_ref.training.evaluate import count_errors, error_rate
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3], [0.4, 0.35, 0.25]])
     y = np.array([0, 2, 0, 1])                 # right, right, wrong, wrong
     assert int(count_errors(probs, y)) == 2
@@ -221,7 +221,7 @@ def test_early_stopping_returns_the_best_epochs_parameters(tmp_path, monkeypatch
     and returns the parameters of epoch 2, a snapshot, not the live parameters that
     kept training (DET: no noise, so an epoch-2 run without validation is the same
     trajectory)."""
-    import imb_ref.train as train_module
+    import imb_ref.training.loop as train_module
     x = np.random.default_rng(0).random((62, 12))
     y = (x.sum(1) > 6).astype(np.int64)
     data = Dataset("toy", 2, Split(x[:40], y[:40]), Split(x[40:50], y[40:50]),

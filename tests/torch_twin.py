@@ -51,7 +51,7 @@ def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
 
 
 class TorchJointIMB:
-    """The same JointIMB training step in PyTorch, for the benchmark (imb_ref.bench).
+    """The same JointIMB training step in PyTorch, for the benchmark (imb_ref.experiments.bench).
 
     Same tree sampling (M children per particle, uniforms compared with p), the Raiko
     surrogate z = p + (z - p).detach(), VCR_l by logsumexp, KL from logits, one SGD step.

@@ -10,8 +10,8 @@
 What differs between the models is read from `self.kind` (imb_ref.models.KINDS).
 
 This is the reference: it imports no GPU code. A faster path for the tree (the fused
-kernels of imb_ref/fused.py) is handed in as `accelerator` by whoever builds the model
-(imb_ref.experiment.build_model); it needs only `available(model, xp)`,
+kernels of imb_ref/gpu/fused.py) is handed in as `accelerator` by whoever builds the model
+(imb_ref.training.experiment.build_model); it needs only `available(model, xp)`,
 `objective(model, params, x, y, rng, gammas, betas)` and
 `predict_proba(model, params, x, rng)`.
 """
@@ -49,7 +49,7 @@ class Model:
     vib_beta: float = 1e-3
     vib_samples: int = 1      # bottleneck draws per example in training
     vib_test_samples: int = 12
-    accelerator: object = None    # e.g. imb_ref.fused.FusedPath(); None: the reference
+    accelerator: object = None    # e.g. imb_ref.gpu.fused.FusedPath(); None: the reference
     stages: int = field(init=False)
 
     def __post_init__(self):

@@ -134,7 +134,7 @@ def objective_terms(params, layers, ell, M):
 
     Returns vcr (B, L+1), kl (B, L) (zero columns where there is no prior: DET), and the
     caches of their backward passes (nn.vcr.vcr_backward, nn.kl.bernoulli_kl_backward).
-    (imb_ref/fused.py computes the same terms in kernels; tests/test_fused.py holds the
+    (imb_ref/gpu/fused.py computes the same terms in kernels; tests/test_fused.py holds the
     two to 1e-12.)
     """
     xp = array_module(ell)

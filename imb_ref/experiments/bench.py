@@ -1,10 +1,10 @@
 """Time one JointIMB training step (forward, backward, SGD update) against PyTorch.
 
-    python -m imb_ref.bench [--shapes mnist,cifar10] [--impl numpy,torch-eager,...]
+    python -m imb_ref.experiments.bench [--shapes mnist,cifar10] [--impl numpy,torch-eager,...]
                             [--steps 20] [--json FILE]
 
 Shapes: batch 100, M = 32, 784-512-512-10 (MNIST) and 3072-512-512-10 (CIFAR10).
-Implementations: numpy; cupy (the reference path) and cupy-fused (imb_ref/fused.py: leaves
+Implementations: numpy; cupy (the reference path) and cupy-fused (imb_ref/gpu/fused.py: leaves
 drawn in-kernel) where a GPU is present; and, where torch is installed, an
 equivalent PyTorch step (tests/torch_twin.py: same tree sampling, the Raiko surrogate,
 eager; `torch.compile` on a GPU). All run in this one process; each reports the median
@@ -24,12 +24,12 @@ import tracemalloc
 
 import numpy as np
 
-from .errors import ArgumentParser
-from .files import atomic_write, write_json
-from .fused import FusedPath
-from .models.registry import Model
-from .launch import optimizer_kernels
-from .optim import make_optimizer
+from ..errors import ArgumentParser
+from ..files import atomic_write, write_json
+from ..gpu.fused import FusedPath
+from ..models.registry import Model
+from ..gpu.launch import optimizer_kernels
+from ..optim import make_optimizer
 
 SHAPES = {"mnist": (784, 512, 512, 10), "cifar10": (3072, 512, 512, 10)}
 BATCH, M, BETA = 100, 32, 1e-4
@@ -115,7 +115,7 @@ def breakdown(sizes, steps):
     each launch), and the whole step's; the difference is cuBLAS, CuPy's array operations
     and any time the GPU waits for the host."""
     import cupy
-    from . import launch
+    from ..gpu import launch
 
     class Timed(launch.CupyKernels):
         def __init__(self):
@@ -145,7 +145,7 @@ def breakdown(sizes, steps):
 def _twin():
     """tests/torch_twin.py, the PyTorch side of the comparison: PyTorch stays out of
     imb_ref, so the twin lives with the tests (a package: run from the repository,
-    `python run.py bench` and `python -m imb_ref.bench` import it as tests.torch_twin)."""
+    `python run.py bench` and `python -m imb_ref.experiments.bench` import it as tests.torch_twin)."""
     return importlib.import_module("tests.torch_twin")
 
 
@@ -168,7 +168,7 @@ def available_impls():
     return impls
 
 
-def build_parser(prog="python -m imb_ref.bench"):
+def build_parser(prog="python -m imb_ref.experiments.bench"):
     p = ArgumentParser(prog=prog, description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shapes", default="mnist,cifar10", help="comma list of mnist, cifar10")
@@ -182,7 +182,7 @@ def build_parser(prog="python -m imb_ref.bench"):
     return p
 
 
-def main(argv=None, prog="python -m imb_ref.bench"):
+def main(argv=None, prog="python -m imb_ref.experiments.bench"):
     p = build_parser(prog)
     a = p.parse_args(argv)
     if a.steps < 1:
@@ -213,7 +213,7 @@ def main(argv=None, prog="python -m imb_ref.bench"):
                 device = "cpu"
             elif impl in ("cupy", "cupy-fused"):
                 import cupy
-                from .backend import device_name
+                from ..backend import device_name
                 ms, peak = time_numpy(sizes, a.steps, cupy, fused=impl == "cupy-fused")
                 device = device_name(cupy)
             else:                                   # torch-eager, torch-compile

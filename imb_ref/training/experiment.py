@@ -11,12 +11,13 @@ import time
 
 import numpy as np
 
-from . import backend, checkpoint
+from .. import backend
+from . import checkpoint
 from .config import parse_sizes, per_layer
-from .files import check_writable_folder, write_json
-from .fused import FusedPath
-from .models.registry import Model
-from .train import final_evaluation, fit
+from ..files import check_writable_folder, write_json
+from ..gpu.fused import FusedPath
+from ..models.registry import Model
+from .loop import final_evaluation, fit
 
 
 def build_model(cfg, n_features, n_classes):

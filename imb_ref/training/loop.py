@@ -22,11 +22,11 @@ import time
 import numpy as np
 
 from . import checkpoint
-from .backend import make_rng, to_numpy
-from .errors import UserError
+from ..backend import make_rng, to_numpy
+from ..errors import UserError
 from .evaluate import chunk_size, error_rate, evaluate
-from .launch import optimizer_kernels
-from .optim import clip_global_norm, make_optimizer
+from ..gpu.launch import optimizer_kernels
+from ..optim import clip_global_norm, make_optimizer
 
 
 def stage_length(stages, epochs, stage_epochs):

@@ -2,7 +2,7 @@
 
 A counter-based generator gives any random word from its index alone (Salmon et al.,
 "Parallel random numbers: as easy as 1, 2, 3", SC 2011): Philox4x32-10 maps a 128-bit
-counter and a 64-bit key to four 32-bit words. The fused kernels (imb_ref/kernels/tree.cu)
+counter and a 64-bit key to four 32-bit words. The fused kernels (imb_ref/gpu/kernels/tree.cu)
 draw unit j of particle i of hidden layer l (i = (b * P + g) * M + c: example b, parent g,
 child c) as word j mod 4 of
 
@@ -16,7 +16,7 @@ that imb_objective can be run on it (tests/test_fused.py; theory/fused.md).
 
 import numpy as np
 
-from .backend import array_module
+from ..backend import array_module
 
 PHILOX_M = (0xD2511F53, 0xCD9E8D57)
 PHILOX_W = (0x9E3779B9, 0xBB67AE85)

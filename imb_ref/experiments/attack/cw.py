@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import array_module, to_numpy
-from ..nn.functions import logsumexp
+from ...backend import array_module, to_numpy
+from ...nn.functions import logsumexp
 
 BOX_EPS = 1e-6
 

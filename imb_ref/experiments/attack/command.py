@@ -11,13 +11,13 @@ import time
 
 import numpy as np
 
-from .. import checkpoint
-from ..backend import device_name
-from ..config import Config
-from ..data import load_dataset
-from ..errors import UserError
-from ..files import check_writable_folder, write_json
-from ..train import progress_bar
+from ...training import checkpoint
+from ...backend import device_name
+from ...training.config import Config
+from ...data import load_dataset
+from ...errors import UserError
+from ...files import check_writable_folder, write_json
+from ...training.loop import progress_bar
 from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
 

@@ -3,7 +3,7 @@
 //
 // Compiled per (REAL, NCLASS): REAL is float or double, NCLASS the number of classes C,
 // a compile-time constant so the C logits of a leaf stay in registers. The same source
-// is compiled by NVRTC through CuPy (imb_ref/fused.py) and, for the tests, by the host
+// is compiled by NVRTC through CuPy (imb_ref/gpu/fused.py) and, for the tests, by the host
 // C++ compiler with a small shim (tests/cuda_emu.py). Every kernel is a grid-stride loop
 // with no shared memory and no barrier, so its result does not depend on the launch
 // configuration: one host thread running the loop alone computes the same numbers.
@@ -11,7 +11,7 @@
 // Noise. Particle i of hidden layer l (i = (b * P + g) * M + c: example b, parent g,
 // child c) and unit j draw their uniform from Philox4x32-10 (Salmon et al. 2011) at
 //     counter = (i mod 2^32, j / 4, l, i / 2^32),  key = (key[0], key[1]),
-// word j mod 4 of the output. imb_ref/philox.py: philox_uniforms writes out the same
+// word j mod 4 of the output. imb_ref/gpu/philox.py: philox_uniforms writes out the same
 // numbers in the layout of imb_ref/models/sbn.py, so the reference path can be run on
 // exactly the noise a fused step used.
 

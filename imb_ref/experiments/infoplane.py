@@ -37,18 +37,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import checkpoint
-from .backend import make_rng, to_numpy
-from .data import synthetic12
-from .errors import UserError
-from .evaluate import chunk_size, error_rate
-from .exact import information_plane, predictive_distribution
-from .files import atomic_write, save_figure, write_json
-from .info import mutual_information
-from .models import KINDS
-from .launch import optimizer_kernels
-from .optim import make_optimizer
-from .train import progress_bar, run_epochs
+from ..training import checkpoint
+from ..backend import make_rng, to_numpy
+from ..data import synthetic12
+from ..errors import UserError
+from ..training.evaluate import chunk_size, error_rate
+from ..exact import information_plane, predictive_distribution
+from ..files import atomic_write, save_figure, write_json
+from ..info import mutual_information
+from ..models import KINDS
+from ..gpu.launch import optimizer_kernels
+from ..optim import make_optimizer
+from ..training.loop import progress_bar, run_epochs
 
 CSV_COLUMNS = ("model", "seed", "epoch", "layer", "I_X", "I_Y")
 DPI_TOL = 1e-9      # bits; enumeration sums of 4096 x 1024 float64 terms round at ~1e-12
@@ -403,7 +403,7 @@ def _run_in_workers(cfg, todo, data, points, out_dir, jobs):
 
 def build(name, cfg):
     """The model `name` with the run's configuration, on the 12-bit task's shapes."""
-    from .experiment import build_model
+    from ..training.experiment import build_model
     return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)
 
 

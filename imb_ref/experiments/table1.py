@@ -26,16 +26,16 @@ import time
 
 import numpy as np
 
-from . import checkpoint
-from .backend import device_name
-from .config import Config, parse_sizes, resolve
-from .data import load_dataset
-from .errors import UserError
-from .evaluate import chunk_size
-from .experiment import build_model, finished_or_resumable, output_folder, train_run
-from .files import atomic_write, write_json
-from .models import KINDS, MODELS          # Table 1's rows, in its order
-from .train import stage_length
+from ..training import checkpoint
+from ..backend import device_name
+from ..training.config import Config, parse_sizes, resolve
+from ..data import load_dataset
+from ..errors import UserError
+from ..training.evaluate import chunk_size
+from ..training.experiment import build_model, finished_or_resumable, output_folder, train_run
+from ..files import atomic_write, write_json
+from ..models import KINDS, MODELS          # Table 1's rows, in its order
+from ..training.loop import stage_length
 
 MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))

@@ -20,8 +20,8 @@ Beside it, two more figures, each labelled:
 
 import numpy as np
 
-from ..backend import array_module, make_rng, to_numpy
-from ..files import save_figure
+from ...backend import array_module, make_rng, to_numpy
+from ...files import save_figure
 from .cw import CWConfig, cw_l2, succeeded
 from .target import ModelTarget
 

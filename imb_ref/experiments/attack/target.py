@@ -11,8 +11,8 @@ its gradient goes through the Raiko (or straight-through) surrogate. In 'meanfie
 the samples are replaced by their probabilities (z_l = p_l), a deterministic network.
 """
 
-from ..models import sbn, vib
-from ..nn.functions import softmax
+from ...models import sbn, vib
+from ...nn.functions import softmax
 
 
 class ModelTarget:

@@ -10,8 +10,8 @@ import os
 
 import numpy as np
 
-from .backend import make_rng, to_numpy
-from .errors import UserError
+from ..backend import make_rng, to_numpy
+from ..errors import UserError
 
 GB = 1024 ** 3
 

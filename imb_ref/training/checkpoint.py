@@ -14,9 +14,9 @@ import zipfile
 
 import numpy as np
 
-from .backend import to_numpy
-from .errors import UserError
-from .files import atomic_write
+from ..backend import to_numpy
+from ..errors import UserError
+from ..files import atomic_write
 
 FILENAME = "checkpoint.npz"
 

@@ -1,6 +1,6 @@
-"""Launching the CUDA kernels of imb_ref/kernels/*.cu from Python.
+"""Launching the CUDA kernels of imb_ref/gpu/kernels/*.cu from Python.
 
-tree.cu holds the fused tree objective's kernels (imb_ref/fused.py), optim.cu the
+tree.cu holds the fused tree objective's kernels (imb_ref/gpu/fused.py), optim.cu the
 optimisers' (imb_ref/optim.py). `CupyKernels` compiles them with NVRTC through CuPy's
 RawModule; tests/cuda_emu.py runs the same source on the CPU, called the same way:
 

@@ -10,7 +10,7 @@ uniforms, written and read several times per step. Only two products touch them:
 
 Everything else needs only the parents' probabilities p_L = sigmoid(a_L), because the
 children of a parent share dz/da and are summed before W_L^T (imb_ref/nn/bernoulli.py).
-So the fused path draws z_L inside the two kernels of imb_ref/kernels/tree.cu from a
+So the fused path draws z_L inside the two kernels of imb_ref/gpu/kernels/tree.cu from a
 counter-based generator (Philox4x32-10), once in the forward and again, from the same
 counters, in the backward: 2 kernels over the leaves instead of 6 or more array passes,
 and no leaf in memory. Hidden layers below L (small: M**(L-1) particles per example)
@@ -23,12 +23,12 @@ hidden layer sigmoid with the KL of Eq. (10) (one kernel) and the surrogate back
 KL's gradient (one kernel). The matrix products stay with cuBLAS, and the layout of the
 computation (children summed before W^T, linear_forward/backward) is the reference's.
 
-Noise: imb_ref/philox.py. `draw_key` takes two 32-bit words from the run's generator
+Noise: imb_ref/gpu/philox.py. `draw_key` takes two 32-bit words from the run's generator
 for each step; `philox_uniforms` writes the numbers the kernels draw out in the
 reference's layout, so `fused_imb_objective(key)` and `imb_objective(philox_uniforms(key))`
 compute the same function of the same noise (tests/test_fused.py).
 
-Backends: CuPy compiles the kernels with NVRTC (imb_ref/launch.py). NumPy has no fused
+Backends: CuPy compiles the kernels with NVRTC (imb_ref/gpu/launch.py). NumPy has no fused
 path (the kernels are single loops; run on a CPU they would be slower than BLAS); the
 tests run the same source on the CPU through the host C++ compiler (tests/cuda_emu.py).
 """
@@ -37,12 +37,12 @@ import math
 
 import numpy as np
 
-from .backend import array_module, to_numpy
+from ..backend import array_module, to_numpy
 from . import launch
-from .models.sbn import n_hidden, objective_result
+from ..models.sbn import n_hidden, objective_result
 from .philox import draw_key
-from .nn.bernoulli import sum_children
-from .nn.linear import flat_matmul, linear_backward, linear_forward
+from ..nn.bernoulli import sum_children
+from ..nn.linear import flat_matmul, linear_backward, linear_forward
 
 ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
 
@@ -59,7 +59,7 @@ def supports(tree, estimator, xp):
 
 class FusedPath:
     """The fused kernels as a Model's accelerator (imb_ref/models/registry.py): the
-    model never imports this module; imb_ref.experiment.build_model hands it in."""
+    model never imports this module; imb_ref.training.experiment.build_model hands it in."""
 
     def available(self, model, xp):
         return supports(model.kind.tree, model.estimator, xp)

@@ -7,8 +7,8 @@ dataset's default, then the global default.
 import math
 from dataclasses import asdict, dataclass, fields
 
-from .errors import UserError
-from .models import KINDS, TREE_MODELS
+from ..errors import UserError
+from ..models import KINDS, TREE_MODELS
 
 # `--preset paper`: Appendix D. Adadelta on MNIST, Adagrad on CIFAR10, Adam for VIB;
 # beta_l = 1e-4 for the IMB models; VIB's beta 1e-3 (MNIST) / 1e-4 (CIFAR10); M = 32 at
@@ -96,7 +96,7 @@ class Config:
     stage_epochs: int = None
     patience: int = 0
     max_memory: float = 2.0
-    fused: bool = None        # None: the fused kernels where they exist (imb_ref/fused.py)
+    fused: bool = None        # None: the fused kernels where they exist (imb_ref/gpu/fused.py)
     preset: str = None
     output_dir: str = None
     quiet: bool = False
