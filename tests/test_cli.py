@@ -288,3 +288,29 @@ def test_networks_too_large_are_refused_in_one_line(args, needle, monkeypatch, c
     assert err.count("\n") == 1 and needle in err
     if "parameters" in needle:
         assert "more than this machine's 64.0 GB of memory; use smaller widths" in err
+
+
+def test_every_command_the_docs_show_parses():
+    """Each `python run.py ...` line in a code block of the README and theory/ parses
+    with today's commands and flags (optional parts in [brackets] dropped, the
+    continuation of a backslash line joined)."""
+    import glob
+    import re
+    import shlex
+
+    import run as run_module
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    seen = 0
+    for path in [os.path.join(root, "README.md")] + glob.glob(os.path.join(root, "theory",
+                                                                            "*.md")):
+        text = open(path).read().replace("\\\n", " ")
+        for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                line = re.sub(r"\[[^\]]*\]", "", line.split("#")[0])
+                if "python run.py" not in line or "$" in line:
+                    continue
+                argv = shlex.split(line.split("python run.py", 1)[1].replace("\"", ""))
+                argv = [a for a in argv if a not in ("&&",)]
+                run_module.parse(argv)               # raises on a stale command or flag
+                seen += 1
+    assert seen >= 12, seen
