@@ -382,13 +382,15 @@ def check_backend(cfg, xp):
                         "use --backend numpy, or --estimator raiko to sample on the GPU")
 
 
-def print_config(cfg, xp, data, model, out_dir):
+def print_config(cfg, xp, data, model, out_dir, models=None):
     lines = [
         ("backend", f"{cfg.backend} ({backend.device_name(xp)})"
                     + (", fused kernels" if model.uses_fused(xp) else "")),
         ("dtype", cfg.dtype),
         ("dataset", data.summary()),
-        ("model", f"{cfg.model}, network {'-'.join(map(str, model.sizes))}"),
+        ("models" if models else "model",
+         f"{', '.join(models) if models else model.name}, network "
+         f"{'-'.join(map(str, model.sizes))}"),
     ]
     if model.exact:
         lines.append(("objective", "exact: every state of every layer enumerated, no "
@@ -458,7 +460,7 @@ def infoplane_experiment(cfg, xp, data):
                        cfg.max_memory, 1, training)
     out_dir = output_folder(cfg.output_dir, "infoplane")
     model = infoplane.build(models[0], cfg)
-    print_config(cfg, xp, data, model, out_dir)
+    print_config(cfg, xp, data, model, out_dir, models)
     print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
           f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
           f"epochs", flush=True)

@@ -85,6 +85,7 @@ def test_short_run_writes_csv_png_and_summary(tmp_path, run_py):
     assert set(summary["max_relevance"]) == {"sfnn", "jointimb", "greedyimb"}
     assert "jointimb" in summary["epochs_to_sfnn_final_relevance"]
     assert "Highest relevance" in res.stdout and "infoplane.png" in res.stdout
+    assert "models: sfnn, greedyimb, jointimb, network 12-5-4-3-2" in res.stdout
     # Rerunning into the same folder skips what is complete and changes nothing.
     again = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and list(csv.DictReader(open(out / "infoplane.csv"))) == rows
