@@ -472,8 +472,8 @@ def infoplane_experiment(cfg, xp, data):
     except KeyboardInterrupt:
         print(f"interrupted: complete (model, seed) pairs are kept in "
               f"{os.path.join(out_dir, 'infoplane.csv')} and the others' last checkpoints "
-              f"in {os.path.join(out_dir, 'parts')}; rerun with --output-dir {out_dir} "
-              f"to continue", file=sys.stderr)
+              f"in {os.path.join(out_dir, 'parts')}; rerun the same python run.py "
+              f"infoplane command with --output-dir {out_dir} to continue", file=sys.stderr)
         return 130
     print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
     print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "

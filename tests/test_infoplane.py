@@ -180,7 +180,8 @@ def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert err.count("\n") == 1 and f"rerun with --output-dir {out}" in err
+    assert err.count("\n") == 1 and \
+        f"rerun the same python run.py infoplane command with --output-dir {out}" in err
     deadline = time.time() + 10              # stopped workers may linger as zombies
     while time.time() < deadline:            # until the system reaps them
         try:
