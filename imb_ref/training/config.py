@@ -46,13 +46,13 @@ PRESETS = {
 DATASET_DEFAULTS = {
     # The 12-bit task (Section 5.3): network 12-10-8-6-4 as in the paper, trained on the
     # exact objective (the limit M -> infinity of the sampled one, gradient by
-    # enumeration) with Adam lr 0.01: on
-    # this task M = 2 ends at the linear rule's error and M = 4 learns slowly, and SGD
-    # with one learning rate for all models either leaves SFNN slow or saturates
-    # JointIMB's first layer (its objective sums L + 1 VCR terms). Measurements in
-    # theory/infoplane.md. M = 4 is used where the tree is sampled (test predictions,
-    # --estimator raiko). `--optimizer sgd --lr 1.0` gives the paper's optimiser. The
-    # paper's length (20,000 epochs, 5 seeds) is `python run.py infoplane --preset paper`.
+    # enumeration) with Adam lr 0.01: on this task M = 2 ends at the linear rule's error
+    # and M = 4 learns slowly, and SGD with one learning rate for all models either
+    # leaves SFNN slow or saturates JointIMB's first layer (its objective sums L + 1 VCR
+    # terms). Measurements in theory/infoplane.md. M = 4 is used where the tree is
+    # sampled (test predictions, --estimator raiko). `--optimizer sgd --lr 1.0` gives the
+    # paper's optimiser. The paper's length (20,000 epochs, 5 seeds) is
+    # `python run.py infoplane --preset paper`.
     "synthetic12": dict(hidden="10,8,6,4", samples=4, estimator="exact", optimizer="adam",
                         lr=0.01, batch_size=64),
 }
