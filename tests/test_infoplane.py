@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from imb_ref.experiments import infoplane
+from imb_ref.experiments import infoplane, infoplane_report
 from imb_ref.training import loop as train_module
 from imb_ref.errors import UserError
 
@@ -38,7 +38,7 @@ def test_summary_arithmetic():
         ("jointimb", 1): {0: (1.0, 0.0), 10: (2.0, 0.6), 100: (1.6, 0.7)},
         ("jointimb", 2): {0: (0.5, 0.0), 10: (1.2, 0.45), 100: (1.1, 0.6)},
     }
-    s = infoplane.summarize(table, ["sfnn", "jointimb"], 100)
+    s = infoplane_report.summarize(table, ["sfnn", "jointimb"], 100)
     assert s["epochs_to_sfnn_final_relevance"]["jointimb"] == {"epoch": 10, "fraction": 0.1}
     assert s["max_relevance"]["jointimb"] == {1: 0.7, 2: 0.6}
     assert s["compression"]["jointimb"][1]["compresses"] is True        # 2.0 -> 1.6
@@ -56,7 +56,7 @@ def test_compression_is_a_fall_after_the_peak(curve, compresses):
     """The summary's compression test: I(Z_l;X) ends more than 0.01 bit below its peak,
     the peak before the last measurement; the peak, the final value and the fall are
     reported as measured."""
-    c = infoplane.summarize({("sfnn", 1): curve}, ["sfnn"], 100)["compression"]["sfnn"][1]
+    c = infoplane_report.summarize({("sfnn", 1): curve}, ["sfnn"], 100)["compression"]["sfnn"][1]
     peak = max(curve, key=lambda e: curve[e][0])
     assert c["compresses"] is compresses
     assert (c["peak_epoch"], c["peak_I_X"], c["final_I_X"]) == (peak, curve[peak][0],
@@ -322,7 +322,7 @@ def test_figure_has_a_title_and_shared_axes():
     import matplotlib.pyplot as plt
     table = {(m, l): {0: (0.5 * l, 0.0), 10: (l + (m == "sfnn"), 0.3)}
              for m in ("sfnn", "jointimb") for l in (1, 2)}
-    fig = infoplane.figure(table, ["sfnn", "jointimb"], 10, title="10 epochs, 1 seed, M = 4")
+    fig = infoplane_report.figure(table, ["sfnn", "jointimb"], 10, title="10 epochs, 1 seed, M = 4")
     a, b = fig.axes[:2]
     assert fig._suptitle.get_text() == "10 epochs, 1 seed, M = 4"
     assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
