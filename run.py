@@ -30,7 +30,7 @@ from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import ArgumentParser, UserError
 from imb_ref.training.evaluate import chunk_size
 from imb_ref.training.experiment import build_model, output_folder, train_run
-from imb_ref.files import check_writable_file, write_json
+from imb_ref.files import check_writable_file, run_folder, write_json
 from imb_ref.gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.exact import max_transition_entries
 from imb_ref.models import ESTIMATORS, KINDS, MAX_EXACT_ENTRIES, MODELS, TREE_MODELS, sbn
@@ -464,11 +464,11 @@ def infoplane_experiment(cfg, xp, data):
     print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
           f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
           f"epochs", flush=True)
-    os.makedirs(out_dir, exist_ok=True)
-    write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
     try:
-        infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
-                                 jobs=cfg.jobs)
+        with run_folder(out_dir):
+            write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
+            infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
+                                     jobs=cfg.jobs)
     except KeyboardInterrupt:
         print(f"interrupted: complete (model, seed) pairs are kept in "
               f"{os.path.join(out_dir, 'infoplane.csv')} and the others' last checkpoints "
@@ -486,7 +486,6 @@ def prepare_output(cfg, resuming):
     if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
         raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
                         f"python run.py train --resume {out_dir} or choose another folder")
-    os.makedirs(out_dir, exist_ok=True)
     return out_dir
 
 
@@ -522,7 +521,8 @@ def train_command(explicit):
     out_dir = prepare_output(cfg, resume is not None)
     RUN_FOLDER.append(out_dir)
     print_config(cfg, xp, data, model, out_dir)
-    summary = train_run(cfg, model, data, xp, out_dir, resume=resume)
+    with run_folder(out_dir):
+        summary = train_run(cfg, model, data, xp, out_dir, resume=resume)
     print(f"test error {100 * summary['test_error_mean']:.2f}% "
           f"+- {100 * summary['test_error_std']:.2f} over {summary['test_runs']} runs, "
           f"mean-field {100 * summary['meanfield_test_error']:.2f}%; wrote {out_dir}",

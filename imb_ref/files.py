@@ -10,6 +10,7 @@ through it.
 import errno
 import json
 import os
+import shutil
 from contextlib import contextmanager
 
 from .errors import UserError
@@ -62,6 +63,30 @@ def check_writable_folder(folder, flag):
                         f"under it")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"{flag} {folder}: {existing} is not writable")
+
+
+KEEPSAKES = (".npz", "summary.json", "runs.json")   # a checkpoint or a finished result
+
+
+@contextmanager
+def run_folder(folder):
+    """Make `folder` (and its missing parents) for a run, and yield it. If the run is
+    refused (UserError: a NaN in the first epoch, a full disk) before anything worth
+    keeping is written (a checkpoint, a summary), what this call made is removed again,
+    so a refusal leaves nothing behind; a folder that existed, or that holds a
+    checkpoint or a result, is kept as it is."""
+    made = os.path.abspath(folder)                 # the topmost folder this call makes
+    while not os.path.exists(os.path.dirname(made)):
+        made = os.path.dirname(made)
+    new = not os.path.exists(made)
+    os.makedirs(folder, exist_ok=True)
+    try:
+        yield folder
+    except UserError:
+        if new and not any(f.endswith(KEEPSAKES) for _, _, files in os.walk(made)
+                           for f in files):
+            shutil.rmtree(made, ignore_errors=True)
+        raise
 
 
 def write_json(path, obj):

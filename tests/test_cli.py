@@ -314,3 +314,43 @@ def test_every_command_the_docs_show_parses():
                 run_module.parse(argv)               # raises on a stale command or flag
                 seen += 1
     assert seen >= 12, seen
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--epochs", "1"],
+    ["infoplane", "--epochs", "2", "--points", "2", "--jobs", "1", "--models", "sfnn"],
+])
+def test_a_nan_in_the_first_epoch_leaves_no_run_folder(argv, tmp_path, monkeypatch, capsys):
+    """--lr 1e300 overflows Adam's first steps: one line naming the epoch and step, exit
+    2, no NumPy warnings on the way, and no run folder (there is nothing to resume).
+    The CLI fuzz test met this case only when the machine reached the epoch's end
+    inside its budget."""
+    import warnings
+    import run as run_module
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")             # a RuntimeWarning would fail here
+        code = run_module.main(argv + ["--lr", "1e300", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: the loss became nan at epoch 1, step ")
+    assert "no checkpoint was written" in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_run_folder_keeps_what_existed_or_holds_a_checkpoint(tmp_path):
+    from imb_ref.errors import UserError
+    from imb_ref.files import run_folder
+    for folder, keepsake, kept in [(tmp_path / "new" / "run", None, False),
+                                   (tmp_path / "old", None, True),
+                                   (tmp_path / "ckpt", "checkpoint.npz", True)]:
+        if kept and keepsake is None:
+            folder.mkdir()
+        with pytest.raises(UserError):
+            with run_folder(str(folder)):
+                (folder / "config.json").write_text("{}")
+                if keepsake:
+                    (folder / keepsake).write_bytes(b"")
+                raise UserError("refused")
+        assert folder.exists() == kept
+    assert not (tmp_path / "new").exists()          # the parent it made goes too

@@ -33,7 +33,7 @@ from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
 from ..training.experiment import build_model, finished_or_resumable, output_folder, train_run
-from ..files import atomic_write, write_json
+from ..files import atomic_write, run_folder, write_json
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
 
@@ -171,49 +171,51 @@ def run_table1(explicit, xp, backend_name, log=print):
                              base.limit_test, quiet=base.quiet, dtype=dtype)
     if len(sel_data.val) == 0:
         raise UserError("table1 selects beta on a validation split: --val-size must be > 0")
-    os.makedirs(os.path.join(out, "runs"), exist_ok=True)      # once the data is there
-    log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
-        f"{seeds}; selection on {sel_data.summary()}; "
-        f"backend {backend_name} ({device_name(xp)}); output {out}")
-    t_start = time.time()
-    rows = []
-    for name in MODELS:
-        t0 = time.time()
-        summaries = [(beta, _run(cfg, sel_data, xp, folder, log))
-                     for beta, cfg, folder in selection_runs(explicit, dataset, name, grid,
-                                                             seeds[0], base, out)]
-        val_error, beta, chosen = choose(summaries)
-        schedule = retraining_schedule(name, chosen, base)
-        epochs = schedule["epochs"]
-        per_seed, attack = [], None
-        for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule,
-                                                 seeds, out):
-            s = _run(cfg, full_data, xp, folder, log)
-            per_seed.append(s["test_error_mean"])
-            if explicit.get("attack") and seed == seeds[0]:
-                attack = _attack(explicit, folder, xp, backend_name, log)
-        errs = np.array(per_seed)
-        values = 100 * (1 - errs) if metric_name(dataset) == "accuracy" else 100 * errs
-        row = {"model": name, "beta": beta, "validation_error": val_error,
-               "epochs": int(epochs), "seeds": len(per_seed),
-               "mean": float(values.mean()), "std": float(values.std()),
-               "per_seed": values.tolist(), "metric": f"test {metric_name(dataset)} (%)",
-               "paper": PAPER[name].get(dataset), "wall_s": round(time.time() - t0, 1)}
-        if attack is not None:
-            row["robustness"] = attack
-            # The paper's robustness columns are MNIST's.
-            row["paper_robustness"] = {k: PAPER[name][k] if dataset == "mnist" else None
-                                       for k in ("targeted", "untargeted")}
-        rows.append(row)
-        write_json(os.path.join(out, "table1.json"), _table(rows, explicit, dataset, xp,
-                                                             backend_name, base, t_start))
-    table = _table(rows, explicit, dataset, xp, backend_name, base, t_start)
-    write_json(os.path.join(out, "table1.json"), table)
-    md = markdown(table)
-    with atomic_write(os.path.join(out, "table1.md")) as fh:
-        fh.write(md)
-    log(md)
-    log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")
+    # Made once the data is there; removed again if the first run is refused (a NaN)
+    # before anything is finished.
+    with run_folder(os.path.join(out, "runs")):
+        log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
+            f"{seeds}; selection on {sel_data.summary()}; "
+            f"backend {backend_name} ({device_name(xp)}); output {out}")
+        t_start = time.time()
+        rows = []
+        for name in MODELS:
+            t0 = time.time()
+            summaries = [(beta, _run(cfg, sel_data, xp, folder, log))
+                         for beta, cfg, folder in selection_runs(explicit, dataset, name, grid,
+                                                                 seeds[0], base, out)]
+            val_error, beta, chosen = choose(summaries)
+            schedule = retraining_schedule(name, chosen, base)
+            epochs = schedule["epochs"]
+            per_seed, attack = [], None
+            for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule,
+                                                     seeds, out):
+                s = _run(cfg, full_data, xp, folder, log)
+                per_seed.append(s["test_error_mean"])
+                if explicit.get("attack") and seed == seeds[0]:
+                    attack = _attack(explicit, folder, xp, backend_name, log)
+            errs = np.array(per_seed)
+            values = 100 * (1 - errs) if metric_name(dataset) == "accuracy" else 100 * errs
+            row = {"model": name, "beta": beta, "validation_error": val_error,
+                   "epochs": int(epochs), "seeds": len(per_seed),
+                   "mean": float(values.mean()), "std": float(values.std()),
+                   "per_seed": values.tolist(), "metric": f"test {metric_name(dataset)} (%)",
+                   "paper": PAPER[name].get(dataset), "wall_s": round(time.time() - t0, 1)}
+            if attack is not None:
+                row["robustness"] = attack
+                # The paper's robustness columns are MNIST's.
+                row["paper_robustness"] = {k: PAPER[name][k] if dataset == "mnist" else None
+                                           for k in ("targeted", "untargeted")}
+            rows.append(row)
+            write_json(os.path.join(out, "table1.json"), _table(rows, explicit, dataset, xp,
+                                                                 backend_name, base, t_start))
+        table = _table(rows, explicit, dataset, xp, backend_name, base, t_start)
+        write_json(os.path.join(out, "table1.json"), table)
+        md = markdown(table)
+        with atomic_write(os.path.join(out, "table1.md")) as fh:
+            fh.write(md)
+        log(md)
+        log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")
     return table
 
 

@@ -165,6 +165,9 @@ def run_epochs(model, params, opt, x, y, batch, chunk, cfg, first, epochs, seed,
             break
 
 
+# A step that overflows makes NaNs in every later step of its block of 50; NumPy would warn
+# at each, burying the one line that _check_finite gives (the epoch and the first bad step).
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, frozen, clip, xp,
                 desc="", quiet=True, shuffle=True):
     """One pass over (x, y) in minibatches, shuffled unless `shuffle` is False (then in

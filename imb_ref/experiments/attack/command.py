@@ -51,7 +51,6 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
             raise UserError(f"{name} {value}: must be at least 1")
     out_dir = explicit.get("output_dir") or os.path.dirname(path)
     check_writable_folder(out_dir, "--output-dir")       # before the attack, not after it
-    os.makedirs(out_dir, exist_ok=True)
     x_all = data.test.x.astype(dtype)
     y_all = data.test.y
     log(f"   attack: C&W L2 ({mode}) on the first {len(y_all)} test images of "
@@ -83,6 +82,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
                            "backend": backend_name, "device": device_name(xp)},
               "model": model.name, "dataset": cfg.dataset,
               "results": metrics(raw), "wall_s": round(time.time() - t0, 1)}
+    os.makedirs(out_dir, exist_ok=True)                  # made once there is a result
     write_json(os.path.join(out_dir, "attack.json"), result)
     adv, ok = (raw["u_adv"], raw["u_success"]) if "u_adv" in raw else \
         (raw["t_adv0"], raw["t_success"][:, 0])
