@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from fixtures import write_mnist_like
+import numpy as np
 import pytest
 
 from imb_ref.errors import UserError
@@ -33,7 +34,8 @@ def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
         assert (r["beta"] is None) == (r["model"] in ("det", "sfnn"))
     assert table["backend"] == "numpy" and table["device"] == "cpu" and "command" in table
     md = open(out / "table1.md").read()
-    assert md.count("\n| ") == 1 + len(MODELS) and "fashion-mnist" in md
+    n = len(MODELS)        # the table (a header, a row per model), then every pair's difference
+    assert md.count("\n| ") == (1 + n) + (1 + n * (n - 1) // 2) and "fashion-mnist" in md
     runs = sorted(os.listdir(out / "runs"))
     assert "jointimb-select-beta0.001" in runs and "vib-seed0" in runs
     # Rerun: every run is reused, nothing retrained.
@@ -172,3 +174,33 @@ def test_plan_needs_table1_and_an_output_dir(run_py):
     res = subprocess.run([sys.executable, run_py, "table1", "--plan"], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 2 and "--plan needs --output-dir" in res.stderr
+
+
+def test_seed_noise_separates_a_real_difference_from_noise():
+    """Twice the standard error of a difference of two seed means, by hand: seeds
+    (1.0, 1.2) and (1.5, 1.7) have s^2 = 0.02 each, so 2 sqrt(0.02/2 + 0.02/2) = 0.283;
+    the difference 0.5 is beyond it, a difference 0.1 within, one seed unknown."""
+    from imb_ref.experiments.table1 import markdown, seed_noise
+    row = lambda m, seeds, paper: {"model": m, "beta": None, "per_seed": seeds,
+                                   "mean": float(np.mean(seeds)), "std": float(np.std(seeds)),
+                                   "paper": paper, "seeds": len(seeds), "epochs": 1,
+                                   "wall_s": 1.0}
+    rows = [row("sfnn", [1.5, 1.7], 1.44), row("jointimb", [1.0, 1.2], 1.36),
+            row("vib", [1.1, 1.3], None), row("det", [1.65], 1.73)]
+    pairs = {(p["a"], p["b"]): p for p in seed_noise(rows)}
+    assert len(pairs) == 6
+    p = pairs[("sfnn", "jointimb")]
+    # float64 sums of a few decimals: exact to about 1e-15
+    assert p["difference"] == pytest.approx(0.5, abs=1e-12)
+    assert p["two_se"] == pytest.approx(2 * np.sqrt(0.02), abs=1e-12)
+    assert p["within_noise"] is False and p["paper_difference"] == pytest.approx(0.08)
+    assert pairs[("jointimb", "vib")]["within_noise"] is True
+    assert pairs[("jointimb", "vib")]["paper_difference"] is None
+    assert pairs[("sfnn", "det")]["within_noise"] is None
+    md = markdown({"dataset": "mnist", "metric": "test error (%)", "command": "c",
+                   "date": "d", "backend": "numpy", "device": "cpu", "machine": "m",
+                   "network": "512,512", "M": 8, "test_runs": 2, "limits": {},
+                   "wall_s": 1.0, "rows": rows})
+    assert "| sfnn - jointimb | +0.50 | 0.28 | beyond seed noise | +0.08 |" in md
+    assert "| jointimb - vib | -0.10 | 0.28 | within seed noise | - |" in md
+    assert "| sfnn - det | -0.05 | - | noise unknown (one seed) | -0.29 |" in md

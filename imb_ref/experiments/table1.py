@@ -332,6 +332,29 @@ def _table(rows, explicit, dataset, xp, backend_name, base, t_start):
             "wall_s": round(time.time() - t_start, 1), "rows": rows}
 
 
+def seed_noise(rows):
+    """Every pair of rows, each model against those after it in Table 1's order: our
+    difference of seed means, its noise, and the paper's difference.
+
+    A difference is within seed noise when it is smaller than twice its standard error,
+    2 sqrt(s_a^2/n_a + s_b^2/n_b), with s the sample standard deviation over seeds
+    (ddof = 1), roughly a two-sided 95% test (with 2 seeds a crude one: s rests on
+    one degree of freedom). With one seed per model the noise is unknown (None)."""
+    out = []
+    for i, a in enumerate(rows):
+        for b in rows[i + 1:]:
+            se2 = [np.var(r["per_seed"], ddof=1) / len(r["per_seed"])
+                   if len(r["per_seed"]) > 1 else None for r in (a, b)]
+            two_se = None if None in se2 else 2 * float(np.sqrt(se2[0] + se2[1]))
+            diff = a["mean"] - b["mean"]
+            paper = None if a["paper"] is None or b["paper"] is None \
+                else a["paper"] - b["paper"]
+            out.append({"a": a["model"], "b": b["model"], "difference": diff,
+                        "two_se": two_se, "paper_difference": paper,
+                        "within_noise": None if two_se is None else abs(diff) < two_se})
+    return out
+
+
 def markdown(t):
     has_attack = any("robustness" in r for r in t["rows"])
     head = f"| model | beta | ours: {t['metric']} | paper | seeds | epochs | wall (s) |"
@@ -356,4 +379,15 @@ def markdown(t):
                             f"{fmt(a.get(g + '_single_sample'))}; {fmt(p.get(g))} |"
                             for g in ("targeted", "untargeted"))
         lines.append(line)
+    pairs = seed_noise(t["rows"])
+    if pairs:
+        lines += ["", "Differences of seed means (first model minus second, points of "
+                  f"{t['metric']}), noise = twice their standard error over seeds:", "",
+                  "| models | ours | noise | verdict | paper |", "|---|---|---|---|---|"]
+        for p in pairs:
+            verdict = ("noise unknown (one seed)" if p["within_noise"] is None else
+                       "within seed noise" if p["within_noise"] else "beyond seed noise")
+            lines.append(f"| {p['a']} - {p['b']} | {p['difference']:+.2f} | "
+                         f"{fmt(p['two_se'])} | {verdict} | "
+                         f"{'-' if p['paper_difference'] is None else format(p['paper_difference'], '+.2f')} |")
     return "\n".join(lines) + "\n"
