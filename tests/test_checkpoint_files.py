@@ -57,7 +57,9 @@ def test_a_damaged_checkpoint_is_one_clear_error(tmp_path, damage):
 
 def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, run_py):
     """A file-size limit (`ulimit -f`, as a full disk would) hit while the checkpoint is
-    written: exit 2, one line naming the file, no checkpoint.npz.tmp left behind."""
+    written: exit 2, one line naming the file, no checkpoint.npz.tmp left behind; and
+    since the first checkpoint never got written, the run folder this command made is
+    removed too (files.run_folder), while a folder that was there before is kept."""
     import subprocess
     import sys
     out = tmp_path / "run"
@@ -66,4 +68,8 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, run_py):
     res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
     assert "could not write" in res.stderr and "File too large" in res.stderr
-    assert not any(p.name.endswith(TMP_SUFFIX) for p in out.iterdir())
+    assert not out.exists()
+    out.mkdir()                                    # the same into a folder that exists
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "File too large" in res.stderr, res.stderr
+    assert out.is_dir() and not any(p.name.endswith(TMP_SUFFIX) for p in out.iterdir())
