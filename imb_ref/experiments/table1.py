@@ -369,6 +369,7 @@ def markdown(t):
              f"{t['network']}, M = {t['M']}, {t['test_runs']} test passes; limits "
              f"{t['limits']}.", "", head, sep]
     fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    signed = lambda v: "-" if v is None else f"{v:+.2f}"
     for r in t["rows"]:
         beta = "-" if r["beta"] is None else f"{r['beta']:g}"
         line = (f"| {r['model']} | {beta} | {r['mean']:.2f} +- {r['std']:.2f} | "
@@ -387,7 +388,6 @@ def markdown(t):
         for p in pairs:
             verdict = ("noise unknown (one seed)" if p["within_noise"] is None else
                        "within seed noise" if p["within_noise"] else "beyond seed noise")
-            lines.append(f"| {p['a']} - {p['b']} | {p['difference']:+.2f} | "
-                         f"{fmt(p['two_se'])} | {verdict} | "
-                         f"{'-' if p['paper_difference'] is None else format(p['paper_difference'], '+.2f')} |")
+            lines.append(f"| {p['a']} - {p['b']} | {signed(p['difference'])} | "
+                         f"{fmt(p['two_se'])} | {verdict} | {signed(p['paper_difference'])} |")
     return "\n".join(lines) + "\n"
