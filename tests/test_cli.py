@@ -71,6 +71,11 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
     lb = [json.loads(l) for l in open(split / "metrics.jsonl")]
     assert [(l["epoch"], l["stage"], l["train_loss"]) for l in la] == \
            [(l["epoch"], l["stage"], l["train_loss"]) for l in lb]
+    # The resumed run's wall time counts the epoch it ran before the interruption too:
+    # every epoch's time_s plus the final evaluation (rounded to 0.01 s on both sides).
+    summary = json.load(open(split / "summary.json"))
+    assert summary["wall_s"] == pytest.approx(sum(l["time_s"] for l in lb)
+                                              + summary["eval_s"], abs=0.02)
     # A flag that would change the resumed run is refused, not silently ignored.
     res = run(run_py, "--resume", str(split), "--hidden", "9,4", "--epochs", "4")
     one_line_error(res)

@@ -155,6 +155,10 @@ def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
     assert len(second) == 5 * 2 and all("-seed" in line for line in second)
     run_all(second)
     assert plan() == []
+    # Stand in for a run that took 1000 s elsewhere: the gathered row must report it.
+    slow = planned / "runs" / "jointimb-seed0" / "summary.json"
+    summary = json.load(open(slow))
+    slow.write_text(json.dumps(dict(summary, wall_s=summary["wall_s"] + 1000)))
     gathered = subprocess.run(common + ["--output-dir", str(planned)], capture_output=True,
                               text=True, timeout=600, env=env)
     assert gathered.returncode == 0, gathered.stderr
@@ -165,6 +169,14 @@ def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
     rows = lambda folder: [(r["model"], r["beta"], r["epochs"], r["per_seed"])
                            for r in json.load(open(folder / "table1.json"))["rows"]]
     assert rows(planned) == rows(direct)
+    # A row's wall time is its runs' time, read from their folders, not the gathering's.
+    table = json.load(open(planned / "table1.json"))
+    for r in table["rows"]:
+        runs = [json.load(open(f / "summary.json"))["wall_s"]
+                for f in (planned / "runs").iterdir() if f.name.startswith(r["model"] + "-")]
+        assert len(runs) == (1 if r["model"] in ("det", "sfnn") else 2) + 2   # selection + seeds
+        assert r["wall_s"] == pytest.approx(sum(runs), abs=0.1)      # rounded to 0.1 s
+        assert (r["wall_s"] > 1000) == (r["model"] == "jointimb")
 
 
 def test_plan_needs_table1_and_an_output_dir(run_py):

@@ -41,23 +41,43 @@ def output_folder(given, name):
 
 
 def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
-    """Train `model` into `out_dir` (continuing from `resume`), evaluate, return summary."""
+    """Train `model` into `out_dir` (continuing from `resume`), evaluate, return summary.
+
+    The summary's wall_s is the whole run's time, however many times it was interrupted
+    and resumed: its epochs' time_s in metrics.jsonl plus the final evaluation (eval_s)."""
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
-    t0 = time.time()
     if cfg.epochs == 0 and resume is None:
         params = {k: xp.asarray(v) for k, v in model.init(
             np.random.default_rng(np.random.SeedSequence(cfg.seed)), np.dtype(cfg.dtype)).items()}
         meta = {"epoch": 0}
     else:
         params, meta = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
+    t0 = time.time()
     summary = final_evaluation(cfg, model, params, data, xp)
+    eval_s = time.time() - t0
     summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
-                   best_val_error=meta.get("best_val"),
-                   wall_s=round(time.time() - t0, 2), backend=cfg.backend,
+                   best_val_error=meta.get("best_val"), eval_s=round(eval_s, 2),
+                   wall_s=round(epoch_seconds(out_dir) + eval_s, 2), backend=cfg.backend,
                    device=backend.device_name(xp), model=cfg.model, dataset=cfg.dataset)
     write_json(os.path.join(out_dir, "summary.json"), summary)
     return summary
+
+
+def epoch_seconds(out_dir):
+    """The time of a run folder's epochs, summed over metrics.jsonl (every segment of a
+    resumed run: a resume drops the lines after its checkpoint, so none counts twice)."""
+    path = os.path.join(out_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return 0.0
+    with open(path) as fh:
+        return float(sum(json.loads(line).get("time_s", 0.0) for line in fh if line.strip()))
+
+
+def run_seconds(out_dir, summary):
+    """A finished run's whole time: summary.json's wall_s, or, for a summary written
+    before wall_s counted earlier segments (no eval_s), its epochs' time alone."""
+    return summary["wall_s"] if "eval_s" in summary else epoch_seconds(out_dir)
 
 
 def finished_or_resumable(out_dir):
