@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from imb_ref.errors import UserError
-from imb_ref.experiments.table1 import MODELS, PAPER, _settings
+from imb_ref.experiments.table1 import MODELS, PAPER, _settings, mean_curve
 
 
 def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
@@ -38,6 +38,13 @@ def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
     assert md.count("\n| ") == (1 + n) + (1 + n * (n - 1) // 2) and "fashion-mnist" in md
     runs = sorted(os.listdir(out / "runs"))
     assert "jointimb-select-beta0.001" in runs and "vib-seed0" in runs
+    # Each row's learning curve is its retraining run's per-epoch test error (one seed here).
+    for r in table["rows"]:
+        logged = [json.loads(l)["test_error"]
+                  for l in open(out / "runs" / f"{r['model']}-seed0" / "metrics.jsonl")]
+        assert len(r["test_curve"]) == r["epochs"] == len(logged)
+        np.testing.assert_allclose(r["test_curve"], 100 * np.array(logged), rtol=1e-12)
+    assert (out / "table1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Rerun: every run is reused, nothing retrained.
     again = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
     assert again.returncode == 0
@@ -186,6 +193,17 @@ def test_plan_needs_table1_and_an_output_dir(run_py):
     res = subprocess.run([sys.executable, run_py, "table1", "--plan"], capture_output=True,
                          text=True, timeout=60)
     assert res.returncode == 2 and "--plan needs --output-dir" in res.stderr
+
+
+def test_a_rows_curve_is_the_seeds_mean_in_the_tables_metric():
+    """Two seeds' per-epoch test errors average epoch by epoch, in percent; CIFAR10's
+    metric is accuracy, so the curve is 100 (1 - error)."""
+    seeds = [[0.10, 0.05, 0.04], [0.20, 0.07, 0.02]]
+    np.testing.assert_allclose(mean_curve(seeds, "error"), [15.0, 6.0, 3.0], rtol=1e-12)
+    np.testing.assert_allclose(mean_curve(seeds, "accuracy"), [85.0, 94.0, 97.0],
+                               rtol=1e-12)
+    assert mean_curve([[0.1, 0.2], [0.3]], "error") == pytest.approx([20.0])   # common epochs
+    assert mean_curve([], "error") == []
 
 
 def test_seed_noise_separates_a_real_difference_from_noise():

@@ -12,7 +12,8 @@ For each model (DET, VIB, SFNN, GreedyIMB, JointIMB):
      robustness columns from the C&W evaluation of the seed-`--seed` model.
 Every run is an ordinary run folder under <output-dir>/runs/; a finished one is reused
 and an interrupted one resumes from its checkpoint, so the command can be rerun after an
-interruption. Writes <output-dir>/table1.md and table1.json.
+interruption. Writes <output-dir>/table1.md, table1.json and table1.png (the retraining
+runs' test error by epoch beside the paper's numbers).
 """
 
 import datetime
@@ -34,7 +35,7 @@ from ..errors import UserError
 from ..training.evaluate import chunk_size
 from ..training.experiment import (build_model, finished_or_resumable, output_folder,
                                    run_seconds, train_run)
-from ..files import atomic_write, run_folder, write_json
+from ..files import atomic_write, run_folder, save_figure, write_json
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
 
@@ -192,12 +193,13 @@ def run_table1(explicit, xp, backend_name, log=print):
             val_error, beta, chosen = choose(summaries)
             schedule = retraining_schedule(name, chosen, base)
             epochs = schedule["epochs"]
-            per_seed, attack = [], None
+            per_seed, curves, attack = [], [], None
             for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule,
                                                      seeds, out):
                 s = _run(cfg, full_data, xp, folder, log)
                 wall_s += run_seconds(folder, s)
                 per_seed.append(s["test_error_mean"])
+                curves.append(run_curve(folder))
                 if explicit.get("attack") and seed == seeds[0]:
                     attack = _attack(explicit, folder, xp, backend_name, log)
             errs = np.array(per_seed)
@@ -206,7 +208,8 @@ def run_table1(explicit, xp, backend_name, log=print):
                    "epochs": int(epochs), "seeds": len(per_seed),
                    "mean": float(values.mean()), "std": float(values.std()),
                    "per_seed": values.tolist(), "metric": f"test {metric_name(dataset)} (%)",
-                   "paper": PAPER[name].get(dataset), "wall_s": round(wall_s, 1)}
+                   "paper": PAPER[name].get(dataset), "wall_s": round(wall_s, 1),
+                   "test_curve": mean_curve(curves, metric_name(dataset))}
             if attack is not None:
                 row["robustness"] = attack
                 # The paper's robustness columns are MNIST's.
@@ -221,7 +224,8 @@ def run_table1(explicit, xp, backend_name, log=print):
         with atomic_write(os.path.join(out, "table1.md")) as fh:
             fh.write(md)
         log(md)
-        log(f"wrote {os.path.join(out, 'table1.md')} and table1.json")
+        curves_png(os.path.join(out, "table1.png"), table)
+        log(f"wrote {os.path.join(out, 'table1.md')}, table1.json and table1.png")
     return table
 
 
@@ -336,6 +340,56 @@ def _table(rows, explicit, dataset, xp, backend_name, base, t_start):
                                                     "val": base.limit_val,
                                                     "test": base.limit_test},
             "wall_s": round(time.time() - t_start, 1), "rows": rows}
+
+
+def run_curve(folder):
+    """A run's per-epoch test error (a fraction), from its metrics.jsonl."""
+    with open(os.path.join(folder, "metrics.jsonl")) as fh:
+        return [json.loads(line)["test_error"] for line in fh if line.strip()]
+
+
+def mean_curve(curves, metric):
+    """The seeds' mean per-epoch curve in the table's metric (%), over the epochs every
+    seed ran (the seeds of one row run the same epochs)."""
+    n = min((len(c) for c in curves), default=0)
+    errs = np.mean([c[:n] for c in curves], axis=0) if n else np.zeros(0)
+    return (100 * (1 - errs) if metric == "accuracy" else 100 * errs).tolist()
+
+
+def curves_png(path, t):
+    """Each row's test metric by epoch of retraining (mean over seeds), and the paper's
+    number as a dashed line of the same colour: whether a row had converged when it was
+    measured is seen at a glance."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, r in enumerate(t["rows"]):
+        colour = f"C{i}"
+        curve = r.get("test_curve") or []
+        ax.plot(np.arange(1, len(curve) + 1), curve, color=colour, marker=".",
+                label=f"{r['model']} ({r['mean']:.2f})")
+        if r["paper"] is not None:
+            ax.axhline(r["paper"], color=colour, linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    values = [v for r in t["rows"] for v in (r.get("test_curve") or []) + [r["paper"]]
+              if v is not None and v > 0]
+    if values:     # down to the decade below every number, so a labelled tick is under them
+        ax.set_ylim(bottom=10 ** math.floor(math.log10(min(values))))
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+    ax.set_xlabel("epoch of retraining on the full training set")
+    ax.set_ylabel(t["metric"])
+    seeds = sorted({r["seeds"] for r in t["rows"]})
+    ax.set_title(f"Table 1 on {t['dataset']}: mean of {'/'.join(map(str, seeds))} seeds, "
+                 f"M = {t['M']}; dashed: the paper's", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
 
 
 def seed_noise(rows):
