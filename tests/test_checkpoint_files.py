@@ -1,6 +1,7 @@
 """imb_ref.files: an interrupted or failed write leaves neither a partial file under the
 final name nor a temporary file beside it."""
 
+import json
 import os
 
 import numpy as np
@@ -73,3 +74,18 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, run_py):
     res = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "File too large" in res.stderr, res.stderr
     assert out.is_dir() and not any(p.name.endswith(TMP_SUFFIX) for p in out.iterdir())
+
+
+def test_resume_drops_the_metrics_lines_after_the_checkpoint(tmp_path):
+    """A crash between an epoch's metrics line and its checkpoint leaves a line the
+    resumed run will write again: it is dropped (through a temporary file, so a second
+    interruption cannot lose the lines kept), and a file with nothing to drop is kept."""
+    from imb_ref.training.loop import _truncate_metrics
+    path = tmp_path / "metrics.jsonl"
+    lines = [json.dumps({"epoch": e, "time_s": 1.0}) + "\n" for e in (1, 2, 3, 4)]
+    path.write_text("".join(lines))
+    _truncate_metrics(str(path), 2)
+    assert path.read_text() == "".join(lines[:2])
+    assert not os.path.exists(str(path) + TMP_SUFFIX)
+    _truncate_metrics(str(path), 2)
+    assert path.read_text() == "".join(lines[:2])
