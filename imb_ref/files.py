@@ -89,6 +89,42 @@ def run_folder(folder):
         raise
 
 
+LOCK_NAME = ".lock"
+
+
+@contextmanager
+def folder_lock(folder):
+    """Hold `<folder>/.lock` (an exclusive flock) while a run trains in `folder`, so two
+    workers given the same run (a plan handed out twice, a job array restarted) cannot
+    write one folder at once: the second is refused in one line. The lock goes with the
+    process, even when it is killed; the empty file stays (removing it would let a third
+    process lock a new file while the second holds the old one). On NFS, Linux takes
+    flock as a lock on the server, so workers on several nodes see it too."""
+    import fcntl
+    fh = open(os.path.join(folder, LOCK_NAME), "a")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{folder} is being trained by another process right now (it "
+                            f"holds {os.path.join(folder, LOCK_NAME)}): let that one "
+                            f"finish, or give this run another --output-dir") from None
+        yield folder
+    finally:
+        fh.close()                                  # closing releases the lock
+
+
+def folder_busy(folder):
+    """Whether another process trains in `folder` right now (holds its lock)."""
+    if not os.path.exists(os.path.join(folder, LOCK_NAME)):
+        return False
+    try:
+        with folder_lock(folder):
+            return False
+    except UserError:
+        return True
+
+
 def write_json(path, obj):
     with atomic_write(path) as fh:
         json.dump(obj, fh, indent=2)

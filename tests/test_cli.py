@@ -359,3 +359,25 @@ def test_run_folder_keeps_what_existed_or_holds_a_checkpoint(tmp_path):
                 raise UserError("refused")
         assert folder.exists() == kept
     assert not (tmp_path / "new").exists()          # the parent it made goes too
+
+
+def test_a_run_folder_trained_by_another_process_is_refused(tmp_path, run_py):
+    """Two workers handed the same run (a plan line given out twice) must not write one
+    folder at once: while one holds the folder's lock, a second `train` into it, new or
+    resumed, is refused in one line and writes nothing; once the lock is gone it runs."""
+    from imb_ref.files import folder_busy, folder_lock
+    out = tmp_path / "run"
+    assert run(run_py, *QUICK, "--epochs", "1", "--output-dir", str(out)).returncode == 0
+    before = {f: (out / f).read_bytes() for f in os.listdir(out)}
+    new = tmp_path / "new"                            # a run in its first epoch: no checkpoint
+    os.makedirs(new)
+    with folder_lock(str(out)), folder_lock(str(new)):   # stand in for the other workers
+        assert folder_busy(str(out)) and folder_busy(str(new))
+        for res in (run(run_py, "train", "--resume", str(out), "--epochs", "2", "--quiet"),
+                    run(run_py, *QUICK, "--output-dir", str(new))):
+            one_line_error(res)
+            assert "is being trained by another process right now" in res.stderr
+        assert {f: (out / f).read_bytes() for f in os.listdir(out)} == before
+        assert os.listdir(new) == [".lock"]
+    assert not folder_busy(str(out))
+    assert run(run_py, "train", "--resume", str(out), "--epochs", "2", "--quiet").returncode == 0

@@ -154,6 +154,18 @@ def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
                                                    + os.pathsep + env["PATH"]))
         assert res.returncode == 0, res.stderr
 
+    # A run another worker trains right now (it holds the folder's lock) is not planned
+    # again, and keeps its model's retraining back; stderr names it.
+    from imb_ref.files import folder_lock
+    busy = planned / "runs" / "sfnn-select"
+    os.makedirs(busy)
+    with folder_lock(str(busy)):
+        res = subprocess.run(common + ["--plan", "--output-dir", str(planned)],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        assert len(res.stdout.splitlines()) == 2 * 3 + 1 and "sfnn-select" not in res.stdout
+        assert "1 run(s) are being trained by another process now" in res.stderr
+        assert "sfnn-select" in res.stderr
     first = plan()
     assert len(first) == 2 * 3 + 2            # DET, SFNN once; VIB, GreedyIMB, JointIMB per beta
     assert all("--output-dir" in line and "-select" in line for line in first)

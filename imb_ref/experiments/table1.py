@@ -35,7 +35,7 @@ from ..errors import UserError
 from ..training.evaluate import chunk_size
 from ..training.experiment import (build_model, finished_or_resumable, output_folder,
                                    run_seconds, train_run)
-from ..files import atomic_write, run_folder, save_figure, write_json
+from ..files import atomic_write, folder_busy, run_folder, save_figure, write_json
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
 
@@ -157,10 +157,14 @@ def retraining_runs(explicit, dataset, name, beta, schedule, seeds, out):
 def run_table1(explicit, xp, backend_name, log=print):
     dataset, seeds, grid = _settings(explicit)
     if explicit.get("plan"):
-        lines = plan_table1(explicit)
+        lines, busy = plan_table1(explicit)
         for line in lines:
             print(line, flush=True)
-        if not lines:
+        if busy:
+            print(f"--plan: {len(busy)} run(s) are being trained by another process now and "
+                  f"are not listed ({', '.join(os.path.basename(f) for f in busy)}); plan "
+                  f"again when they finish", file=sys.stderr)
+        elif not lines:
             print("--plan: every run is finished; run the same command without --plan to "
                   "gather the table", file=sys.stderr)
         return None
@@ -258,36 +262,45 @@ def run_command(cfg, folder):
 
 
 def plan_table1(explicit):
-    """The runs that can start now, one command per line: every unfinished selection
-    run, and the retraining runs of each model whose selection is complete. Running
-    them (in any order, on any number of machines) and planning again reaches the
-    retraining; `table1` without --plan then gathers the finished folders."""
+    """(lines, busy): the runs that can start now, one command per line: every
+    unfinished selection run, and the retraining runs of each model whose selection is
+    complete; and the folders left out because another process trains them right now
+    (it holds their lock). Running the lines (in any order, on any number of machines)
+    and planning again reaches the retraining; `table1` without --plan then gathers the
+    finished folders."""
     dataset, seeds, grid = _settings(explicit)
     if not explicit.get("output_dir"):
         raise UserError("--plan needs --output-dir: the planned runs write their folders "
                         "under it, and the gathering `table1` reads them there")
     out = explicit["output_dir"]
     base = model_config(explicit, "jointimb", dataset=dataset)
-    lines = []
+    lines, busy = [], []
+
+    def startable(cfg, folder):
+        """Whether a planned run is unfinished (and then listed, unless it is busy)."""
+        if finished_or_resumable(folder)[0] is not None:
+            return False
+        if folder_busy(folder):
+            busy.append(folder)
+        else:
+            lines.append(run_command(cfg, folder))
+        return True
+
     for name in MODELS:
         selection = selection_runs(explicit, dataset, name, grid, seeds[0], base, out)
-        summaries = []
-        for beta, cfg, folder in selection:
+        for _, cfg, folder in selection:
             check_reuse(cfg, folder)
-            summaries.append((beta, finished_or_resumable(folder)[0]))
-        pending = [run_command(cfg, folder) for (_, cfg, folder), (_, s)
-                   in zip(selection, summaries) if s is None]
-        if pending:
-            lines += pending
+        unfinished = [startable(cfg, folder) for _, cfg, folder in selection]
+        if any(unfinished):
             continue
-        _, beta, chosen = choose(summaries)
+        _, beta, chosen = choose([(beta, finished_or_resumable(folder)[0])
+                                  for beta, _, folder in selection])
         for _, cfg, folder in retraining_runs(explicit, dataset, name, beta,
                                               retraining_schedule(name, chosen, base),
                                               seeds, out):
             check_reuse(cfg, folder)
-            if finished_or_resumable(folder)[0] is None:
-                lines.append(run_command(cfg, folder))
-    return lines
+            startable(cfg, folder)
+    return lines, busy
 
 
 def retraining_schedule(name, chosen, sel_cfg):

@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from . import checkpoint
 from .config import parse_sizes, per_layer
-from ..files import check_writable_folder, write_json
+from ..files import check_writable_folder, folder_lock, write_json
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from .loop import final_evaluation, fit
@@ -46,21 +46,24 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
     The summary's wall_s is the whole run's time, however many times it was interrupted
     and resumed: its epochs' time_s in metrics.jsonl plus the final evaluation (eval_s)."""
     os.makedirs(out_dir, exist_ok=True)
-    write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
-    if cfg.epochs == 0 and resume is None:
-        params = {k: xp.asarray(v) for k, v in model.init(
-            np.random.default_rng(np.random.SeedSequence(cfg.seed)), np.dtype(cfg.dtype)).items()}
-        meta = {"epoch": 0}
-    else:
-        params, meta = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
-    t0 = time.time()
-    summary = final_evaluation(cfg, model, params, data, xp)
-    eval_s = time.time() - t0
-    summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
-                   best_val_error=meta.get("best_val"), eval_s=round(eval_s, 2),
-                   wall_s=round(epoch_seconds(out_dir) + eval_s, 2), backend=cfg.backend,
-                   device=backend.device_name(xp), model=cfg.model, dataset=cfg.dataset)
-    write_json(os.path.join(out_dir, "summary.json"), summary)
+    with folder_lock(out_dir):                 # one process per run folder at a time
+        write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
+        if cfg.epochs == 0 and resume is None:
+            params = {k: xp.asarray(v) for k, v in model.init(
+                np.random.default_rng(np.random.SeedSequence(cfg.seed)),
+                np.dtype(cfg.dtype)).items()}
+            meta = {"epoch": 0}
+        else:
+            params, meta = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
+        t0 = time.time()
+        summary = final_evaluation(cfg, model, params, data, xp)
+        eval_s = time.time() - t0
+        summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
+                       best_val_error=meta.get("best_val"), eval_s=round(eval_s, 2),
+                       wall_s=round(epoch_seconds(out_dir) + eval_s, 2),
+                       backend=cfg.backend, device=backend.device_name(xp),
+                       model=cfg.model, dataset=cfg.dataset)
+        write_json(os.path.join(out_dir, "summary.json"), summary)
     return summary
 
 
