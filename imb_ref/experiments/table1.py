@@ -440,7 +440,8 @@ def markdown(t):
     lines = [f"Table 1 on {t['dataset']}: `{t['command']}`", "",
              f"{t['date']}, {t['backend']} on {t['device']} ({t['machine']}); hidden "
              f"{t['network']}, M = {t['M']}, {t['test_runs']} test passes; limits "
-             f"{t['limits']}; wall: the time of the model's runs, summed over selection and seeds.",
+             f"{t['limits']}; wall: the time of the model's runs, summed over selection "
+             f"and seeds.",
              "", head, sep]
     fmt = lambda v: "-" if v is None else f"{v:.2f}"
     signed = lambda v: "-" if v is None else f"{v:+.2f}"
