@@ -33,8 +33,8 @@ from ..training.config import Config, parse_sizes, resolve
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
-from ..training.experiment import (build_model, finished_or_resumable, output_folder,
-                                   run_seconds, train_run)
+from ..training.experiment import (build_model, finished_or_resumable, finished_summary,
+                                   output_folder, run_seconds, train_run)
 from ..files import atomic_write, folder_busy, run_folder, save_figure, write_json
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
@@ -276,30 +276,26 @@ def plan_table1(explicit):
     base = model_config(explicit, "jointimb", dataset=dataset)
     lines, busy = [], []
 
-    def startable(cfg, folder):
-        """Whether a planned run is unfinished (and then listed, unless it is busy)."""
-        if finished_or_resumable(folder)[0] is not None:
-            return False
-        if folder_busy(folder):
+    def summary_or_plan(cfg, folder):
+        """A finished run's summary; else None, the run listed (or noted as busy)."""
+        check_reuse(cfg, folder)
+        summary = finished_summary(folder)
+        if summary is None and folder_busy(folder):
             busy.append(folder)
-        else:
+        elif summary is None:
             lines.append(run_command(cfg, folder))
-        return True
+        return summary
 
     for name in MODELS:
-        selection = selection_runs(explicit, dataset, name, grid, seeds[0], base, out)
-        for _, cfg, folder in selection:
-            check_reuse(cfg, folder)
-        unfinished = [startable(cfg, folder) for _, cfg, folder in selection]
-        if any(unfinished):
+        summaries = [(beta, summary_or_plan(cfg, folder)) for beta, cfg, folder
+                     in selection_runs(explicit, dataset, name, grid, seeds[0], base, out)]
+        if any(s is None for _, s in summaries):
             continue
-        _, beta, chosen = choose([(beta, finished_or_resumable(folder)[0])
-                                  for beta, _, folder in selection])
+        _, beta, chosen = choose(summaries)
         for _, cfg, folder in retraining_runs(explicit, dataset, name, beta,
                                               retraining_schedule(name, chosen, base),
                                               seeds, out):
-            check_reuse(cfg, folder)
-            startable(cfg, folder)
+            summary_or_plan(cfg, folder)
     return lines, busy
 
 

@@ -83,12 +83,20 @@ def run_seconds(out_dir, summary):
     return summary["wall_s"] if "eval_s" in summary else epoch_seconds(out_dir)
 
 
+def finished_summary(out_dir):
+    """A finished run folder's summary.json, or None while the run is unfinished."""
+    summary_path = os.path.join(out_dir, "summary.json")
+    if not os.path.exists(summary_path):
+        return None
+    with open(summary_path) as fh:
+        return json.load(fh)
+
+
 def finished_or_resumable(out_dir):
     """(summary or None, checkpoint tuple or None) for a run folder."""
-    summary_path = os.path.join(out_dir, "summary.json")
-    if os.path.exists(summary_path):
-        with open(summary_path) as fh:
-            return json.load(fh), None
+    summary = finished_summary(out_dir)
+    if summary is not None:
+        return summary, None
     ckpt = os.path.join(out_dir, checkpoint.FILENAME)
     if os.path.exists(ckpt):
         return None, checkpoint.load(ckpt)
