@@ -84,6 +84,9 @@ def add_data(p, table1=False):
     g.add_argument("--limit-train", type=int, help="keep only the first N training examples")
     g.add_argument("--limit-val", type=int, help="keep only the first N validation examples")
     g.add_argument("--limit-test", type=int, help="keep only the first N test examples")
+    g.add_argument("--cifar-train-batches", type=int, help="cifar10: read only the first N "
+                   "of the five training batch files (1..5, default 5), for a machine that "
+                   "holds only part of the set; each file read is still md5-checked")
 
 
 def add_backend(p, fused=True, jobs=False):
@@ -579,7 +582,8 @@ def bench_command(explicit):
 def load(cfg):
     return load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
                         cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
-                        dtype=np.dtype(cfg.dtype))
+                        dtype=np.dtype(cfg.dtype),
+                        cifar_train_batches=cfg.cifar_train_batches)
 
 
 RUN = {"train": train_command, "infoplane": infoplane_command, "table1": table1_command,

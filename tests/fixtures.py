@@ -31,35 +31,69 @@ def write_mnist_like(folder, n_train=30, n_test=12, seed=0):
     return {name: md5(os.path.join(folder, name)) for name in FILES}
 
 
-def cifar_batch_bytes(n, seed, extra=None):
+def cifar_arrays(n, seed):
+    """(pixels uint8 (n, 3072), labels int (n,)) of one tiny CIFAR-10 batch."""
     rng = np.random.default_rng(seed)
-    batch = {b"batch_label": b"fixture", b"labels": [int(v) for v in rng.integers(0, 10, n)],
-             b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
-             b"filenames": [b"f%d.png" % i for i in range(n)]}
+    return rng.integers(0, 256, (n, 3072)).astype(np.uint8), rng.integers(0, 10, n)
+
+
+def cifar_batch_bytes(n, seed, extra=None):
+    """One batch of the python version: a pickled dictionary."""
+    data, labels = cifar_arrays(n, seed)
+    batch = {b"batch_label": b"fixture", b"labels": [int(v) for v in labels],
+             b"data": data, b"filenames": [b"f%d.png" % i for i in range(n)]}
     if extra:
         batch.update(extra)
     return pickle.dumps(batch, protocol=2)
 
 
-def cifar_batch_md5s(n=4, tamper=None):
-    """The md5 of each batch write_cifar_tarball(n, tamper) writes (for BATCH_MD5)."""
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    return {name: hashlib.md5(tamper if (name == "data_batch_1" and tamper is not None)
-                              else cifar_batch_bytes(n, i)).hexdigest()
-            for i, name in enumerate(names)}
+def cifar_bin_bytes(n, seed):
+    """The same batch in the binary version: per record a label byte, then the pixels."""
+    data, labels = cifar_arrays(n, seed)
+    return np.concatenate([labels.astype(np.uint8)[:, None], data], axis=1).tobytes()
 
 
-def write_cifar_tarball(path, n=4, tamper=None):
-    """cifar-10-python.tar.gz with 5 train batches and a test batch of n images each.
+def cifar_files(version, n=4, tamper=None):
+    """{file name: bytes} of a tiny copy of `version` (cifar10.BINARY or PYTHON): five
+    training batches and the test batch of n images each, the same arrays in either
+    version. tamper: bytes replacing the first training batch."""
+    write = cifar_bin_bytes if version.name == "binary" else cifar_batch_bytes
+    files = {name: write(n, i) for i, name in enumerate(version.batches)}
+    if tamper is not None:
+        files[version.batches[0]] = tamper
+    return files
+
+
+def cifar_batch_md5s(n=4, tamper=None, version=None):
+    """The md5 of each batch cifar_files writes (for Version.batch_md5)."""
+    from imb_ref.data.cifar10 import PYTHON
+    return {name: hashlib.md5(data).hexdigest()
+            for name, data in cifar_files(version or PYTHON, n, tamper).items()}
+
+
+def write_cifar_folder(base, version, n=4, names=None):
+    """The extracted folder <base>/<version.folder>/ (only `names`, if given)."""
+    folder = os.path.join(base, version.folder)
+    os.makedirs(folder, exist_ok=True)
+    for name, data in cifar_files(version, n).items():
+        if names is None or name in names:
+            with open(os.path.join(folder, name), "wb") as fh:
+                fh.write(data)
+    return folder
+
+
+def write_cifar_tarball(path, n=4, tamper=None, version=None):
+    """The version's archive (default the python version's) with 5 train batches and a
+    test batch of n images each; returns its md5.
 
     tamper: bytes replacing data_batch_1 (e.g. a pickle that would run code)."""
+    from imb_ref.data.cifar10 import PYTHON
+    version = version or PYTHON
     with tarfile.open(path, "w:gz") as tar:
-        names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
-        for i, name in enumerate(names):
-            data = cifar_batch_bytes(n, i)
-            if name == "data_batch_1" and tamper is not None:
-                data = tamper
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+        files = cifar_files(version, n, tamper)
+        files["batches.meta" + (".txt" if version.name == "binary" else "")] = b"meta"
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{version.folder}/{name}")
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return md5(path)

@@ -1,5 +1,6 @@
 """Loaders on tiny fixtures in the real formats, and every kind of bad file."""
 
+import dataclasses
 import gzip
 import os
 import pickle
@@ -8,8 +9,8 @@ import struct
 import numpy as np
 import pytest
 
-from fixtures import (Evil, cifar_batch_bytes, cifar_batch_md5s, md5, write_cifar_tarball,
-                      write_mnist_like)
+from fixtures import (Evil, cifar_arrays, cifar_batch_bytes, cifar_batch_md5s, cifar_bin_bytes,
+                      md5, write_cifar_folder, write_cifar_tarball, write_mnist_like)
 from imb_ref.data import cifar10, load_dataset, mnist
 from imb_ref.data.idx import IMAGES_MAGIC, load_idx_pair, read_idx_gz, write_idx_gz
 from imb_ref.errors import UserError
@@ -141,32 +142,125 @@ def test_unknown_dataset():
         load_dataset("svhn")
 
 
-def test_cifar_from_tarball(tmp_path, monkeypatch):
+def _official(monkeypatch, version, archive_md5=None, n=4):
+    """Make the tiny fixture of `version` pass as official: its checksums in place of
+    the real ones (the loader's logic is the same; tests/test_real_data.py checks the
+    real files against the real checksums)."""
+    for name, value in cifar_batch_md5s(n=n, version=version).items():
+        monkeypatch.setitem(version.batch_md5, name, value)
+    if archive_md5:
+        monkeypatch.setitem(cifar10.VERSIONS, version.name,
+                            dataclasses.replace(version, archive_md5=archive_md5))
+
+
+@pytest.mark.parametrize("version", [cifar10.BINARY, cifar10.PYTHON], ids=["binary", "python"])
+def test_cifar_from_tarball(tmp_path, monkeypatch, version):
     folder = tmp_path / "cifar10"
     folder.mkdir()
-    archive_md5 = write_cifar_tarball(folder / cifar10.ARCHIVE, n=4)
-    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", archive_md5)
-    monkeypatch.setattr(cifar10, "BATCH_MD5", cifar_batch_md5s(n=4))
+    _official(monkeypatch, version, write_cifar_tarball(folder / version.archive, n=4,
+                                                        version=version))
     d = load_dataset("cifar10", str(tmp_path), val_size=5)
     assert (len(d.train), len(d.val), len(d.test)) == (15, 5, 4)
     assert d.n_features == 3072 and d.train.x.max() <= 1.0
-    assert (folder / "cifar-10-batches-py" / "test_batch").exists()
+    assert (folder / version.folder / version.test_batch).exists()
     assert not [p for p in os.listdir(folder) if p.startswith(".extract")]
-    # An extracted folder is checked batch by batch, as torchvision does: a changed
+    # An extracted folder is checked file by file, as torchvision does: a changed
     # batch is refused, with every bad batch named.
-    for name in ("data_batch_3", "test_batch"):
-        path = folder / "cifar-10-batches-py" / name
+    for name in (version.batches[2], version.test_batch):
+        path = folder / version.folder / name
         path.write_bytes(path.read_bytes()[:-1] + b"\x00")
-    with pytest.raises(UserError, match=r"checksum mismatch in data_batch_3 \(md5 [0-9a-f]{32}, "
-                       r"expected [0-9a-f]{32}\), test_batch .*delete the folder"):
+    with pytest.raises(UserError, match=rf"checksum mismatch in {version.batches[2]} \(md5 "
+                       rf"[0-9a-f]{{32}}, expected [0-9a-f]{{32}}\), {version.test_batch} "
+                       rf".*delete the folder"):
         load_dataset("cifar10", str(tmp_path), val_size=5)
 
 
+def test_cifar_both_versions_load_to_identical_arrays(tmp_path, monkeypatch):
+    """One set of arrays written as the binary version and as the python version loads
+    to the same arrays: the binary record's pixels are the pickle's `data` row (R, G, B
+    planes of 32x32, row-major), its first byte the label."""
+    loaded = []
+    for version in (cifar10.BINARY, cifar10.PYTHON):
+        _official(monkeypatch, version, n=6)
+        write_cifar_folder(tmp_path / version.name / "cifar10", version, n=6)
+        loaded.append(cifar10.load_cifar10(str(tmp_path / version.name)))
+    for a, b in zip(*loaded):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    x_train, y_train, _, _ = loaded[0]
+    data, labels = cifar_arrays(6, 0)          # data_batch_1's arrays, as written
+    np.testing.assert_array_equal(x_train[:6], data)
+    np.testing.assert_array_equal(y_train[:6], labels)
+
+
+def test_cifar_binary_folder_is_used_before_the_python_one(tmp_path, monkeypatch):
+    for version in (cifar10.BINARY, cifar10.PYTHON):
+        _official(monkeypatch, version)
+        write_cifar_folder(tmp_path / "cifar10", version)
+    version, folder = cifar10.locate(str(tmp_path))
+    assert version.name == "binary" and folder.endswith("cifar-10-batches-bin")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: raw[:-100], r"is not a whole number of 3073-byte records"),
+    (lambda raw: b"", r"0 bytes is not a whole number"),
+    (lambda raw: raw[:3073] + bytes([10]) + raw[3074:], r"record 1 has label byte 10"),
+])
+def test_cifar_damaged_binary_batch_is_refused_naming_the_file(tmp_path, damage, message):
+    path = tmp_path / "data_batch_1.bin"
+    path.write_bytes(damage(cifar_bin_bytes(3, 0)))
+    with pytest.raises(UserError, match=r"data_batch_1\.bin: .*" + message):
+        cifar10.load_binary_batch(str(path))
+
+
+def test_cifar_damaged_binary_file_in_a_folder_is_refused_by_its_md5(tmp_path, monkeypatch):
+    """In a folder a damaged file fails its md5 before it is read: one line names it,
+    and nothing is loaded."""
+    version = cifar10.BINARY
+    _official(monkeypatch, version)
+    folder = write_cifar_folder(tmp_path / "cifar10", version)
+    path = os.path.join(folder, "data_batch_4.bin")
+    raw = open(path, "rb").read()
+    open(path, "wb").write(bytes([10]) + raw[1:])       # a label byte above 9
+    with pytest.raises(UserError, match=r"checksum mismatch in data_batch_4\.bin \(md5"):
+        load_dataset("cifar10", str(tmp_path))
+
+
+def test_cifar_subset_of_training_batches_only_when_asked(tmp_path, monkeypatch):
+    """A folder with data_batch_1.bin and test_batch.bin alone (what fits on the GPU
+    machine) loads with cifar_train_batches=1; without it the full set is needed and the
+    offline error names both official versions, their checksums and the folder."""
+    version = cifar10.BINARY
+    _official(monkeypatch, version)
+    write_cifar_folder(tmp_path / "cifar10", version,
+                       names=("data_batch_1.bin", "test_batch.bin"))
+    d = load_dataset("cifar10", str(tmp_path), val_size=0, cifar_train_batches=1)
+    assert (len(d.train), len(d.test)) == (4, 4)
+    monkeypatch.setenv("IMB_CIFAR10_MIRRORS", "http://127.0.0.1:9/")
+    with pytest.raises(UserError) as err:
+        load_dataset("cifar10", str(tmp_path))
+    text = str(err.value)
+    for part in ("cifar-10-binary.tar.gz (md5 c32a1d4ab5d03f1284b67883e8d87530)",
+                 "cifar-10-python.tar.gz (md5 c58f30108f718f92721af3b95e74349a)",
+                 "cifar-10-batches-bin/", "cifar-10-batches-py/", str(tmp_path / "cifar10")):
+        assert part in text
+    assert not (tmp_path / "cifar10" / "cifar-10-binary.tar.gz.part").exists()
+    with pytest.raises(UserError, match="--cifar-train-batches 6: must be 1..5"):
+        load_dataset("cifar10", str(tmp_path), cifar_train_batches=6)
+    with pytest.raises(UserError, match="--cifar-train-batches is for --dataset cifar10"):
+        load_dataset("synthetic12", cifar_train_batches=1)
+
+
 def test_cifar_batch_checksums_are_the_official_ones():
-    """torchvision's list (an extracted folder of the real archive matches it)."""
-    assert cifar10.BATCH_MD5["data_batch_1"] == "c99cafc152244af753f735de768cd75f"
-    assert cifar10.BATCH_MD5["test_batch"] == "40351d587109b95175f43aff81a1287e"
-    assert sorted(cifar10.BATCH_MD5) == sorted(cifar10.TRAIN_BATCHES + (cifar10.TEST_BATCH,))
+    """The published md5s of both versions' six files (an extracted folder of the real
+    archive matches them; the binary ones are also ../shared/data/cifar10/MD5SUMS)."""
+    assert cifar10.PYTHON.batch_md5["data_batch_1"] == "c99cafc152244af753f735de768cd75f"
+    assert cifar10.PYTHON.batch_md5["test_batch"] == "40351d587109b95175f43aff81a1287e"
+    assert cifar10.BINARY.batch_md5["data_batch_1.bin"] == "5dd7e06a14cb22eb9f671a540d1b7c25"
+    assert cifar10.BINARY.batch_md5["test_batch.bin"] == "803d5f7f4d78ea53de84dbe85f74fb6d"
+    assert cifar10.BINARY.archive_md5 == "c32a1d4ab5d03f1284b67883e8d87530"
+    for version in (cifar10.BINARY, cifar10.PYTHON):
+        assert sorted(version.batch_md5) == sorted(version.batches)
 
 
 def test_cifar_tampered_pickle_cannot_run_code(tmp_path, monkeypatch):
@@ -175,10 +269,12 @@ def test_cifar_tampered_pickle_cannot_run_code(tmp_path, monkeypatch):
     folder = tmp_path / "cifar10"
     folder.mkdir()
     evil = pickle.dumps(Evil(), protocol=2)
-    monkeypatch.setattr(cifar10, "ARCHIVE_MD5", write_cifar_tarball(folder / cifar10.ARCHIVE,
-                                                                    tamper=evil))
+    version = cifar10.PYTHON
+    archive_md5 = write_cifar_tarball(folder / version.archive, tamper=evil)
+    _official(monkeypatch, version, archive_md5)
     # Even a batch whose checksum were accepted cannot run code.
-    monkeypatch.setattr(cifar10, "BATCH_MD5", cifar_batch_md5s(tamper=evil))
+    for name, value in cifar_batch_md5s(tamper=evil).items():
+        monkeypatch.setitem(version.batch_md5, name, value)
     with pytest.raises(UserError, match=r"data_batch_1: not a valid CIFAR-10 batch .*posix.system is not allowed"):
         load_dataset("cifar10", str(tmp_path))
     assert not os.path.exists("/tmp/imb_ref_pwned")
@@ -193,6 +289,6 @@ def test_cifar_batch_with_wrong_shape(tmp_path):
 def test_cifar_archive_checksum_mismatch(tmp_path):
     folder = tmp_path / "cifar10"
     folder.mkdir()
-    write_cifar_tarball(folder / cifar10.ARCHIVE)
+    write_cifar_tarball(folder / cifar10.PYTHON.archive)
     with pytest.raises(UserError, match="checksum mismatch in cifar-10-python.tar.gz .*delete it"):
         load_dataset("cifar10", str(tmp_path))

@@ -37,3 +37,28 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     assert np.bincount(d.train.y).tolist() == [6000] * 10
     assert 0.0 <= d.train.x.min() and d.train.x.max() == 1.0
     assert not os.listdir(tmp_path)                # nothing downloaded or cached
+
+
+# The real CIFAR-10 (binary version): $IMB_TEST_CIFAR10 (a folder holding cifar10/), else
+# the shared data folder beside the repository on the machines this project is built on.
+CIFAR_ROOT = os.environ.get("IMB_TEST_CIFAR10") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data")
+CIFAR_MISSING = (f"the real CIFAR-10 is not in {CIFAR_ROOT}/cifar10: set IMB_TEST_CIFAR10 to a "
+                 f"folder holding cifar10/cifar-10-batches-bin/ (or -py/)")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(os.path.join(CIFAR_ROOT, "cifar10")),
+                    reason=CIFAR_MISSING)
+def test_real_cifar10_matches_what_is_published(tmp_path):
+    """50,000 + 10,000 images, 5,000 / 1,000 per class, and the training set's
+    per-channel pixel mean and standard deviation as published (the values every
+    CIFAR-10 normalisation uses), to 1e-4: float64 sums of 5e7 values of [0, 1] are exact
+    far beyond that, so a difference means other pixels or another channel order."""
+    d = load_dataset("cifar10", CIFAR_ROOT, val_size=0)
+    assert d.train.x.shape == (50000, 3072) and d.test.x.shape == (10000, 3072)
+    assert np.bincount(d.train.y).tolist() == [5000] * 10
+    assert np.bincount(d.test.y).tolist() == [1000] * 10
+    planes = d.train.x.reshape(-1, 3, 1024)              # R, G, B planes of 32x32
+    np.testing.assert_allclose(planes.mean(axis=(0, 2)), [0.4914, 0.4822, 0.4465], atol=1e-4)
+    np.testing.assert_allclose(planes.std(axis=(0, 2)), [0.2470, 0.2435, 0.2616], atol=1e-4)

@@ -48,20 +48,21 @@ class Dataset:
                 f"{self.n_classes} classes")
 
 
-def _raw(name, root, data_file, quiet):
+def _raw(name, root, data_file, quiet, cifar_train_batches):
     if name == "mnist":
         return load_mnist(root, quiet)
     if name == "fashion-mnist":
         return load_fashion_mnist(root, quiet)
     if name == "cifar10":
-        return load_cifar10(root, quiet)
+        return load_cifar10(root, quiet, cifar_train_batches)
     x, y = synthetic12.load_mat(data_file) if data_file else synthetic12.make_task()
     train, test = synthetic12.train_test_split(len(y))
     return x[train], y[train], x[test], y[test]
 
 
 def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val=None,
-                 limit_test=None, data_file=None, quiet=False, dtype=np.float64):
+                 limit_test=None, data_file=None, quiet=False, dtype=np.float64,
+                 cifar_train_batches=5):
     """Load `name` and split it.
 
     val_size: the last `val_size` training examples become the validation split
@@ -70,13 +71,18 @@ def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val
     limit_train, limit_val, limit_test: keep only the first N of each split.
     data_file: synthetic12 only, the original `var_u.mat`.
     dtype: floating dtype of the returned inputs (float32 halves host memory).
+    cifar_train_batches: cifar10 only, read the first N of the five training batches
+        (for a machine that holds only part of the set; 5, all of them, by default).
     """
     if name not in DATASETS:
         raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if cifar_train_batches != 5 and name != "cifar10":
+        raise UserError("--cifar-train-batches is for --dataset cifar10 only")
     if data_file and name != "synthetic12":
         raise UserError("--data-file is for --dataset synthetic12 only")
     root = data_root(data_dir) if name != "synthetic12" else None
-    x_train, y_train, x_test, y_test = _raw(name, root, data_file, quiet)
+    x_train, y_train, x_test, y_test = _raw(name, root, data_file, quiet,
+                                            cifar_train_batches)
     if x_train.dtype == np.uint8:
         x_train, x_test = to_unit_interval(x_train, dtype), to_unit_interval(x_test, dtype)
     else:

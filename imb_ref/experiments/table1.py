@@ -172,9 +172,11 @@ def run_table1(explicit, xp, backend_name, log=print):
     base = model_config(explicit, "jointimb", dataset=dataset)
     dtype = np.dtype(base.dtype)
     sel_data = load_dataset(dataset, base.data_dir, base.val_size, base.limit_train,
-                            base.limit_val, base.limit_test, quiet=base.quiet, dtype=dtype)
+                            base.limit_val, base.limit_test, quiet=base.quiet, dtype=dtype,
+                            cifar_train_batches=base.cifar_train_batches)
     full_data = load_dataset(dataset, base.data_dir, 0, base.limit_train, None,
-                             base.limit_test, quiet=base.quiet, dtype=dtype)
+                             base.limit_test, quiet=base.quiet, dtype=dtype,
+                             cifar_train_batches=base.cifar_train_batches)
     if len(sel_data.val) == 0:
         raise UserError("table1 selects beta on a validation split: --val-size must be > 0")
     # Made once the data is there; removed again if the first run is refused (a NaN)

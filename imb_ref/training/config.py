@@ -67,6 +67,7 @@ class Config:
     limit_train: int = None
     limit_val: int = None
     limit_test: int = None
+    cifar_train_batches: int = 5   # cifar10: read only the first N training batches
     backend: str = "numpy"
     dtype: str = "float32"
     seed: int = 0

@@ -33,7 +33,8 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
     if n < 1:
         raise UserError(f"--attack-n {n}: must be at least 1")
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, 1, 1, n, cfg.data_file,
-                        quiet=True, dtype=np.float64)
+                        quiet=True, dtype=np.float64,
+                        cifar_train_batches=cfg.cifar_train_batches)
     model = build_model(cfg, data.n_features, data.n_classes)
     dtype = np.dtype(explicit.get("dtype", "float64"))
     params = {k: xp.asarray(v, dtype=dtype) for k, v in (best_h or params_h).items()}
