@@ -10,8 +10,8 @@ difference:
 - reductions return 0-d device arrays, not host scalars, so a Python `float()`,
   `int()`, `bool()` or `.item()` on one is a device-to-host transfer, counted in
   `TRANSFERS` (a synchronisation on a GPU);
-- only the functions, methods and generator methods that the installed CuPy has exist
-  (where CuPy is installed; otherwise NumPy's names are taken on trust);
+- only the functions, methods and generator methods that CuPy has exist (the installed
+  CuPy's names, else those recorded from CuPy 14.2.0 in tests/data/cupy_names.json);
 - `RawModule` runs the CUDA kernels through the g++ build of tests/cuda_emu.py; events
   read the host's clock, memory hooks and the memory pool behave like CuPy's.
 
@@ -19,6 +19,8 @@ difference:
 `import cupy` inside imb_ref (backend.resolve, launch.CupyKernels) finds it.
 """
 
+import json
+import os
 import sys
 import time
 import types
@@ -27,14 +29,30 @@ from collections import Counter
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
 
-try:                                     # the real API, for strictness (no GPU needed)
+# The names CuPy has (module, ndarray, random.Generator), so that the stand-in refuses
+# what CuPy would refuse. From the installed CuPy where there is one (it imports without
+# a GPU); else from tests/data/cupy_names.json, the same names recorded from CuPy 14.2.0
+# (the version CI installs; tests/test_cupy_api.py checks the record against it), so the
+# stand-in is as strict on a machine with requirements.txt alone.
+NAMES_FILE = os.path.join(os.path.dirname(__file__), "data", "cupy_names.json")
+
+
+def recorded_names():
+    with open(NAMES_FILE) as fh:
+        record = json.load(fh)
+    return {owner: set(record[owner]) for owner in ("module", "ndarray", "Generator")}
+
+
+try:
     import cupy as _real
     # Read now: once installed, `import cupy` inside CuPy's lazy attributes finds us.
     NAMES = {"module": set(dir(_real)), "ndarray": set(dir(_real.ndarray)),
              "Generator": set(dir(_real.random.Generator))}
-except Exception:                        # pragma: no cover - CuPy not installed
+    NAMES_FROM = f"CuPy {_real.__version__}"
+except Exception:                        # CuPy not installed: the recorded names
     _real = None
-    NAMES = None
+    NAMES = recorded_names()
+    NAMES_FROM = NAMES_FILE
 
 IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` "
             "to construct a NumPy array explicitly.")
@@ -42,8 +60,8 @@ TRANSFERS = Counter()                    # device-to-host transfers, by kind
 
 
 def _has(owner, name):
-    """Whether the installed CuPy has `name` in `owner` (module, ndarray, Generator)."""
-    return NAMES is None or name in NAMES[owner]
+    """Whether CuPy has `name` in `owner` (module, ndarray, Generator)."""
+    return name in NAMES[owner]
 
 
 def _unwrap(value):

@@ -107,3 +107,25 @@ def test_cupy_installed_without_a_gpu_is_still_refused_in_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: --backend cupy: CuPy sees no usable GPU") and \
         err.count("\n") == 1
+
+
+def test_the_recorded_names_are_the_installed_cupys():
+    """tests/data/cupy_names.json, the names the stand-in allows where CuPy is absent,
+    is CuPy's own list: equal to the installed CuPy's where it is the recorded version,
+    and where another version is installed, every name the project uses is in both."""
+    import json
+
+    import cupy_standin
+    with open(cupy_standin.NAMES_FILE) as fh:
+        version = json.load(fh)["cupy"]
+    recorded = cupy_standin.recorded_names()
+    real = {"module": {n for n in dir(cupy) if not n.startswith("__")},
+            "ndarray": {n for n in dir(cupy.ndarray) if not n.startswith("__")},
+            "Generator": {n for n in dir(cupy.random.Generator) if not n.startswith("__")}}
+    if cupy.__version__ == version:
+        assert recorded == real
+    for dotted in uses():                    # xp.<name>... as the source writes them
+        name = dotted.split(".")[0]
+        if name.startswith("__"):            # xp.__name__: every module has it
+            continue
+        assert name in recorded["module"] and name in real["module"], dotted

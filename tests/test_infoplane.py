@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from imb_ref.experiments.pair_progress import PairProgress
+
 from imb_ref.experiments import infoplane, infoplane_report
 from imb_ref.training import loop as train_module
 from imb_ref.errors import UserError
@@ -147,7 +149,7 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
     data = load_dataset("synthetic12", val_size=0)
     with pytest.raises(UserError, match="unknown optimizer 'nonsense'"):
         list(infoplane._run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
-                                       str(tmp_path), 2))
+                                       str(tmp_path), 2, PairProgress(["a", "b"], 1, True)))
 
 
 @pytest.mark.parametrize("flags, message", [

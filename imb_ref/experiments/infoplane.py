@@ -48,6 +48,7 @@ from ..info import mutual_information
 from ..gpu.launch import optimizer_kernels
 from ..optim import make_optimizer
 from ..training.loop import progress_bar, run_epochs
+from .pair_progress import PairProgress
 from .infoplane_report import plot, read_csv, summarize, summary_markdown, training_label
 
 CSV_COLUMNS = ("model", "seed", "epoch", "layer", "I_X", "I_Y")
@@ -120,7 +121,7 @@ CHECKPOINT_EVERY = 100      # epochs; a pair is also saved at every measurement
 def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_epoch=None,
                       checkpoint_path=None):
     """Train one (model, seed) and measure the information plane along the way;
-    `on_epoch()`, if given, is called after each epoch (a worker's progress count).
+    `on_epoch(epoch)`, if given, is called after each epoch (the pair's progress).
 
     Every exact measurement is over the task the network is trained on: the built-in
     rule, or the file given with --data-file (cfg.data_file). With `checkpoint_path`,
@@ -171,7 +172,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
         state["loss"] = float(np.mean(losses))
         bar.update(1)
         if on_epoch is not None:
-            on_epoch()
+            on_epoch(epoch)
         if epoch in todo:
             plane = measure(epoch)
             bar.set_postfix(loss=f"{state['loss']:.3f}", I_Y1=f"{plane[0][1]:.3f}")
@@ -238,10 +239,12 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
         if new_file:
             csv.DictWriter(fh, CSV_COLUMNS).writeheader()
         write_row = _row_writer(fh)
+        progress = PairProgress([f"{name} seed {seed}" for name, seed in todo], cfg.epochs,
+                                cfg.quiet)
         if jobs > 1 and len(todo) > 1:
-            finished = _run_in_workers(cfg, todo, data, points, out_dir, jobs)
+            finished = _run_in_workers(cfg, todo, data, points, out_dir, jobs, progress)
         else:
-            finished = _run_here(cfg, todo, data, xp, points, out_dir)
+            finished = _run_here(cfg, todo, data, xp, points, out_dir, progress)
         for name, seed, res in finished:
             _merge_pair(out_dir, name, seed, write_row)
             results[f"{name}/{seed}"] = res
@@ -327,21 +330,26 @@ def _merge_pair(out_dir, name, seed, write_row):
         os.remove(ckpt)
 
 
-def _run_here(cfg, todo, data, xp, points, out_dir):
+def _run_here(cfg, todo, data, xp, points, out_dir, progress):
     """The (model, seed) pairs one after another in this process; yields (model, seed,
-    results) as each finishes."""
-    for name, seed in todo:
-        yield name, seed, _train_pair(cfg, name, seed, data, xp, points, out_dir)
+    results) as each finishes. `progress` (a PairProgress) shows each pair's epochs."""
+    quiet_cfg = replace(cfg, quiet=True)        # the pair's own bar: progress has one
+    try:
+        for i, (name, seed) in enumerate(todo):
+            yield name, seed, _train_pair(quiet_cfg, name, seed, data, xp, points, out_dir,
+                                          lambda epoch, i=i: progress.update(i, epoch))
+    finally:
+        progress.close()
 
 
 # ---- several (model, seed) pairs at once --------------------------------------------------
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_EPOCHS_DONE = None       # in a worker: the shared count of epochs trained, for the bar
+_EPOCHS_DONE = None       # in a worker: each pair's last finished epoch, shared with the parent
 
 
 def _init_worker(counter):
     """Worker start-up: Ctrl-C is the parent's to handle (it ends the pool); share the
-    epoch counter. tqdm's (disabled) bars get a thread lock instead of the interprocess
+    epoch counts. tqdm's (disabled) bars get a thread lock instead of the interprocess
     one they would create, which a stopped worker could not release."""
     global _EPOCHS_DONE
     import threading
@@ -352,23 +360,24 @@ def _init_worker(counter):
     _EPOCHS_DONE = counter
 
 
-def _count_epoch():
-    with _EPOCHS_DONE.get_lock():
-        _EPOCHS_DONE.value += 1
+def _report_epoch(i, epoch):
+    _EPOCHS_DONE[i] = epoch            # one writer per slot: no lock needed
 
 
-def _train_pair_in_worker(cfg, name, seed, data, points, out_dir):
-    """One (model, seed) in a worker process, its rows in its own part file."""
-    return _train_pair(cfg, name, seed, data, np, points, out_dir, _count_epoch)
+def _train_pair_in_worker(cfg, i, name, seed, data, points, out_dir):
+    """Pair i, one (model, seed), in a worker process, its rows in its own part file."""
+    return _train_pair(cfg, name, seed, data, np, points, out_dir,
+                       lambda epoch: _report_epoch(i, epoch))
 
 
-def _run_in_workers(cfg, todo, data, points, out_dir, jobs):
+def _run_in_workers(cfg, todo, data, points, out_dir, jobs, progress):
     """The (model, seed) pairs in `jobs` worker processes; yields (model, seed, results)
-    as each finishes. A worker's error (a failed check, a NaN) is raised here after the
-    pool is stopped; finished pairs stay finished, and a rerun continues the others from
-    their checkpoints."""
+    as each finishes, and shows each pair's epochs in `progress` (a PairProgress). A
+    worker's error (a failed check, a NaN) is raised here after the pool is stopped;
+    finished pairs stay finished, and a rerun continues the others from their
+    checkpoints."""
     ctx = multiprocessing.get_context("spawn")      # fresh interpreters: no forked threads
-    counter = ctx.Value("q", 0)
+    counter = ctx.Array("q", len(todo), lock=False)
     quiet_cfg = replace(cfg, quiet=True)
     saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
     os.environ.update({k: "1" for k in BLAS_THREAD_VARS})     # inherited by the workers
@@ -381,22 +390,20 @@ def _run_in_workers(cfg, todo, data, points, out_dir, jobs):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    bar = progress_bar(len(todo) * cfg.epochs, f"{len(todo)} runs, {jobs} at a time",
-                       cfg.quiet, unit="epoch")
     try:
         pending = {pool.apply_async(_train_pair_in_worker,
-                                    (quiet_cfg, name, seed, data, points, out_dir)): (name, seed)
-                   for name, seed in todo}
+                                    (quiet_cfg, i, name, seed, data, points, out_dir)):
+                   (name, seed) for i, (name, seed) in enumerate(todo)}
         while pending:
+            progress.update_all(counter[:])
             ready = [r for r in pending if r.ready()]
             for r in ready:
                 name, seed = pending.pop(r)
                 yield name, seed, r.get()           # re-raises the worker's error
             if not ready:
                 time.sleep(0.2)
-            bar.update(counter.value - bar.n)
     finally:                        # done, a worker's error, or Ctrl-C: stop every worker
-        bar.close()
+        progress.close()
         pool.terminate()
         pool.join()
 

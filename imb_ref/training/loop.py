@@ -44,6 +44,15 @@ def greedy_stage(model, epoch, epochs, stage_epochs):
     return min(model.stages, (epoch - 1) // per + 1)
 
 
+def terminal_shape():
+    """tqdm's ncols and nrows: the terminal's size, 80 x 24 where it reports none. A
+    terminal that says it is 0 x 0 (a new pseudo-terminal, some remote shells and
+    multiplexers) makes tqdm take -1 rows and draw nothing at all."""
+    import shutil
+    size = shutil.get_terminal_size((80, 24))
+    return {"ncols": size.columns, "nrows": size.lines}
+
+
 def progress_bar(total, desc, quiet, unit="step", initial=0):
     """A tqdm bar, off with --quiet or when stderr is not a terminal; `initial` counts
     work already done (a resumed run)."""
@@ -51,7 +60,7 @@ def progress_bar(total, desc, quiet, unit="step", initial=0):
 
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, leave=False, unit=unit, initial=initial,
-                disable=quiet or not sys.stderr.isatty())
+                disable=quiet or not sys.stderr.isatty(), **terminal_shape())
 
 
 def _truncate_metrics(path, last_epoch):
