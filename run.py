@@ -25,10 +25,11 @@ import numpy as np
 
 from imb_ref import backend, golden
 from imb_ref.training import checkpoint
-from imb_ref.training.config import Config, parse_sizes, per_layer, resolve
+from imb_ref.training.config import Config, parse_sizes, per_layer, resolve, split_list
 from imb_ref.data import DATASETS, load_dataset
 from imb_ref.errors import ArgumentParser, UserError
 from imb_ref.training.evaluate import chunk_size
+from imb_ref.training.metrics import check_metrics
 from imb_ref.training.experiment import build_model, output_folder, train_run
 from imb_ref.files import check_writable_file, run_folder, write_json
 from imb_ref.gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
@@ -449,7 +450,7 @@ def infoplane_experiment(cfg, xp, data):
     """Section 5.3: SFNN, JointIMB, GreedyIMB on the 12-bit task, exact information plane."""
     from imb_ref.experiments import infoplane
 
-    models = [m.strip() for m in cfg.models.split(",") if m.strip()]
+    models = split_list(cfg.models, "--models", "sfnn,jointimb")
     bad = [m for m in models if m not in TREE_MODELS]
     if bad or not models:
         raise UserError(f"--models {cfg.models!r}: choose from {', '.join(TREE_MODELS)}")
@@ -473,6 +474,10 @@ def infoplane_experiment(cfg, xp, data):
             infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
                                      jobs=cfg.jobs)
     except KeyboardInterrupt:
+        if not os.path.isdir(out_dir):          # run_folder removed what it made
+            print("interrupted before any (model, seed) pair wrote a checkpoint: nothing "
+                  "was kept; run the same command to start again", file=sys.stderr)
+            return 130
         print(f"interrupted: complete (model, seed) pairs are kept in "
               f"{os.path.join(out_dir, 'infoplane.csv')} and the others' last checkpoints "
               f"in {os.path.join(out_dir, 'parts')}; rerun the same python run.py "
@@ -519,6 +524,9 @@ def train_command(explicit):
     check_backend(cfg, xp)
     data = load(cfg)
     model = build_model(cfg, data.n_features, data.n_classes)
+    if resume is not None:                  # its arrays must fit the network it names
+        checkpoint.check_against(checkpoint.resolve_path(explicit["resume"]), resume, model)
+        check_metrics(os.path.join(cfg.output_dir, "metrics.jsonl"))
     for training in (True, False):          # fail before creating anything
         chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
     out_dir = prepare_output(cfg, resume is not None)
@@ -608,9 +616,14 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if RUN_FOLDER:
+        folder = RUN_FOLDER[-1] if RUN_FOLDER else None
+        if folder and os.path.exists(os.path.join(folder, checkpoint.FILENAME)):
             print("interrupted: the last completed epoch's checkpoint is kept; continue "
-                  f"with python run.py train --resume {RUN_FOLDER[-1]}", file=sys.stderr)
+                  f"with python run.py train --resume {folder}", file=sys.stderr)
+        elif folder:
+            print("interrupted before the first epoch finished: no checkpoint was written "
+                  f"and {folder} was not kept; run the same command to start again",
+                  file=sys.stderr)
         else:
             print("interrupted before any run folder was made: nothing to resume",
                   file=sys.stderr)

@@ -19,8 +19,20 @@ TMP_SUFFIX = ".tmp"
 FULL_DISK = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)   # no space, file too large, quota
 
 
+def read_only(path):
+    """Whether `path` is an existing file without write permission for anyone. Read
+    from the mode bits, not os.access: root may write anything, and a read-only file is
+    a user's way of saying 'keep this'."""
+    import stat
+    return os.path.isfile(path) and not os.stat(path).st_mode & (
+        stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
 @contextmanager
 def atomic_write(path, mode="w"):
+    if read_only(path):
+        raise UserError(f"{path} is read-only and is not replaced: make it writable "
+                        f"(chmod u+w) or write elsewhere")
     tmp = path + TMP_SUFFIX
     try:
         with open(tmp, mode) as fh:
@@ -35,6 +47,9 @@ def atomic_write(path, mode="w"):
             raise UserError(f"could not write {path}: {exc.strerror}; free some space (or "
                             f"raise the file-size limit) and rerun; any earlier complete "
                             f"{os.path.basename(path)} is kept") from None
+        if isinstance(exc, OSError):     # no permission, a read-only file system, ...
+            raise UserError(f"could not write {path}: {exc.strerror or exc}; any earlier "
+                            f"complete {os.path.basename(path)} is kept") from None
         raise
 
 
@@ -48,6 +63,12 @@ def check_writable_file(path, flag):
         raise UserError(f"{flag} {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise UserError(f"{flag} {path}: folder {folder} is not writable")
+    if read_only(path):
+        raise UserError(f"{flag} {path}: the file is read-only and is not replaced; make "
+                        f"it writable (chmod u+w) or give another name")
+    if os.path.isdir(path + TMP_SUFFIX):
+        raise UserError(f"{flag} {path}: {path + TMP_SUFFIX}, where the file is written "
+                        f"before it is renamed, is a folder; remove it or give another name")
 
 
 def check_writable_folder(folder, flag):
@@ -71,10 +92,10 @@ KEEPSAKES = (".npz", "summary.json", "runs.json")   # a checkpoint or a finished
 @contextmanager
 def run_folder(folder):
     """Make `folder` (and its missing parents) for a run, and yield it. If the run is
-    refused (UserError: a NaN in the first epoch, a full disk) before anything worth
-    keeping is written (a checkpoint, a summary), what this call made is removed again,
-    so a refusal leaves nothing behind; a folder that existed, or that holds a
-    checkpoint or a result, is kept as it is."""
+    refused (UserError: a NaN in the first epoch, a full disk) or interrupted (Ctrl-C)
+    before anything worth keeping is written (a checkpoint, a summary), what this call
+    made is removed again, so it leaves nothing behind; a folder that existed, or that
+    holds a checkpoint or a result, is kept as it is."""
     made = os.path.abspath(folder)                 # the topmost folder this call makes
     while not os.path.exists(os.path.dirname(made)):
         made = os.path.dirname(made)
@@ -82,7 +103,7 @@ def run_folder(folder):
     os.makedirs(folder, exist_ok=True)
     try:
         yield folder
-    except UserError:
+    except (UserError, KeyboardInterrupt):
         if new and not any(f.endswith(KEEPSAKES) for _, _, files in os.walk(made)
                            for f in files):
             shutil.rmtree(made, ignore_errors=True)

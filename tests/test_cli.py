@@ -83,17 +83,44 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
     assert checkpoint.load(str(split))[3]["epoch"] == 3
 
 
-def test_ctrl_c_names_the_run_folder_to_resume(monkeypatch, capsys):
+@pytest.mark.parametrize("has_checkpoint", [True, False])
+def test_ctrl_c_names_the_run_folder_to_resume_only_if_there_is_a_checkpoint(
+        monkeypatch, capsys, tmp_path, has_checkpoint):
     import run as run_module
+    folder = tmp_path / "mnist-jointimb-x"
+    if has_checkpoint:
+        folder.mkdir()
+        (folder / checkpoint.FILENAME).write_bytes(b"")
 
     def interrupted(argv=None):
-        run_module.RUN_FOLDER.append("runs/mnist-jointimb-x")
+        run_module.RUN_FOLDER.append(str(folder))
         raise KeyboardInterrupt
     monkeypatch.setattr(run_module, "run", interrupted)
     monkeypatch.setattr(run_module, "RUN_FOLDER", [])
     assert run_module.main([]) == 130
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "python run.py train --resume runs/mnist-jointimb-x" in err
+    assert err.count("\n") == 1
+    assert (f"python run.py train --resume {folder}" in err) == has_checkpoint
+    assert ("before the first epoch finished: no checkpoint was written" in err) != \
+        has_checkpoint
+
+
+def test_ctrl_c_in_the_first_epoch_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    """Ctrl-C before the first checkpoint: the folder the run made is removed and the
+    message says so (it used to promise a checkpoint that did not exist)."""
+    import run as run_module
+    from imb_ref.training import loop
+    monkeypatch.setattr(run_module, "RUN_FOLDER", [])
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(loop, "train_epoch", interrupt)
+    out = tmp_path / "runs" / "r"
+    assert run_module.main(["train", "--hidden", "4,3", "--epochs", "2", "--quiet",
+                            "--output-dir", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "no checkpoint was written" in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
 
 
 def test_refuses_to_overwrite_a_run(tmp_path, run_py):

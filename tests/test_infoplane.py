@@ -177,8 +177,9 @@ def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
-    while not (out / "parts" / "jointimb-0.csv").exists() and time.time() < deadline:
-        time.sleep(0.2)                      # both workers are training
+    while not ((out / "parts" / "jointimb-0.npz").exists() and
+               (out / "parts" / "sfnn-0.npz").exists()) and time.time() < deadline:
+        time.sleep(0.2)                      # both workers have a checkpoint
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

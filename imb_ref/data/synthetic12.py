@@ -119,12 +119,25 @@ def load_mat(path):
         raise UserError(f"{path}: not a readable .mat file ({exc})") from None
     if "F" not in mat or "y" not in mat:
         raise UserError(f"{path}: expected arrays 'F' (4096 x 12) and 'y' (1 x 4096)")
-    x = np.asarray(mat["F"], dtype=np.float64)
-    y = np.asarray(mat["y"]).reshape(-1).astype(np.int64)
-    if x.ndim != 2 or x.shape[1] != N_BITS or x.shape[0] != y.shape[0]:
+    try:
+        x = np.asarray(mat["F"], dtype=np.float64)
+        y = np.asarray(mat["y"], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path}: F and y must be numeric arrays ({exc})") from None
+    if x.ndim != 2 or x.shape[1] != N_BITS or x.shape[0] != y.shape[0] or not len(y):
         raise UserError(f"{path}: F has shape {x.shape} and y {y.shape[0]} entries; "
-                        f"expected F (N, {N_BITS}) and N labels")
-    return x, y
+                        f"expected F (N, {N_BITS}) and N labels, N >= 1")
+    # The task is binary in and out: the exact information plane enumerates bit
+    # patterns, and a label of 2 (or 0.5, which a cast would floor to 0) is no class.
+    for name, values in (("F", x), ("y", y)):
+        bad = ~np.isin(values, (0.0, 1.0))
+        if bad.any():
+            where = np.unravel_index(np.argmax(bad), values.shape)
+            raise UserError(f"{path}: {name} holds {values[where]:g} at index "
+                            f"{tuple(int(i) for i in where) if values.ndim > 1 else int(where[0])}"
+                            f" ({int(bad.sum())} entries other than 0 and 1); the 12-bit "
+                            f"task's {'inputs' if name == 'F' else 'labels'} are 0 or 1")
+    return x, y.astype(np.int64)
 
 
 def load_task(data_file=None):

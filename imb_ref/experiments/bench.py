@@ -24,8 +24,8 @@ import tracemalloc
 
 import numpy as np
 
-from ..errors import ArgumentParser
-from ..files import atomic_write, write_json
+from ..errors import ArgumentParser, UserError
+from ..files import atomic_write, check_writable_file, write_json
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from ..gpu.launch import optimizer_kernels
@@ -188,10 +188,11 @@ def main(argv=None, prog="python -m imb_ref.experiments.bench"):
     if a.steps < 1:
         p.error(f"--steps {a.steps}: must be at least 1")
     for flag, path in (("--json", a.json), ("--markdown", a.markdown)):
-        folder = os.path.dirname(os.path.abspath(path)) if path else None
-        if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
-            p.error(f"{flag} {path}: {folder} is not a writable folder (checked before "
-                    f"the benchmark runs)")
+        if path:                         # checked before the benchmark runs
+            try:
+                check_writable_file(path, flag)
+            except UserError as exc:
+                p.error(str(exc))
     available = available_impls()
     impls = a.impl.split(",") if a.impl else available
     for impl in impls:

@@ -143,6 +143,8 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     todo = set(measurement_epochs(epochs, points))
     settings = {**{k: getattr(cfg, k) for k in RESUME_KEYS}, "epochs": epochs, "points": points}
     saved = load_pair(checkpoint_path, settings)
+    if saved is not None:
+        checkpoint.check_against(checkpoint_path, (saved[0], {}, saved[1], saved[2]), model)
 
     def measure(epoch):
         host = {k: to_numpy(v).astype(np.float64) for k, v in params.items()}

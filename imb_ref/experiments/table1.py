@@ -29,7 +29,7 @@ import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..training.config import Config, parse_sizes, resolve
+from ..training.config import Config, parse_sizes, resolve, split_list
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -38,6 +38,7 @@ from ..training.experiment import (build_model, finished_or_resumable, finished_
 from ..files import atomic_write, folder_busy, run_folder, save_figure, write_json
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
+from ..training.metrics import check_metrics, read_metrics
 
 MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
@@ -93,6 +94,9 @@ def _run(cfg, data, xp, folder, log):
         log(f"  {os.path.basename(folder)}: finished earlier, reused")
         return summary
     model = build_model(cfg, data.n_features, data.n_classes)
+    if resume is not None:
+        checkpoint.check_against(os.path.join(folder, checkpoint.FILENAME), resume, model)
+        check_metrics(os.path.join(folder, "metrics.jsonl"))
     chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, True)
     log(f"  {os.path.basename(folder)}: " + ("resuming" if resume else "training"))
     return train_run(cfg, model, data, xp, folder, resume=resume, log=lambda m: None)
@@ -108,7 +112,7 @@ def _settings(explicit):
     seed0 = explicit.get("seed", 0)
     text = str(explicit.get("beta_grid", PAPER_BETA_GRID))
     try:
-        grid = [float(b) for b in text.split(",") if b.strip()]
+        grid = [float(b) for b in split_list(text, "--beta-grid", "1e-3,1e-4,1e-5")]
     except ValueError:
         grid = []
     if not grid or not all(math.isfinite(b) and b > 0 for b in grid):
@@ -355,8 +359,7 @@ def _table(rows, explicit, dataset, xp, backend_name, base, t_start):
 
 def run_curve(folder):
     """A run's per-epoch test error (a fraction), from its metrics.jsonl."""
-    with open(os.path.join(folder, "metrics.jsonl")) as fh:
-        return [json.loads(line)["test_error"] for line in fh if line.strip()]
+    return [r["test_error"] for r in read_metrics(os.path.join(folder, "metrics.jsonl"))]
 
 
 def mean_curve(curves, metric):

@@ -59,3 +59,44 @@ def load(path):
                         f"again in a new --output-dir") from None
     groups["opt"]["t"] = meta.get("opt_t", 0)
     return groups["param"], groups["best"], groups["opt"], meta
+
+
+def check_against(path, loaded, model, network=""):
+    """Refuse a checkpoint whose arrays do not fit the model its configuration builds
+    (a file edited by hand, or one config.json/meta from another run): every parameter,
+    best-validation copy and optimiser slot must have the model's names and shapes.
+    Without this check such a file fails deep inside a forward pass with a broadcasting
+    error, or trains a network other than the one its configuration names.
+
+    loaded: (params, best, opt_state, meta) from `load`; model: the Model that the
+    checkpoint's configuration builds; network: how to name it in the message."""
+    params, best, opt_state, _ = loaded
+    expected = {k: tuple(v.shape) for k, v in
+                model.init(np.random.default_rng(0), np.float32).items()}
+    where = network or "-".join(map(str, model.sizes))
+
+    def refuse(what):
+        raise UserError(f"{path}: the checkpoint does not fit its configuration "
+                        f"({model.name}, network {where}): {what}; the file is damaged or "
+                        f"was written by another run: start again in a new --output-dir")
+
+    if set(params) != set(expected):
+        missing = sorted(set(expected) - set(params))
+        extra = sorted(set(params) - set(expected))
+        refuse("parameters " + "; ".join(filter(None, (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"not in the model: {', '.join(extra)}" if extra else ""))))
+    groups = [("param", params), ("best", best)] + [
+        ("opt", {key: value}) for key, value in opt_state.items() if key != "t"]
+    for group, arrays in groups:
+        for key, array in arrays.items():
+            name = key.split("/", 1)[0] if group == "opt" else key
+            if name not in expected:
+                refuse(f"{group}/{key} belongs to no parameter of the model")
+            if tuple(np.shape(array)) != expected[name]:
+                refuse(f"{group}/{key} has shape {tuple(np.shape(array))}, the model's "
+                       f"{name} is {expected[name]}")
+            if not np.issubdtype(np.asarray(array).dtype, np.floating):
+                refuse(f"{group}/{key} holds {np.asarray(array).dtype}, not floats")
+            if not np.isfinite(array).all():
+                refuse(f"{group}/{key} holds NaN or infinite values")

@@ -134,21 +134,41 @@ def resolve(explicit):
     return cfg
 
 
+def split_list(text, flag, example):
+    """The entries of a comma list, each stripped; an empty list or an empty entry
+    ('5,,5', '5,5,', ',5') is refused: it is a typo, and dropping it silently would run
+    something the user did not write."""
+    entries = [s.strip() for s in str(text).split(",")]
+    if not any(entries):
+        raise UserError(f"{flag} {text!r}: give a comma list, e.g. {example}")
+    if not all(entries):
+        where = ("at the start" if not entries[0] else "at the end" if not entries[-1]
+                 else "between two commas")
+        raise UserError(f"{flag} {text!r}: an empty entry {where}; give a comma list "
+                        f"without gaps, e.g. {example}")
+    return entries
+
+
 def parse_sizes(text, flag="--hidden"):
+    """Hidden widths: a comma list of positive integers."""
+    entries = split_list(text, flag, "512,512")
     try:
-        sizes = tuple(int(s) for s in str(text).split(",") if s.strip())
+        sizes = tuple(int(s) for s in entries)
     except ValueError:
         raise UserError(f"{flag} {text!r}: give a comma list of positive integers, "
                         f"e.g. 512,512") from None
-    if not sizes or min(sizes) < 1:
-        raise UserError(f"{flag} {text!r}: give at least one positive width")
+    for k, size in enumerate(sizes, start=1):
+        if size < 1:
+            raise UserError(f"{flag} {text!r}: hidden layer {k} has width {size}; every "
+                            f"hidden layer needs at least one unit")
     return sizes
 
 
 def per_layer(text, count, flag):
     """A comma list of `count` floats, or one value repeated."""
+    entries = split_list(text, flag, "1e-4" if flag == "--betas" else "1")
     try:
-        values = [float(s) for s in str(text).split(",") if s.strip()]
+        values = [float(s) for s in entries]
     except ValueError:
         raise UserError(f"{flag} {text!r}: give numbers separated by commas") from None
     if len(values) == 1:

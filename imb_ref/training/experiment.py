@@ -14,6 +14,7 @@ import numpy as np
 from .. import backend
 from . import checkpoint
 from .config import parse_sizes, per_layer
+from .metrics import read_metrics
 from ..files import check_writable_folder, folder_lock, write_json
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
@@ -70,11 +71,8 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
 def epoch_seconds(out_dir):
     """The time of a run folder's epochs, summed over metrics.jsonl (every segment of a
     resumed run: a resume drops the lines after its checkpoint, so none counts twice)."""
-    path = os.path.join(out_dir, "metrics.jsonl")
-    if not os.path.exists(path):
-        return 0.0
-    with open(path) as fh:
-        return float(sum(json.loads(line).get("time_s", 0.0) for line in fh if line.strip()))
+    records = read_metrics(os.path.join(out_dir, "metrics.jsonl"))
+    return float(sum(r.get("time_s", 0.0) for r in records))
 
 
 def run_seconds(out_dir, summary):

@@ -24,6 +24,7 @@ import numpy as np
 from . import checkpoint
 from ..backend import make_rng, to_numpy
 from ..errors import UserError
+from .metrics import read_metrics
 from ..files import atomic_write
 from .evaluate import chunk_size, error_rate, evaluate
 from ..gpu.launch import optimizer_kernels
@@ -64,16 +65,18 @@ def progress_bar(total, desc, quiet, unit="step", initial=0):
 
 
 def _truncate_metrics(path, last_epoch):
-    """On resume, drop lines of epochs after the checkpoint (written before a crash).
-    Rewritten through a temporary file, so a second interruption loses no line."""
+    """On resume, drop lines of epochs after the checkpoint (written before a crash),
+    and a last line cut short. Rewritten through a temporary file, so a second
+    interruption loses no line."""
     if not os.path.exists(path):
         return
     with open(path) as fh:
-        lines = fh.readlines()
-    keep = [line for line in lines if line.strip() and json.loads(line)["epoch"] <= last_epoch]
-    if keep != lines:
+        text = fh.read()
+    keep = "".join(json.dumps(r) + "\n" for r in read_metrics(path)
+                   if r["epoch"] <= last_epoch)
+    if keep != text:
         with atomic_write(path) as fh:
-            fh.writelines(keep)
+            fh.write(keep)
 
 
 def fit(cfg, model, data, xp, out_dir, log=print, resume=None):

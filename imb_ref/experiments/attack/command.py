@@ -36,6 +36,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
                         quiet=True, dtype=np.float64,
                         cifar_train_batches=cfg.cifar_train_batches)
     model = build_model(cfg, data.n_features, data.n_classes)
+    checkpoint.check_against(path, (params_h, best_h, {}, meta), model)
     dtype = np.dtype(explicit.get("dtype", "float64"))
     params = {k: xp.asarray(v, dtype=dtype) for k, v in (best_h or params_h).items()}
     cw = CWConfig(iters=explicit.get("attack_iters", 1000),
