@@ -49,36 +49,15 @@ def run_py():
     return os.path.join(ROOT, "run.py")
 
 
-# Slow: every end-to-end test that starts run.py in a subprocess, and these in-process
-# tests of more than about a second (measured on the 2-core CPU machine). CI runs them
+# Slow: every end-to-end test that starts run.py in a subprocess (it asks for the run_py
+# fixture) is marked here; the in-process tests of more than about a second (measured on
+# the 2-core CPU machine) carry @pytest.mark.slow where they are defined. CI runs them
 # all; `python -m pytest -m "not slow"` is the quick unit suite.
-SLOW = {
-    "test_bench.py::test_bench_writes_records",
-    "test_bench.py::test_bench_refuses_an_implementation_it_cannot_run",
-    "test_synthetic12.py::test_stats_command",
-    "test_synthetic12.py::test_statistics_near_the_original",
-    "test_synthetic12.py::test_ranking_puts_near_rules_first",
-    "test_attack.py::test_det_box_verification_and_kappa",
-    "test_attack.py::test_linear_model_distortion_within_two_percent_of_the_exact_minimum",
-    "test_attack.py::test_stochastic_successes_are_verified_and_the_single_sample_gap_is_reported",
-    "test_attack.py::test_majority_decision_is_reported_beside_the_verified_rate",
-    "test_infoplane.py::test_an_interrupted_pair_continues_from_its_checkpoint",
-    "test_infoplane.py::test_exact_estimator_trains_on_the_exact_objective",
-    "test_data_formats.py::test_debians_fashion_mnist_copied_into_the_cache",
-    "test_real_data.py::test_real_fashion_mnist_from_the_debian_package",
-    "test_theorem_3_1.py::test_minimisers_coincide_when_z2_is_sufficient",
-    "test_theorem_3_1.py::test_minimisers_conflict_for_a_noisy_channel",
-    "test_train.py::test_each_model_learns_real_digits",
-    "test_fused.py::test_kernels_compile_for_hopper_without_local_memory",
-    "test_fused.py::test_fused_equals_reference_at_the_paper_shape",
-    "test_exact.py::test_theorem_3_2_exactly",
-}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        name = f"{os.path.basename(item.fspath)}::{item.originalname}"
-        if "run_py" in item.fixturenames or name in SLOW:
+        if "run_py" in item.fixturenames:
             item.add_marker(pytest.mark.slow)
 
 

@@ -137,3 +137,16 @@ def unused_port_url():
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}/"
+
+
+def off_the_symmetric_start(params, rng, scale=0.7, dtype=None):
+    """`params` (from sbn.init_params or vib.init_params) each moved by scale * N(0, 1)
+    noise, drawn in the dictionary's order. init_params starts the biases and priors at
+    zero and every unit alike; a gradient check from there would not see every term (a
+    zero bias's derivative can hide a wrong sign). dtype: cast the result (the float32
+    cases of the fused kernels)."""
+    moved = {}
+    for k, v in params.items():
+        w = v + scale * rng.standard_normal(v.shape)
+        moved[k] = w if dtype is None else w.astype(dtype)
+    return moved

@@ -10,6 +10,7 @@ from imb_ref.experiments.attack.cw import CWConfig, cw_l2, margin_loss
 from imb_ref.experiments.attack.report import attack_goal, evaluate_model
 from imb_ref.experiments.attack.target import ModelTarget
 from imb_ref.models.registry import Model
+from fixtures import off_the_symmetric_start
 
 
 class LinearTarget:
@@ -38,6 +39,7 @@ def exact_minimum(W, b, x, t, kappa=0.0):
     return float(np.sqrt(res.fun))
 
 
+@pytest.mark.slow
 def test_linear_model_distortion_within_two_percent_of_the_exact_minimum():
     rng = np.random.default_rng(0)
     d, C, B = 20, 4, 6
@@ -80,9 +82,7 @@ def test_input_gradient_matches_differences(name, mode):
     the Raiko surrogate's brackets frozen, via a near-zero step that flips no unit)."""
     rng = np.random.default_rng(3)
     model = Model(name, (6, 5, 4, 3), M=2, gammas=(1, 1, 1), betas=(0, 0), vib_k=3)
-    params = model.init(rng, np.float64)
-    for k in params:
-        params[k] = params[k] + 0.3 * rng.normal(size=params[k].shape)
+    params = off_the_symmetric_start(model.init(rng, np.float64), rng, 0.3)
     target = ModelTarget(model, params, mode)
     x = rng.random((3, 6))
     seed_rng = lambda: np.random.default_rng(4)
@@ -133,6 +133,7 @@ def sfnn_model():
     return small_mnist_model("sfnn")
 
 
+@pytest.mark.slow
 def test_det_box_verification_and_kappa(det_model):
     model, params, data = det_model
     x = data.test.x[:8].astype(np.float64)
@@ -151,6 +152,7 @@ def test_det_box_verification_and_kappa(det_model):
     assert dist[2.0] > dist[0.0]                              # more margin, more distortion
 
 
+@pytest.mark.slow
 def test_stochastic_successes_are_verified_and_the_single_sample_gap_is_reported(sfnn_model):
     model, params, data = sfnn_model
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
@@ -208,6 +210,7 @@ def test_attack_command_writes_json_and_png(tmp_path, run_py):
     assert bad.returncode == 2 and "required: RUN" in bad.stderr
 
 
+@pytest.mark.slow
 def test_majority_decision_is_reported_beside_the_verified_rate(sfnn_model):
     """The majority decision (no margin) accepts every adversarial the 2-standard-error
     rule accepts and more, so on the same attack its success rate is at least the

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 
+@pytest.mark.slow
 def test_bench_writes_records(tmp_path):
     impls = "numpy"
     try:
@@ -42,6 +43,7 @@ def test_bench_writes_records(tmp_path):
             assert records[0]["ratio_vs_torch"] is None
 
 
+@pytest.mark.slow
 def test_bench_refuses_an_implementation_it_cannot_run():
     """cupy-fused without a GPU: one argparse line, exit 2, not a traceback."""
     from conftest import CUPY

@@ -116,6 +116,7 @@ def test_a_recompressed_copy_of_fashion_mnist_in_the_cache_is_accepted(tmp_path,
         load_dataset("fashion-mnist", str(tmp_path / "cache"), val_size=5)
 
 
+@pytest.mark.slow
 def test_debians_fashion_mnist_copied_into_the_cache(tmp_path, monkeypatch):
     """The real package's files (where installed) pass the cache's check as they are."""
     system = mnist.system_fashion_dir()

@@ -21,6 +21,7 @@ from cuda_emu import EmuKernels, compiler
 from imb_ref.gpu import fused, launch, philox
 from imb_ref.backend import to_numpy
 from imb_ref.models import sbn
+from fixtures import off_the_symmetric_start
 
 pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler")
 
@@ -42,9 +43,7 @@ def backend(request, monkeypatch):
 
 
 def case(rng, sizes, B, dtype=np.float64, scale=0.7):
-    params = sbn.init_params(sizes, rng, dtype)
-    for k in params:                       # off the symmetric start, as in test_objective
-        params[k] = (params[k] + scale * rng.standard_normal(params[k].shape)).astype(dtype)
+    params = off_the_symmetric_start(sbn.init_params(sizes, rng, dtype), rng, scale, dtype)
     x = rng.random((B, sizes[0])).astype(dtype)
     y = rng.integers(0, sizes[-1], size=B)
     return params, x, y
@@ -200,6 +199,7 @@ def test_unit_kernels_in_the_tails():
     assert np.isfinite(kl).all() and np.isfinite(da).all()
 
 
+@pytest.mark.slow
 def test_fused_equals_reference_at_the_paper_shape(monkeypatch):
     """At the benchmark's shape (batch 100, M = 32, 784-512-512-10: 52 million leaf
     units), float64, on the GPU or under the stand-in: dW_L adds 102,400 leaves in another
@@ -465,6 +465,7 @@ def test_fused_optimizers_equal_the_reference_bit_for_bit(name, hyper, dtype):
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed here")
 @pytest.mark.parametrize("real", ["float", "double"])
 @pytest.mark.parametrize("source", launch.SOURCES)
+@pytest.mark.slow
 def test_kernels_compile_for_hopper_without_local_memory(source, real, tmp_path):
     """nvcc builds each .cu for sm_90 (the H100) with no warning, and every kernel keeps
     its per-leaf accumulators in registers: no stack frame, no spills."""

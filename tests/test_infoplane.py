@@ -271,6 +271,7 @@ def test_runs_report_exact_and_sampled_test_errors():
     assert 0 <= res["exact_test_error"] <= 1 and 0 <= res["test_error"] <= 1
 
 
+@pytest.mark.slow
 def test_exact_estimator_trains_on_the_exact_objective():
     """--estimator exact: one training step's gradient is exact_objective's on the
     batch (weights 1/B), and training on it lowers the exact loss."""
@@ -333,6 +334,7 @@ def test_figure_has_a_title_and_shared_axes():
     plt.close(fig)
 
 
+@pytest.mark.slow
 def test_an_interrupted_pair_continues_from_its_checkpoint(tmp_path, monkeypatch):
     """A pair stopped mid-run (here by Ctrl-C after epoch 7 of 12; checkpoints every 5
     epochs and at the measurements 0-6, 8, 10, 12) continues after its last checkpoint,

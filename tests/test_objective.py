@@ -14,13 +14,12 @@ from gradcheck import directional_check
 from imb_ref.backend import to_numpy
 from imb_ref.models import sbn, vib
 from imb_ref.nn.functions import sigmoid
+from fixtures import off_the_symmetric_start
 
 
 def random_case(rng, L, M, B=3, d=5, C=3, scale=0.7):
     sizes = (d,) + tuple(int(n) for n in rng.integers(2, 5, size=L)) + (C,)
-    params = sbn.init_params(sizes, rng)
-    for k in params:                      # move off the symmetric start
-        params[k] = params[k] + scale * rng.standard_normal(params[k].shape)
+    params = off_the_symmetric_start(sbn.init_params(sizes, rng), rng, scale)
     x = rng.random((B, d))
     y = rng.integers(0, C, size=B)
     u = sbn.sample_uniforms(rng, B, M, sizes[1:-1], np.float64)
@@ -116,9 +115,7 @@ def test_det_gradient_is_exact():
 def test_vib_gradient_with_fixed_noise():
     rng = np.random.default_rng(4)
     sizes = (6, 5, 4, 3)
-    params = vib.init_params(sizes, rng, K=3)
-    for k in params:
-        params[k] = params[k] + 0.3 * rng.standard_normal(params[k].shape)
+    params = off_the_symmetric_start(vib.init_params(sizes, rng, K=3), rng, 0.3)
     x, y = rng.random((4, 6)), rng.integers(0, 3, 4)
     eps = rng.standard_normal((4, 2, 3))
     out = vib.vib_objective(params, x, y, eps, 0.3)
@@ -131,9 +128,7 @@ def test_reinforce_is_unbiased_on_a_tiny_network():
     the expected loss (computed by enumerating all 2**n states), within 4 standard errors."""
     rng = np.random.default_rng(5)
     sizes = (2, 2, 2)                      # one hidden layer of two units, two classes
-    params = sbn.init_params(sizes, rng)
-    for k in params:
-        params[k] = params[k] + 0.5 * rng.standard_normal(params[k].shape)
+    params = off_the_symmetric_start(sbn.init_params(sizes, rng), rng, 0.5)
     x, y = rng.random((2, 2)), np.array([0, 1])
     gammas, betas = (0.0, 1.0), (0.3,)     # VCR_1 (a mean of per-sample terms) + KL_1
 

@@ -31,6 +31,7 @@ def test_real_mnist_test_set():
 
 @pytest.mark.skipif(not os.path.isdir(SYSTEM_FASHION_DIR),
                     reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.slow
 def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     d = load_dataset("fashion-mnist", str(tmp_path), val_size=0)
     assert d.train.x.shape == (60000, 784) and d.test.x.shape == (10000, 784)

@@ -73,6 +73,7 @@ def test_invariants_count_the_icosahedron():
     assert [float(v[0]) for v in s12.invariants(one_face)] == [3, 3, 0, 1]
 
 
+@pytest.mark.slow
 def test_statistics_near_the_original():
     """The statistics that issue 13 asks of a faithful task: 2000-2200 positives,
     logistic regression 10-18% test error, I(popcount;Y) >= 0.45 bit, a deterministic
@@ -113,6 +114,7 @@ def test_choose_rule_returns_the_built_in_rule():
     assert all(err >= stats.MAX_DET_NET_ERROR for _, err in rejected)
 
 
+@pytest.mark.slow
 def test_ranking_puts_near_rules_first():
     ranked = stats.ranked_rules()
     dists = [d for d, _, _ in ranked]
@@ -122,6 +124,7 @@ def test_ranking_puts_near_rules_first():
         assert 2000 <= st["positives"] <= 2200 and st["I_count_Y"] >= 0.45
 
 
+@pytest.mark.slow
 def test_stats_command(capsys, tmp_path):
     from scipy.io import savemat
     x, y = s12.make_task()

@@ -16,6 +16,7 @@ def l1_minimum():
     return minimize(PXY, 3, BETA, starts=12)
 
 
+@pytest.mark.slow
 def test_minimisers_conflict_for_a_noisy_channel(l1_minimum):
     enc1, best1 = l1_minimum
     enc2, best2 = minimize(PXY, 3, BETA, NOISY, starts=12)
@@ -25,6 +26,7 @@ def test_minimisers_conflict_for_a_noisy_channel(l1_minimum):
     assert lagrangian(enc1, PXY, BETA, NOISY) - best2 > 0.1
 
 
+@pytest.mark.slow
 def test_minimisers_coincide_when_z2_is_sufficient(l1_minimum):
     """A permutation channel: Z2 determines Z1, so L2 = L1 for every encoder and one
     encoder minimises both (the theorem's condition (a))."""

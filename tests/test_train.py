@@ -113,6 +113,7 @@ def mnist_subset():
 
 
 @pytest.mark.parametrize("name", ["det", "vib", "sfnn", "greedyimb", "jointimb"])
+@pytest.mark.slow
 def test_each_model_learns_real_digits(tmp_path, name):
     """2,000 real MNIST digits, 3 epochs: validation error far below chance (90%)."""
     data = mnist_subset()
