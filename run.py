@@ -598,8 +598,24 @@ RUN = {"train": train_command, "infoplane": infoplane_command, "table1": table1_
        "attack": attack_command, "golden": golden_command, "bench": bench_command}
 
 
+def why(argv, command):
+    """The first line of output: the command that runs, and why it is that one."""
+    if not argv:
+        reason = ("no command given: the embedded demo, a short information-plane run; "
+                  "python run.py --help lists the commands")
+    elif argv[0] != command:
+        reason = ("flags without a command run `train`, the default; python run.py alone "
+                  "runs the information-plane demo")
+    else:
+        reason = "named on the command line"
+    return f"command: {command} ({reason})"
+
+
 def run(argv=None):
-    command, explicit = parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command, explicit = parse(argv)
+    if command != "bench" and not explicit.get("plan"):   # --plan's output is commands
+        print(why(argv, command), flush=True)
     return RUN[command](explicit)
 
 
@@ -615,6 +631,11 @@ def main(argv=None):
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`python run.py | head`): no traceback, and nothing more
+        # written to the closed pipe (Python would complain once more at exit).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141                             # 128 + SIGPIPE, as a shell reports it
     except KeyboardInterrupt:
         folder = RUN_FOLDER[-1] if RUN_FOLDER else None
         if folder and os.path.exists(os.path.join(folder, checkpoint.FILENAME)):

@@ -239,3 +239,23 @@ def test_majority_decision_is_reported_beside_the_verified_rate(sfnn_model):
     assert t["majority_decision"]["robustness"] <= t["robustness"] + 0.1
     assert "naive" in u["single_sample_metric"]["what"]
     assert "paper's" not in u["single_sample_metric"]["what"]
+
+
+def test_each_printed_figure_says_what_it_is_counted_over():
+    """4 of 10 images correct: success rates over the 4, robust accuracies over all 10."""
+    from imb_ref.experiments.attack.command import describe
+    r = {"n_images": 10, "n_correct": 4, "clean_accuracy": 0.4,
+         "untargeted": {"success_rate": 0.75, "mean_l2": 1.2, "robust_accuracy": 0.1,
+                        "majority_decision": {"success_rate": 0.5, "robust_accuracy": 0.2}},
+         "targeted": {"best_case": {"success_rate": 1.0}, "average_case": {"success_rate": 0.5},
+                      "worst_case": {"success_rate": 0.25}, "robustness": 0.5}}
+    lines = describe({"results": r}).splitlines()
+    assert lines[0] == "clean accuracy 40.0% (4 of 10)"
+    assert lines[1] == ("untargeted: verified success 75.0% (3 of 4) over the 4 correctly "
+                        "classified images, mean L2 1.200; robust accuracy 10.0% (1 of 10) "
+                        "over all 10 images")
+    assert "success 50.0% (2 of 4) over the 4 correctly classified images; robust accuracy " \
+           "20.0% (2 of 10) over all 10 images" in lines[2]
+    assert lines[3].startswith("targeted, over the 4 correctly classified images, each "
+                               "toward every other label: success best/average/worst "
+                               "100.0%/50.0%/25.0%; robustness 50.0% (1 - average success)")

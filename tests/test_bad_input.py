@@ -217,3 +217,18 @@ def test_ctrl_c_before_any_pair_has_a_checkpoint_keeps_nothing_and_says_so(tmp_p
     assert err == ("interrupted before any (model, seed) pair wrote a checkpoint: nothing "
                    "was kept; run the same command to start again\n")
     assert not out.exists()
+
+
+def test_a_reader_that_goes_away_is_no_traceback(tmp_path, run_py):
+    """`python run.py ... | head -1`: the pipe closes under the run's later prints."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, run_py, "train", "--epochs", "3",
+                             "--output-dir", str(tmp_path / "r")] + TINY,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert first.startswith(b"command: train (named on the command line)")
+    assert "Traceback" not in err and proc.returncode in (0, 141), err

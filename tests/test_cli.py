@@ -408,3 +408,19 @@ def test_a_run_folder_trained_by_another_process_is_refused(tmp_path, run_py):
         assert os.listdir(new) == [".lock"]
     assert not folder_busy(str(out))
     assert run(run_py, "train", "--resume", str(out), "--epochs", "2", "--quiet").returncode == 0
+
+
+@pytest.mark.parametrize("argv, first", [
+    ([], "command: infoplane (no command given: the embedded demo"),
+    (["--epochs", "1"], "command: train (flags without a command run `train`, the default; "
+                        "python run.py alone runs the information-plane demo)"),
+    (["train", "--epochs", "1"], "command: train (named on the command line)"),
+])
+def test_the_first_line_names_the_command_and_why(argv, first, monkeypatch, capsys):
+    """`python run.py` runs the demo and `python run.py --epochs 2` runs train: the first
+    line says which, so a user who adds a flag to the demo sees the job change."""
+    import run as run_module
+    monkeypatch.setitem(run_module.RUN, "train", lambda explicit: 0)
+    monkeypatch.setitem(run_module.RUN, "infoplane", lambda explicit: 0)
+    assert run_module.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith(first)

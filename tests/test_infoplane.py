@@ -331,7 +331,27 @@ def test_figure_has_a_title_and_shared_axes():
     assert fig._suptitle.get_text() == "10 epochs, 1 seed, M = 4"
     assert a.get_xlim() == b.get_xlim() and a.get_ylim() == b.get_ylim()
     assert a.get_xlim()[1] >= 3.0                   # sfnn's layer 2 reaches I_X = 3
+    # Epoch 0 is drawn hollow, apart from the epochs on the colour scale (it took epoch
+    # 1's colour before): per layer one coloured collection without it, one hollow with it.
+    coloured = [c for c in a.collections if c.get_array() is not None]
+    hollow = [c for c in a.collections if c.get_array() is None]
+    assert [len(c.get_offsets()) for c in coloured] == [1, 1]        # epoch 10 alone
+    assert [tuple(c.get_offsets()[0]) for c in hollow] == [(0.5, 0.0), (1.0, 0.0)]
+    assert all(len(c.get_facecolors()) == 0 or c.get_facecolors()[0][3] == 0 for c in hollow)
     plt.close(fig)
+
+
+def test_the_figure_title_says_information_plane_the_task_and_the_seeds():
+    from dataclasses import replace
+
+    from imb_ref.training.config import resolve
+    cfg = replace(resolve({"dataset": "synthetic12"}), epochs=300)
+    assert infoplane.figure_title(cfg, 1) == ("Information plane, 12-bit task (icosahedral "
+                                              "rule): 300 epochs, 1 seed, exact objective, "
+                                              "adam lr 0.01, batch 64")
+    cfg = replace(cfg, data_file="/data/var_u.mat")
+    assert "12-bit task (var_u.mat): 300 epochs, mean of 5 seeds" in \
+        infoplane.figure_title(cfg, 5)
 
 
 @pytest.mark.slow

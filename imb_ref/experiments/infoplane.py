@@ -268,9 +268,18 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     with atomic_write(os.path.join(out_dir, "summary.md")) as fh:
         fh.write(summary_markdown(summary, cfg, seeds))
     plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs,
-         title=f"{cfg.epochs:,} epochs, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
-               f"(mean), {training_label(cfg)}")
+         title=figure_title(cfg, len(seeds)))
     return summary
+
+
+def figure_title(cfg, n_seeds):
+    """'Information plane, 12-bit task (icosahedral rule): 300 epochs, 1 seed, exact
+    objective, adam lr 0.01, batch 64'."""
+    task = (f"12-bit task ({os.path.basename(cfg.data_file)})" if cfg.data_file
+            else "12-bit task (icosahedral rule)")
+    seeds = "1 seed" if n_seeds == 1 else f"mean of {n_seeds} seeds"
+    return (f"Information plane, {task}: {cfg.epochs:,} epochs, {seeds}, "
+            f"{training_label(cfg)}")
 
 
 def _seed_mean(results, key, name, seeds):

@@ -131,18 +131,30 @@ def figure(table, models, epochs, title=None):
     for ax, name in zip(axes[0], models):
         for l in layers:
             curve = table[(name, l)]
-            ep = np.array([max(e, 1) for e in curve])
+            ep = np.array(list(curve))
             pts = np.array(list(curve.values()))
+            marker = markers[(l - 1) % len(markers)]
             ax.plot(pts[:, 0], pts[:, 1], color="0.8", lw=0.8, zorder=1)
-            sc = ax.scatter(pts[:, 0], pts[:, 1], c=ep, cmap="viridis", norm=norm,
-                            marker=markers[(l - 1) % len(markers)], s=22, zorder=2,
-                            label=f"Z_{l}", edgecolors="none")
+            trained = ep >= 1          # the colour scale is logarithmic: epochs 1 and on
+            sc = ax.scatter(pts[trained, 0], pts[trained, 1], c=ep[trained], cmap="viridis",
+                            norm=norm, marker=marker, s=22, zorder=2, label=f"Z_{l}",
+                            edgecolors="none")
+            # Epoch 0, the initialisation, has no place on a log scale: drawn hollow,
+            # so it is not mistaken for epoch 1.
+            ax.scatter(pts[~trained, 0], pts[~trained, 1], marker=marker, s=26, zorder=3,
+                       facecolors="none", edgecolors="black", linewidths=0.8,
+                       label="epoch 0 (start)" if l == layers[-1] else None)
         ax.set_title(KINDS[name].label + (" (MLE)" if name == BASELINE else ""))
         ax.set_xlabel("I(Z_l; X)  [bits]")
         ax.grid(alpha=0.3)
         leg = ax.legend(loc="lower right", fontsize=8)
-        for h in leg.legend_handles:
-            h.set_color("0.3")
+        for h, text in zip(leg.legend_handles, leg.get_texts()):
+            if text.get_text().startswith("epoch 0"):
+                h.set_facecolor("none")
+                h.set_edgecolor("black")
+            else:                      # a layer's marker, in grey: colour is the epoch
+                h.set_array(None)
+                h.set_color("0.3")
     axes[0][0].set_ylabel("I(Z_l; Y)  [bits]")
     fig.colorbar(sc, ax=axes[0].tolist(), label="epoch")
     return fig

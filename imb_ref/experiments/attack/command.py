@@ -103,33 +103,44 @@ def num(v):
 
 
 def describe(result):
+    """The attack's figures, each with what it is counted over: success rates and the
+    targeted robustness over the images the model classifies correctly (an image
+    already misclassified needs no attack), robust accuracies over all images."""
     r = result["results"]
-    lines = [f"clean accuracy {pct(r['clean_accuracy'])} ({r['n_correct']} of "
-             f"{r['n_images']} images; attack figures are over these)"]
+    n, k = r["n_images"], r["n_correct"]
+    over_k = f"over the {k} correctly classified image{'s' if k != 1 else ''}"
+    over_n = f"over all {n} image{'s' if n != 1 else ''}"
+
+    def of(rate, total):
+        return pct(rate) if rate is None else f"{pct(rate)} ({round(rate * total)} of {total})"
+
+    lines = [f"clean accuracy {of(r['clean_accuracy'], n)}"]
     if "untargeted" in r:
         u = r["untargeted"]
-        lines.append(f"untargeted: verified success {pct(u['success_rate'])}, robust "
-                     f"accuracy {pct(u['robust_accuracy'])}, mean L2 {num(u['mean_l2'])}")
+        lines.append(f"untargeted: verified success {of(u['success_rate'], k)} {over_k}, "
+                     f"mean L2 {num(u['mean_l2'])}; robust accuracy "
+                     f"{of(u['robust_accuracy'], n)} {over_n}")
         if "majority_decision" in u:
             m = u["majority_decision"]
-            lines.append(f"  majority decision (no margin): success {pct(m['success_rate'])}, "
-                         f"robust accuracy {pct(m['robust_accuracy'])}")
+            lines.append(f"  majority decision (no margin): success "
+                         f"{of(m['success_rate'], k)} {over_k}; robust accuracy "
+                         f"{of(m['robust_accuracy'], n)} {over_n}")
         if "single_sample_metric" in u:
             s = u["single_sample_metric"]
             lines.append(f"  single-draw, naive evaluation: success "
-                         f"{pct(s['success_rate'])}, robust accuracy "
-                         f"{pct(s['robust_accuracy'])}")
+                         f"{of(s['success_rate'], k)} {over_k}; robust accuracy "
+                         f"{of(s['robust_accuracy'], n)} {over_n}")
     if "targeted" in r:
         t = r["targeted"]
-        lines.append(f"targeted: success best/average/worst "
-                     f"{pct(t['best_case']['success_rate'])}/"
+        lines.append(f"targeted, {over_k}, each toward every other label: success "
+                     f"best/average/worst {pct(t['best_case']['success_rate'])}/"
                      f"{pct(t['average_case']['success_rate'])}/"
-                     f"{pct(t['worst_case']['success_rate'])}, robustness "
-                     f"{pct(t['robustness'])}")
+                     f"{pct(t['worst_case']['success_rate'])}; robustness "
+                     f"{pct(t['robustness'])} (1 - average success)")
         if "majority_decision" in t:
             lines.append(f"  majority decision (no margin): robustness "
-                         f"{pct(t['majority_decision']['robustness'])}")
+                         f"{pct(t['majority_decision']['robustness'])} {over_k}")
         if "single_sample_metric" in t:
             lines.append(f"  single-draw, naive evaluation: robustness "
-                         f"{pct(t['single_sample_metric']['robustness'])}")
+                         f"{pct(t['single_sample_metric']['robustness'])} {over_k}")
     return "\n".join(lines)
