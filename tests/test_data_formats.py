@@ -293,3 +293,20 @@ def test_cifar_archive_checksum_mismatch(tmp_path):
     write_cifar_tarball(folder / cifar10.PYTHON.archive)
     with pytest.raises(UserError, match="checksum mismatch in cifar-10-python.tar.gz .*delete it"):
         load_dataset("cifar10", str(tmp_path))
+
+
+def test_train_on_cifar10_reports_accuracy_as_the_paper_does(tmp_path, monkeypatch, capsys):
+    """`python run.py --dataset cifar10 ...` (the card's command, train) on a tiny copy
+    of the binary version: the result is the test accuracy, the error beside it."""
+    import run as run_module
+    _official(monkeypatch, cifar10.BINARY)
+    write_cifar_folder(tmp_path / "cifar10", cifar10.BINARY, names=(
+        "data_batch_1.bin", "test_batch.bin"))
+    assert run_module.main(["--dataset", "cifar10", "--data-dir", str(tmp_path),
+                            "--cifar-train-batches", "1", "--val-size", "0", "--hidden", "3",
+                            "--samples", "2", "--epochs", "1", "--test-runs", "1", "--quiet",
+                            "--output-dir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "cifar10: 4 train / 0 val / 4 test, 3072 features" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("test accuracy ") and "(error " in last and "mean-field accuracy" in last
