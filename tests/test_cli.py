@@ -31,7 +31,8 @@ def test_trains_and_writes_metrics_and_summary(tmp_path, run_py):
     res = run(run_py, *QUICK, "--output-dir", str(out))
     assert res.returncode == 0, res.stderr
     head = res.stdout.splitlines()[:4]
-    assert head[0].split() == ["backend:", "numpy", "(cpu)"]
+    assert head[0].startswith("command: train")
+    assert head[1].split() == ["backend:", "numpy", "(cpu)"]
     assert "synthetic12: 3277 train / 0 val / 819 test" in res.stdout
     lines = [json.loads(l) for l in open(out / "metrics.jsonl")]
     assert [l["epoch"] for l in lines] == [1, 2]
