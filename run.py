@@ -24,6 +24,7 @@ import sys
 import numpy as np
 
 from imb_ref import backend, golden
+from imb_ref.streams import init_rng
 from imb_ref.training import checkpoint
 from imb_ref.training.config import Config, parse_sizes, per_layer, resolve, split_list
 from imb_ref.data import DATASETS, load_dataset
@@ -432,7 +433,7 @@ def export_golden(cfg, data, path):
         raise UserError(f"golden: a case of {B} examples at M={model.M} needs about "
                         f"{need / 1024 ** 3:.3g} GB (at most {cfg.max_memory} GB); lower "
                         f"--batch-size or --samples")
-    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed))
+    rng = init_rng(cfg.seed)
     params = sbn.init_params(model.sizes, rng, np.float64)
     # Small random biases and prior logits so that every gradient is exercised.
     for k in params:

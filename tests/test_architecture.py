@@ -124,3 +124,29 @@ def test_test_doubles_never_reach_the_package():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not [n for n in names if n in doubles or n.startswith("tests")], \
                 (path, names)
+
+
+def test_random_streams_are_named_in_one_place_and_never_renumbered():
+    """Every make_rng call names its stream from imb_ref.streams.Stream (no bare number
+    scattered over the files), and the numbers are those every earlier result was drawn
+    with: a renumbering would change every later run's draws."""
+    from imb_ref.streams import Stream
+    assert {s.name: int(s) for s in Stream} == {
+        "SHUFFLE": 0, "TRAIN_NOISE": 1, "TEST_PASSES": 2, "EPOCH_ERRORS": 3,
+        "INFOPLANE_TEST": 7, "ATTACK_CLEAN": 10, "ATTACK_VERIFY": 11, "ATTACK_NAIVE": 12,
+        "ATTACK_SEARCH": 13, "ATTACK_FOOLING": 14, "ATTACK_RECHECK": 15}
+    bare = []
+    for name, path in list(modules().items()) + [("run", os.path.join(ROOT, "run.py"))]:
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "make_rng" \
+                    and len(node.args) >= 3:
+                stream = node.args[2]
+                if not (isinstance(stream, ast.Attribute) and
+                        getattr(stream.value, "id", None) == "Stream"):
+                    bare.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == \
+                    "SeedSequence" and name != "imb_ref.streams" and \
+                    not any(k.arg == "spawn_key" for k in node.keywords) and \
+                    name != "imb_ref.backend":
+                bare.append(f"{name}:{node.lineno} (SeedSequence(seed): use streams.init_rng)")
+    assert not bare, bare

@@ -45,6 +45,7 @@ from ..training.evaluate import chunk_size, error_rate
 from ..exact import information_plane, predictive_distribution
 from ..files import atomic_write, write_json
 from ..info import mutual_information
+from ..streams import Stream, init_rng
 from ..gpu.launch import optimizer_kernels
 from ..optim import make_optimizer
 from ..training.loop import progress_bar, run_epochs
@@ -157,7 +158,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
 
     if saved is None:
         params = {k: xp.asarray(v) for k, v in
-                  model.init(np.random.default_rng(np.random.SeedSequence(seed)), dtype).items()}
+                  model.init(init_rng(seed), dtype).items()}
         first, last_loss = 1, None
         measure(0)
     else:
@@ -188,7 +189,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     bar.close()
     last_loss = state["loss"]
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
-    rng = make_rng(xp, seed, 7)
+    rng = make_rng(xp, seed, Stream.INFOPLANE_TEST)
     err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,
                      chunk_size(model, dtype.itemsize, cfg.max_memory, 4096, training=False))
     return {"final_loss": last_loss, "test_error": err,

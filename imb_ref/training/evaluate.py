@@ -12,6 +12,7 @@ import numpy as np
 
 from ..backend import make_rng, to_numpy
 from ..errors import UserError
+from ..streams import Stream
 
 GB = 1024 ** 3
 
@@ -85,7 +86,7 @@ def evaluate(model, params, x, y, xp, seed, stream, runs, max_memory_gb):
     chunk = chunk_size(model, x.dtype.itemsize, max_memory_gb, 1000, training=False)
     errors = []
     for run in range(runs):
-        rng = make_rng(xp, seed, 2, *stream, run)
+        rng = make_rng(xp, seed, Stream.TEST_PASSES, *stream, run)
         errors.append(error_rate(lambda xb: model.predict_proba(params, xb, rng), x, y, chunk))
     meanfield = error_rate(lambda xb: model.predict_meanfield(params, xb), x, y, 1000)
     errors = np.array(errors)

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .. import backend
+from ..streams import init_rng
 from . import checkpoint
 from .config import parse_sizes, per_layer
 from .metrics import read_metrics
@@ -51,7 +52,7 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
         write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
         if cfg.epochs == 0 and resume is None:
             params = {k: xp.asarray(v) for k, v in model.init(
-                np.random.default_rng(np.random.SeedSequence(cfg.seed)),
+                init_rng(cfg.seed),
                 np.dtype(cfg.dtype)).items()}
             meta = {"epoch": 0}
         else:

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import checkpoint
 from ..backend import make_rng, to_numpy
+from ..streams import Stream, init_rng
 from ..errors import UserError
 from .metrics import read_metrics
 from ..files import atomic_write
@@ -98,7 +99,7 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
 
     if resume is None:
         params = {k: xp.asarray(v) for k, v in
-                  model.init(np.random.default_rng(np.random.SeedSequence(cfg.seed)), dtype).items()}
+                  model.init(init_rng(cfg.seed), dtype).items()}
         best = {k: v.copy() for k, v in params.items()}
         meta = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0}
     else:
@@ -127,7 +128,7 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
         record = {"epoch": epoch, "train_loss": train_loss}
         if model.stages > 1:
             record["stage"] = stage
-        rng = make_rng(xp, cfg.seed, 3, epoch)
+        rng = make_rng(xp, cfg.seed, Stream.EPOCH_ERRORS, epoch)
         if len(data.val):
             record["val_error"] = error_rate(lambda xb: model.predict_proba(params, xb, rng),
                                              x_val, y_val, eval_chunk)
@@ -198,9 +199,9 @@ def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, froz
     n = int(y.shape[0])
     steps = math.ceil(n / batch)
     perm = xp.asarray(np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(0, epoch))).permutation(n)
+        np.random.SeedSequence(seed, spawn_key=(Stream.SHUFFLE, epoch))).permutation(n)
         if shuffle else np.arange(n))
-    noise = make_rng(xp, seed, 1, epoch)
+    noise = make_rng(xp, seed, Stream.TRAIN_NOISE, epoch)
     losses = []
     with progress_bar(steps, desc, quiet) as bar:
         for step in range(steps):

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...backend import array_module, make_rng, to_numpy
 from ...files import save_figure
+from ...streams import Stream
 from .cw import CWConfig, cw_l2, succeeded
 from .target import ModelTarget
 
@@ -44,7 +45,7 @@ def attack_goal(model, params, x, labels, cfg, targeted, seed, eval_samples, xp,
     labels_h = to_numpy(labels)
     if naive:
         target = ModelTarget(model, params, "sample")
-        rng = make_rng(xp, seed, 12, int(targeted))
+        rng = make_rng(xp, seed, Stream.ATTACK_NAIVE, int(targeted))
 
         def own_check(x_adv, idx):          # one fresh draw, the attack's own judgement
             return succeeded(target.draws(x_adv, rng, 1)[0], xp.asarray(labels_h[idx]),
@@ -57,13 +58,14 @@ def attack_goal(model, params, x, labels, cfg, targeted, seed, eval_samples, xp,
 
     def decision_check(x_adv, idx):         # the real decision rule, fresh draws
         counter[0] += 1
-        probs = judge.draw_probs(x_adv, make_rng(xp, seed, 11, counter[0]), eval_samples)
+        probs = judge.draw_probs(x_adv, make_rng(xp, seed, Stream.ATTACK_VERIFY, counter[0]),
+                                 eval_samples)
         return confident_goal(probs, xp.asarray(labels_h[idx]), targeted, margin)
 
     best = None
     for i, mode in enumerate(["sample", "meanfield"] if model.kind.stochastic else ["meanfield"]):
         res = cw_l2(ModelTarget(model, params, mode), x, labels, targeted, cfg,
-                    make_rng(xp, seed, 13, i, int(targeted)), decision_check, progress)
+                    make_rng(xp, seed, Stream.ATTACK_SEARCH, i, int(targeted)), decision_check, progress)
         if best is None:
             best = res
             continue
@@ -114,8 +116,8 @@ def confident_goal(probs, labels, targeted, z=2.0):
 def fooling_probability(model, params, adv, goals, targeted, seed, samples, xp, dtype):
     """Per example: the fraction of single fresh draws whose own prediction meets the goal."""
     judge = ModelTarget(model, params, "sample")
-    preds = to_numpy(judge.single_draws(xp.asarray(adv, dtype=dtype), make_rng(xp, seed, 14),
-                                        samples))                                  # (B, S)
+    preds = to_numpy(judge.single_draws(xp.asarray(adv, dtype=dtype),
+                                        make_rng(xp, seed, Stream.ATTACK_FOOLING), samples))                                  # (B, S)
     hit = preds == goals[:, None] if targeted else preds != goals[:, None]
     return hit.mean(axis=1)
 
@@ -138,7 +140,7 @@ def attack_images(model, params, x, y, cfg, mode, seed, eval_samples, xp, progre
     dtype = x.dtype
     y_h = to_numpy(y)
     clean = to_numpy(ModelTarget(model, params, "sample").decide(
-        x, make_rng(xp, seed, 10), eval_samples).argmax(axis=1))
+        x, make_rng(xp, seed, Stream.ATTACK_CLEAN), eval_samples).argmax(axis=1))
     raw = {"correct": clean == y_h, "rejected_on_recheck": 0}
     stochastic = model.kind.stochastic
     if mode in ("untargeted", "both"):
@@ -259,7 +261,8 @@ def _verify_again(model, params, res, goals, targeted, seed, samples, xp):
     if ok.any():
         judge = ModelTarget(model, params, "sample")
         adv = xp.asarray(res["adv"][ok])
-        pred = to_numpy(judge.decide(adv, make_rng(xp, seed, 15), samples).argmax(1))
+        pred = to_numpy(judge.decide(adv, make_rng(xp, seed, Stream.ATTACK_RECHECK),
+                                     samples).argmax(1))
         ok[ok] = pred == goals[ok] if targeted else pred != goals[ok]
     return ok
 
