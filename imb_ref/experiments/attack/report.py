@@ -65,7 +65,8 @@ def attack_goal(model, params, x, labels, cfg, targeted, seed, eval_samples, xp,
     best = None
     for i, mode in enumerate(["sample", "meanfield"] if model.kind.stochastic else ["meanfield"]):
         res = cw_l2(ModelTarget(model, params, mode), x, labels, targeted, cfg,
-                    make_rng(xp, seed, Stream.ATTACK_SEARCH, i, int(targeted)), decision_check, progress)
+                    make_rng(xp, seed, Stream.ATTACK_SEARCH, i, int(targeted)), decision_check,
+                    progress)
         if best is None:
             best = res
             continue
@@ -117,7 +118,8 @@ def fooling_probability(model, params, adv, goals, targeted, seed, samples, xp, 
     """Per example: the fraction of single fresh draws whose own prediction meets the goal."""
     judge = ModelTarget(model, params, "sample")
     preds = to_numpy(judge.single_draws(xp.asarray(adv, dtype=dtype),
-                                        make_rng(xp, seed, Stream.ATTACK_FOOLING), samples))                                  # (B, S)
+                                        make_rng(xp, seed, Stream.ATTACK_FOOLING),
+                                        samples))                         # (B, S)
     hit = preds == goals[:, None] if targeted else preds != goals[:, None]
     return hit.mean(axis=1)
 
