@@ -71,7 +71,8 @@ def jointimb_step(params, x, y, uniforms, M, gammas, betas, lr):
     # parent particle of layer l (imb_ref/nn/kl.py).
     kl, kl_caches = [], []
     for l in range(1, L + 1):
-        kl_l, cache = bernoulli_kl_forward(tree[l - 1][0], params[f"rho_{l}"])  # (B,)
+        a_l = tree[l - 1][0]                                        # (B, M**(l-1), n_l)
+        kl_l, cache = bernoulli_kl_forward(a_l, params[f"rho_{l}"])             # (B,)
         kl.append(kl_l)
         kl_caches.append(cache)
     kl = xp.stack(kl, axis=1)                                                   # (B, L)
@@ -85,8 +86,12 @@ def jointimb_step(params, x, y, uniforms, M, gammas, betas, lr):
     dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache)
     dlogits = log_softmax_at_backward(dell, softmax_cache)
     _, grads[f"W_{L}"], grads[f"b_{L}"] = linear_backward(dlogits, out_cache, need_dx=False)
-    # Raiko's estimator: z_l is treated as sigmoid(a_l) on the way back, so the M
-    # children of one parent share dz/da and their gradients are summed first.
+    # The chain rule, plainly: every leaf z_L gets dL/dz_L = dlogits W_L^T, and a
+    # parent's pre-activation a_L gets the sum over its M children of dL/dz_L * dz/da_L,
+    # where Raiko's estimator treats z as sigmoid(a) on the way back: dz/da = p(1 - p).
+    # The saving: dz/da depends on the parent alone, so the children's dlogits are
+    # summed first and W_L^T applied once to the sum, M times fewer rows (the same
+    # numbers up to rounding).
     dz = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)
     for l in range(L, 0, -1):
         a, lin_cache, bern_cache = tree[l - 1]

@@ -228,3 +228,22 @@ def test_chunks_sum_to_the_batch_gradient():
     for k in params:
         chunked = parts[0]["grads"][k] * 4 / 6 + parts[1]["grads"][k] * 2 / 6
         np.testing.assert_allclose(chunked, full["grads"][k], rtol=1e-12, atol=1e-15)
+
+
+def test_the_backward_caches_have_names_and_hidden_backward_returns_its_gradients():
+    """Caches are small named tuples that say what they hold (CS231n's layers.py keeps
+    them positional); hidden_backward returns the hidden layers' gradients instead of
+    filling a dictionary it is handed."""
+    rng = np.random.default_rng(8)
+    params, x, y, u = random_case(rng, L=2, M=3)
+    logits, layers, out_cache = sbn._forward(params, x, u)
+    assert layers[0]._fields == ("a", "linear", "bernoulli")
+    assert layers[1].bernoulli.M == 3 and layers[1].bernoulli.z.shape[2] == 3
+    assert layers[0].linear.W is params["W_0"] and out_cache._fields == ("x", "W")
+    ell, _ = sbn.log_softmax_at_forward(logits, y)
+    _, _, vcr_cache, kl_caches = sbn.objective_terms(params, layers, ell, 3)
+    assert vcr_cache._fields == ("ell", "M", "L") and kl_caches[0]._fields == ("a", "rho", "p")
+    dz_sum = rng.standard_normal(layers[1].a.shape)
+    grads, dx = sbn.hidden_backward(params, layers, kl_caches, np.array([0.1, 0.2]), 3,
+                                    "raiko", dz_sum=dz_sum)
+    assert dx is None and set(grads) == {"W_0", "b_0", "W_1", "b_1", "rho_1", "rho_2"}

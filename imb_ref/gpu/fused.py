@@ -34,6 +34,7 @@ tests run the same source on the CPU through the host C++ compiler (tests/cuda_e
 """
 
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from . import launch
 from ..models.sbn import n_hidden, objective_result
 from .philox import draw_key
 from ..nn.bernoulli import sum_children
-from ..nn.linear import flat_matmul, linear_backward, linear_forward
+from ..nn.linear import LinearCache, flat_matmul, linear_backward, linear_forward
 
 ESTIMATORS = ("raiko", "st")          # pathwise: REINFORCE needs the leaves themselves
 
@@ -185,8 +186,16 @@ def unit_backward(kernels, a, p, rho, dz_sum, beta, estimator, nclass):
     return da, qp.reshape(B * P, n).sum(axis=0) * coef
 
 
+class FusedLayer(NamedTuple):
+    """One hidden layer l as the fused backward needs it (its samples are not kept:
+    the next layer's linear cache holds them, and layer L's are never stored)."""
+    a: Any                  # (B, M**(l-1), n_l) the parents' pre-activations
+    linear: LinearCache     # z_{l-1} and W_{l-1}
+    p: Any                  # (B, M**(l-1), n_l) sigmoid(a)
+
+
 def hidden_forward(kernels, params, x, key, M):
-    """Hidden layers 1..L: per layer (a, linear cache, p) and the per-example KL_l (B,).
+    """Hidden layers 1..L: per layer a FusedLayer and the per-example KL_l (B,).
     Layers below L are sampled and stored; layer L's children are the leaves, which the
     leaf kernels draw themselves."""
     L = n_hidden(params)
@@ -198,7 +207,7 @@ def hidden_forward(kernels, params, x, key, M):
         p, kl = unit_forward(kernels, a, params[f"rho_{l}"], C)   # (B, M**(l-1), n_l), (B,)
         if l < L:
             z = sample_layer(kernels, p, key, M, l, C)          # (B, M**l, n_l), stored
-        layers.append((a, lin_cache, p))
+        layers.append(FusedLayer(a, lin_cache, p))
         kl_cols.append(kl)
     return layers, kl_cols
 
@@ -224,7 +233,7 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
 
     # ---- forward -----------------------------------------------------------------------
     layers, kl_cols = hidden_forward(kernels, params, x, key, M)
-    p = layers[-1][2]                                           # the leaves' parents
+    p = layers[-1].p                                            # the leaves' parents
     logits, lse, ell = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], y,
                                     key, M, L)                  # leaves drawn, not stored
     glse, levels = group_lse(kernels, ell, M, L, C)
@@ -240,10 +249,10 @@ def fused_imb_objective(params, x, y, key, M, gammas, betas, kernels, estimator=
     # the children of a parent share dz/da: sum them before W_L^T (nn/bernoulli.py)
     dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)
     for l in range(L, 0, -1):
-        a, lin_cache, p = layers[l - 1]
-        da, grads[f"rho_{l}"] = unit_backward(kernels, a, p, params[f"rho_{l}"], dz_sum,
-                                              betas[l - 1], estimator, C)
-        dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(da, lin_cache,
+        layer = layers[l - 1]
+        da, grads[f"rho_{l}"] = unit_backward(kernels, layer.a, layer.p, params[f"rho_{l}"],
+                                              dz_sum, betas[l - 1], estimator, C)
+        dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(da, layer.linear,
                                                                         need_dx=l > 1)
         if l > 1:
             dz_sum = sum_children(dz_prev, M)
@@ -255,7 +264,7 @@ def fused_predict_proba(params, x, key, M, kernels):
     the leaves drawn in-kernel (equal to it on philox_uniforms(key, ...))."""
     xp = array_module(x)
     L = n_hidden(params)
-    p = hidden_forward(kernels, params, x, key, M)[0][-1][2]   # (KL computed, unused)
+    p = hidden_forward(kernels, params, x, key, M)[0][-1].p    # (KL computed, unused)
     labels = xp.zeros(x.shape[0], dtype=xp.int32)          # ell is not needed here
     logits, lse, _ = leaf_forward(kernels, p, params[f"W_{L}"], params[f"b_{L}"], labels,
                                   key, M, L)

@@ -13,14 +13,18 @@ contiguous. `uniforms=None` runs the network mean-field (z_l = p_l, one particle
 layer): the DET model, and the deterministic evaluation of the stochastic ones.
 """
 
+from typing import Any, NamedTuple
+
 import numpy as np
 
 from ..backend import array_module, to_numpy
-from ..nn.bernoulli import (bernoulli_backward, bernoulli_forward, bernoulli_mean_forward,
-                            bernoulli_score, reinforce_weights, sum_children)
+from ..nn.bernoulli import (BernoulliCache, bernoulli_backward, bernoulli_forward,
+                            bernoulli_mean_forward, bernoulli_score, reinforce_weights,
+                            sum_children)
 from ..nn.functions import softmax
 from ..nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
-from ..nn.linear import flat_matmul, glorot_uniform, linear_backward, linear_forward
+from ..nn.linear import (LinearCache, flat_matmul, glorot_uniform, linear_backward,
+                         linear_forward)
 from ..nn.softmax import log_softmax_at_backward, log_softmax_at_forward
 from ..nn.vcr import vcr_backward, vcr_forward
 
@@ -51,8 +55,16 @@ def sample_uniforms(rng, batch, M, hidden, dtype):
     return [rng.random((batch, M ** l, M, n), dtype=dtype) for l, n in enumerate(hidden)]
 
 
+class HiddenLayer(NamedTuple):
+    """One hidden layer l of the tree, as the backward passes need it."""
+    a: Any                      # (B, M**(l-1), n_l) the parents' pre-activations
+    linear: LinearCache         # z_{l-1} (B, M**(l-1), n_{l-1}) and W_{l-1}
+    bernoulli: BernoulliCache   # p_l (B, M**(l-1), n_l), the samples, M
+
+
 def _forward(params, x, uniforms):
-    """Run the tree. Returns (logits (B, N, C), caches of each hidden layer, output cache)."""
+    """Run the tree. Returns (logits (B, N, C), [HiddenLayer] of layers 1..L, the output
+    layer's LinearCache)."""
     L = n_hidden(params)
     z = x[:, None, :]                                    # (B, 1, n_0): one particle
     layers = []
@@ -62,7 +74,7 @@ def _forward(params, x, uniforms):
             z, bern_cache = bernoulli_mean_forward(a)
         else:
             z, bern_cache = bernoulli_forward(a, uniforms[l - 1])    # (B, M**l, n_l)
-        layers.append((a, lin_cache, bern_cache))
+        layers.append(HiddenLayer(a, lin_cache, bern_cache))
     logits, out_cache = linear_forward(z, params[f"W_{L}"], params[f"b_{L}"])  # (B, N, C)
     return logits, layers, out_cache
 
@@ -108,19 +120,21 @@ def imb_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
     per_example = vcr_b @ gammas + kl_b @ betas                 # (B,)
 
     # ---- backward (line 12): every term is a batch mean, weight gamma_l / B ---------
-    grads = {}
     dell = vcr_backward(xp.broadcast_to(gammas / B, (B, L + 1)), vcr_cache, active)
     dlogits = log_softmax_at_backward(dell, sm_cache)           # (B, N, C)
-    _, grads[f"W_{L}"], grads[f"b_{L}"] = linear_backward(dlogits, out_cache, need_dx=False)
-    dx = None
+    _, dW_L, db_L = linear_backward(dlogits, out_cache, need_dx=False)
     if estimator != "reinforce":
-        # Every child of a parent shares dz/da, so sum the children before W^T.
+        # The chain rule gives dL/dz_L = dlogits W_L^T for every leaf, and dL/da_L =
+        # sum over a parent's children of dL/dz_L * dz/da. Every child of a parent
+        # shares dz/da, so the children are summed first and W_L^T applied once to the
+        # sum: M times fewer rows in the product (Algorithm 1's line 12, unchanged).
         dz_sum = flat_matmul(sum_children(dlogits, M), params[f"W_{L}"].T)  # (B, M**(L-1), n_L)
-        dx = hidden_backward(params, layers, kl_caches, betas, M, grads, estimator,
-                             dz_sum=dz_sum, input_grad=input_grad)
+        grads, dx = hidden_backward(params, layers, kl_caches, betas, M, estimator,
+                                    dz_sum=dz_sum, input_grad=input_grad)
     else:
-        hidden_backward(params, layers, kl_caches, betas, M, grads, estimator,
-                        weight=reinforce_weights(per_example))
+        grads, dx = hidden_backward(params, layers, kl_caches, betas, M, estimator,
+                                    weight=reinforce_weights(per_example))
+    grads.update({f"W_{L}": dW_L, f"b_{L}": db_L})
     out = objective_result({"per_example": per_example, "vcr": vcr_b, "kl": kl_b}, grads)
     if input_grad:
         out["dx"] = dx
@@ -148,43 +162,44 @@ def objective_terms(params, layers, ell, M):
             kl_cols.append(xp.zeros(B, dtype=dtype))
             kl_caches.append(None)
             continue
-        kl_l, kl_cache = bernoulli_kl_forward(layers[l - 1][0], rho)
+        kl_l, kl_cache = bernoulli_kl_forward(layers[l - 1].a, rho)
         kl_cols.append(kl_l)
         kl_caches.append(kl_cache)
     kl_b = xp.stack(kl_cols, axis=1)                            # (B, L)
     return vcr_b, kl_b, vcr_cache, kl_caches
 
 
-def hidden_backward(params, layers, kl_caches, betas, M, grads, estimator, dz_sum=None,
+def hidden_backward(params, layers, kl_caches, betas, M, estimator, dz_sum=None,
                     input_grad=False, weight=None):
-    """Backward through hidden layers L..1 into `grads` (W_0..W_{L-1}, b_*, rho_*).
+    """Backward through hidden layers L..1: returns (grads, dx), grads holding W_0..W_{L-1},
+    b_0..b_{L-1} and rho_1..rho_L, dx = dloss/dx (B, n_0) when input_grad, else None.
 
     Each layer's pre-activation gets the gradient through its samples (the estimator)
     and that of its KL term, beta_l / B per example (kl_caches from objective_terms).
     Pathwise: dz_sum (B, M**(L-1), n_L) is dloss/dz_L summed over each parent's children.
     REINFORCE: dz_sum is None and weight (B,) is nn.bernoulli.reinforce_weights.
-    Returns dloss/dx (B, n_0) when input_grad, else None.
     """
-    xp = array_module(layers[0][0])
+    xp = array_module(layers[0].a)
     L = n_hidden(params)
-    B = layers[0][0].shape[0]
+    B = layers[0].a.shape[0]
+    grads = {}
     for l in range(L, 0, -1):
-        a, lin_cache, bern_cache = layers[l - 1]
+        layer = layers[l - 1]
         if weight is None:
-            da = bernoulli_backward(dz_sum, bern_cache, estimator)
+            da = bernoulli_backward(dz_sum, layer.bernoulli, estimator)
         else:
-            da = bernoulli_score(weight, bern_cache)
+            da = bernoulli_score(weight, layer.bernoulli)
         kl_cache = kl_caches[l - 1]
         if kl_cache is not None:
             da_kl, grads[f"rho_{l}"] = bernoulli_kl_backward(
-                xp.ones(B, dtype=a.dtype) * (betas[l - 1] / B), kl_cache)
+                xp.ones(B, dtype=layer.a.dtype) * (betas[l - 1] / B), kl_cache)
             da = da + da_kl
         need_dx = weight is None and (l > 1 or input_grad)
         dz_prev, grads[f"W_{l-1}"], grads[f"b_{l-1}"] = linear_backward(
-            da, lin_cache, need_dx=need_dx)
+            da, layer.linear, need_dx=need_dx)
         if need_dx and l > 1:
             dz_sum = sum_children(dz_prev, M)
-    return dz_prev[:, 0, :] if input_grad else None
+    return grads, (dz_prev[:, 0, :] if input_grad else None)
 
 
 def objective_result(terms, grads):
@@ -212,13 +227,13 @@ def logits_input_backward(params, layers, dlogits, estimator="raiko"):
     the children's gradients are summed before each W^T.
     """
     L = n_hidden(params)
-    M_L = layers[L - 1][2][2]
-    dz_sum = flat_matmul(sum_children(dlogits, M_L), params[f"W_{L}"].T)
+    dz_sum = flat_matmul(sum_children(dlogits, layers[L - 1].bernoulli.M),
+                         params[f"W_{L}"].T)
     for l in range(L, 0, -1):
-        da = bernoulli_backward(dz_sum, layers[l - 1][2], estimator)
+        da = bernoulli_backward(dz_sum, layers[l - 1].bernoulli, estimator)
         dz_prev = flat_matmul(da, params[f"W_{l-1}"].T)             # (B, M**(l-1), n_{l-1})
         if l > 1:
-            dz_sum = sum_children(dz_prev, layers[l - 2][2][2])
+            dz_sum = sum_children(dz_prev, layers[l - 2].bernoulli.M)
     return dz_prev[:, 0, :]
 
 

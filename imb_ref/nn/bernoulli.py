@@ -13,10 +13,19 @@ multiplied once:
 REINFORCE does not pass gradients through z at all; see `bernoulli_score`.
 """
 
+from typing import Any, NamedTuple
+
 from ..backend import array_module
 from .functions import reduce_sum, sigmoid
 
 ESTIMATORS = ("raiko", "st", "reinforce")
+
+
+class BernoulliCache(NamedTuple):
+    """What the backward passes need from bernoulli_forward (or the mean-field layer)."""
+    p: Any     # (B, P, n) the parents' probabilities sigmoid(a)
+    z: Any     # (B, P, M, n) the children's samples; None for the mean-field layer
+    M: int     # children per parent (1 for the mean-field layer)
 
 
 def bernoulli_forward(a, u):
@@ -24,18 +33,18 @@ def bernoulli_forward(a, u):
 
     a: (B, P, n) pre-activations of the P parent particles of each example.
     u: (B, P, M, n) uniforms in [0, 1).
-    Returns z (B, P*M, n) in {0, 1} (dtype of a), cache.
+    Returns z (B, P*M, n) in {0, 1} (dtype of a), BernoulliCache.
     """
     p = sigmoid(a)                                   # (B, P, n)
     B, P, M, n = u.shape
     z = (u < p[:, :, None, :]).astype(a.dtype)       # (B, P, M, n)
-    return z.reshape(B, P * M, n), (p, z, M)
+    return z.reshape(B, P * M, n), BernoulliCache(p, z, M)
 
 
 def bernoulli_mean_forward(a):
     """Mean-field (deterministic) layer: z = p = sigmoid(a), one child per parent."""
     p = sigmoid(a)
-    return p, (p, None, 1)
+    return p, BernoulliCache(p, None, 1)
 
 
 def sum_children(dz, M):
@@ -49,7 +58,7 @@ def bernoulli_backward(dz_sum, cache, estimator="raiko"):
 
     dz_sum: (B, P, n) = sum over the M children of dL/dz (see `sum_children`).
     """
-    p = cache[0]
+    p = cache.p
     if estimator == "raiko":
         return dz_sum * p * (1.0 - p)
     if estimator == "st":
@@ -64,8 +73,7 @@ def bernoulli_score(weight, cache):
     example's loss minus a baseline, over the batch size) the contribution to da is
     w * sum_children (z - p), shape (B, P, n).
     """
-    p, z, M = cache
-    return weight[:, None, None] * reduce_sum(z - p[:, :, None, :], axis=2)
+    return weight[:, None, None] * reduce_sum(cache.z - cache.p[:, :, None, :], axis=2)
 
 
 def reinforce_weights(f):

@@ -5,6 +5,7 @@ a_l = z_{l-1} W_{l-1} + b_{l-1} (imb_ref/models/sbn.py, and the reference-case f
 """
 
 import math
+from typing import Any, NamedTuple
 
 
 def glorot_uniform(rng, n_in, n_out, dtype):
@@ -21,10 +22,16 @@ def flat_matmul(x, W):
     return (x.reshape(-1, x.shape[-1]) @ W).reshape(x.shape[:-1] + (W.shape[1],))
 
 
+class LinearCache(NamedTuple):
+    """What linear_backward needs from linear_forward."""
+    x: Any     # (..., n_in) the input particles
+    W: Any     # (n_in, n_out) the weights
+
+
 def linear_forward(x, W, b):
-    """x (..., n_in), W (n_in, n_out), b (n_out,) -> y (..., n_out), cache."""
+    """x (..., n_in), W (n_in, n_out), b (n_out,) -> y (..., n_out), LinearCache."""
     y = flat_matmul(x, W) + b
-    return y, (x, W)
+    return y, LinearCache(x, W)
 
 
 def linear_backward(dy, cache, need_dx=True):
@@ -33,7 +40,7 @@ def linear_backward(dy, cache, need_dx=True):
     The weight gradient sums over every particle: the leading axes are flattened
     into one so that a single matrix product does the sum.
     """
-    x, W = cache
+    x, W = cache.x, cache.W
     n_in, n_out = W.shape
     x2 = x.reshape(-1, n_in)
     dy2 = dy.reshape(-1, n_out)

@@ -14,13 +14,21 @@ Derivative: d VCR_l / d ell_{g,s} = -(1/G) softmax_s(ell_{g,:}), G = M**l.
 """
 
 import math
+from typing import Any, NamedTuple
 
 from ..backend import array_module
 from .functions import logsumexp, softmax
 
 
+class VCRCache(NamedTuple):
+    """What vcr_backward needs from vcr_forward."""
+    ell: Any   # (B, M**L) the leaves' log-likelihoods of the true label
+    M: int     # children per particle
+    L: int     # hidden layers
+
+
 def vcr_forward(ell, M, L):
-    """ell (B, M**L) leaf log-likelihoods -> vcr (B, L+1) per example, cache."""
+    """ell (B, M**L) leaf log-likelihoods -> vcr (B, L+1) per example, VCRCache."""
     xp = array_module(ell)
     B, N = ell.shape
     per_layer = []
@@ -29,7 +37,7 @@ def vcr_forward(ell, M, L):
         groups = ell.reshape(B, G, N // G)                              # (B, G, S)
         lme = logsumexp(groups, axis=2) - math.log(N // G)              # (B, G)
         per_layer.append(-lme.mean(axis=1))
-    return xp.stack(per_layer, axis=1), (ell, M, L)
+    return xp.stack(per_layer, axis=1), VCRCache(ell, M, L)
 
 
 def vcr_backward(dvcr, cache, active=None):
@@ -40,7 +48,7 @@ def vcr_backward(dvcr, cache, active=None):
     otherwise they are read off dvcr (on a GPU, a wait for the device).
     """
     xp = array_module(dvcr)
-    ell, M, L = cache
+    ell, M, L = cache.ell, cache.M, cache.L
     B, N = ell.shape
     dell = xp.zeros_like(ell)
     if active is None:
