@@ -113,10 +113,13 @@ def test_models_are_told_apart_by_kind_not_by_name():
 
 def test_test_doubles_never_reach_the_package():
     """The CuPy stand-in, the kernel emulator and the PyTorch twin are for tests: no
-    module of imb_ref and not run.py imports them (the benchmark reaches the twin by
-    name, tests.torch_twin, only when PyTorch is there to time)."""
+    module of imb_ref and not run.py imports anything from tests/, and no name of a
+    tests/ module appears in them except one: the benchmark's PyTorch twin is a plug-in
+    (bench --twin MODULE), whose default, bench.DEFAULT_TWIN = "tests.torch_twin", is the
+    only place the library names tests/."""
     doubles = ("cupy_standin", "cuda_emu", "tests.cupy_standin", "tests.cuda_emu")
     paths = list(modules().values()) + [os.path.join(ROOT, "run.py")]
+    named = []
     for path in paths:
         tree = ast.parse(open(path).read())
         for node in ast.walk(tree):
@@ -124,6 +127,10 @@ def test_test_doubles_never_reach_the_package():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not [n for n in names if n in doubles or n.startswith("tests")], \
                 (path, names)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                    re.match(r"tests\.\w+$", node.value):
+                named.append((os.path.relpath(path, ROOT), node.value))
+    assert named == [(os.path.join("imb_ref", "experiments", "bench.py"), "tests.torch_twin")]
 
 
 def test_random_streams_are_named_in_one_place_and_never_renumbered():

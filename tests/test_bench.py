@@ -75,6 +75,8 @@ def test_fused_step_peak_memory_is_a_fraction_of_the_reference():
     (["--steps", "0"], "--steps 0: must be at least 1"),
     (["--steps", "1", "--json", "/nonexistent/bench.json"], "folder /nonexistent does not exist"),
     (["--steps", "1", "--markdown", "/nonexistent/bench.md"], "folder /nonexistent does not exist"),
+    (["--steps", "1", "--impl", "torch-eager", "--twin", "no.such.twin"],
+     "the torch-* implementations need PyTorch and the twin module 'no.such.twin' (--twin)"),
 ])
 def test_bad_bench_flags_end_in_one_line_before_any_timing(args, needle):
     res = subprocess.run([sys.executable, "-m", "imb_ref.experiments.bench"] + args, capture_output=True,

@@ -6,8 +6,9 @@
 Shapes: batch 100, M = 32, 784-512-512-10 (MNIST) and 3072-512-512-10 (CIFAR10).
 Implementations: numpy; cupy (the reference path) and cupy-fused (imb_ref/gpu/fused.py: leaves
 drawn in-kernel) where a GPU is present; and, where torch is installed, an
-equivalent PyTorch step (tests/torch_twin.py: same tree sampling, the Raiko surrogate,
-eager; `torch.compile` on a GPU). All run in this one process; each reports the median
+equivalent PyTorch step: the twin, a plug-in named by --twin (by default
+tests/torch_twin.py: same tree sampling, the Raiko surrogate), eager, and with
+`torch.compile` on a GPU. All run in this one process; each reports the median
 of `--steps` timed steps after two warm-up steps (CUDA events on a GPU), examples per
 second, peak memory, and the ratio to torch-eager on the same device
 (torch-eager's ms / this one's: above 1 is faster).
@@ -142,18 +143,28 @@ def breakdown(sizes, steps):
     return whole, per_kernel
 
 
-def _twin():
-    """tests/torch_twin.py, the PyTorch side of the comparison: PyTorch stays out of
-    imb_ref, so the twin lives with the tests (a package: run from the repository,
-    `python run.py bench` and `python -m imb_ref.experiments.bench` import it as tests.torch_twin)."""
-    return importlib.import_module("tests.torch_twin")
+# The PyTorch side of the comparison is a plug-in, named by --twin: PyTorch stays out of
+# imb_ref (no autograd framework in the library), so the twin lives with the tests, and
+# the benchmark imports it only by the name it is given. The module must offer
+# time_step(sizes, M, gammas, betas, data, steps, compiled) and cuda_available().
+DEFAULT_TWIN = "tests.torch_twin"
 
 
-def time_torch(sizes, steps, compiled=False):
-    return _twin().time_step(sizes, M, (1.0,) * 3, (BETA,) * 2, _data(sizes), steps, compiled)
+def load_twin(name):
+    """The twin module `name`, or None where it (or PyTorch) cannot be imported here."""
+    if importlib.util.find_spec("torch") is None:
+        return None
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
 
 
-def available_impls():
+def time_torch(twin, sizes, steps, compiled=False):
+    return twin.time_step(sizes, M, (1.0,) * 3, (BETA,) * 2, _data(sizes), steps, compiled)
+
+
+def available_impls(twin=None):
     impls = ["numpy"]
     try:
         import cupy
@@ -161,9 +172,9 @@ def available_impls():
             impls += ["cupy", "cupy-fused"]
     except Exception:
         pass
-    if importlib.util.find_spec("torch") is not None:
+    if twin is not None:
         impls.append("torch-eager")
-        if _twin().cuda_available():
+        if twin.cuda_available():
             impls.append("torch-compile")
     return impls
 
@@ -179,6 +190,9 @@ def build_parser(prog="python -m imb_ref.experiments.bench"):
                    "(the README's Speed table)")
     p.add_argument("--breakdown", action="store_true", help="also time each fused kernel "
                    "within the cupy-fused step (GPU only)")
+    p.add_argument("--twin", default=DEFAULT_TWIN, help="the PyTorch twin, a module with "
+                   "time_step and cuda_available, imported by this name for the torch-* "
+                   f"implementations (default {DEFAULT_TWIN}: run from the repository)")
     return p
 
 
@@ -193,12 +207,15 @@ def main(argv=None, prog="python -m imb_ref.experiments.bench"):
                 check_writable_file(path, flag)
             except UserError as exc:
                 p.error(str(exc))
-    available = available_impls()
+    twin = load_twin(a.twin)
+    available = available_impls(twin)
     impls = a.impl.split(",") if a.impl else available
     for impl in impls:
         if impl not in available:
+            why = (f"; the torch-* implementations need PyTorch and the twin module "
+                   f"{a.twin!r} (--twin)" if impl.startswith("torch") and twin is None else "")
             p.error(f"implementation {impl!r} is not available here (available: "
-                    f"{', '.join(available)})")
+                    f"{', '.join(available)}){why}")
     for shape in a.shapes.split(","):          # before any timing
         if shape not in SHAPES:
             p.error(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
@@ -218,7 +235,7 @@ def main(argv=None, prog="python -m imb_ref.experiments.bench"):
                 ms, peak = time_numpy(sizes, a.steps, cupy, fused=impl == "cupy-fused")
                 device = device_name(cupy)
             else:                                   # torch-eager, torch-compile
-                ms, peak, device = time_torch(sizes, a.steps, impl == "torch-compile")
+                ms, peak, device = time_torch(twin, sizes, a.steps, impl == "torch-compile")
             rows[impl] = {"shape": shape, "impl": impl, "device": device,
                           "ms_per_step": round(ms, 3),
                           "examples_per_s": round(BATCH / (ms / 1000), 1),
