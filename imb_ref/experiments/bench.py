@@ -156,7 +156,7 @@ def load_twin(name):
         return None
     try:
         return importlib.import_module(name)
-    except ImportError:
+    except (ImportError, ValueError, TypeError):   # missing, empty or relative name
         return None
 
 
