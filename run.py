@@ -27,7 +27,7 @@ from imb_ref import backend, golden
 from imb_ref.streams import init_rng
 from imb_ref.training import checkpoint
 from imb_ref.training.config import Config, parse_sizes, per_layer, resolve, split_list
-from imb_ref.data import DATASETS, load_dataset
+from imb_ref.data import SOURCES, load_dataset
 from imb_ref.errors import ArgumentParser, UserError
 from imb_ref.training.evaluate import chunk_size
 from imb_ref.training.metrics import check_metrics
@@ -35,7 +35,7 @@ from imb_ref.training.experiment import build_model, output_folder, train_run
 from imb_ref.files import check_writable_file, run_folder, write_json
 from imb_ref.gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
 from imb_ref.exact import max_transition_entries
-from imb_ref.models import ESTIMATORS, KINDS, MAX_EXACT_ENTRIES, MODELS, TREE_MODELS, sbn
+from imb_ref.models import KINDS, MAX_EXACT_ENTRIES, TREE_MODELS, estimators, sbn
 from imb_ref.optim import OPTIMIZERS
 from imb_ref.experiments.table1 import MAX_SEEDS
 
@@ -74,7 +74,7 @@ def _parser(command):
 def add_data(p, table1=False):
     g = p.add_argument_group("data")
     g.add_argument("--dataset", choices=("mnist", "cifar10", "fashion-mnist") if table1
-                   else DATASETS, help="dataset (default " + ("mnist" if table1 else
+                   else tuple(SOURCES), help="dataset (default " + ("mnist" if table1 else
                    f"{D.dataset}: the 12-bit task, generated in code") + ")")
     g.add_argument("--data-dir", help="dataset cache folder (default $IMB_DATA, else "
                    "~/.cache/imb_ref)")
@@ -116,7 +116,7 @@ def add_backend(p, fused=True, jobs=False):
 def add_model(p, one_model=True, vib=True):
     g = p.add_argument_group("model")
     if one_model:
-        g.add_argument("--model", choices=MODELS, help=f"(default {D.model})")
+        g.add_argument("--model", choices=tuple(KINDS), help=f"(default {D.model})")
     g.add_argument("--hidden", help=f"hidden widths, comma list (default {D.hidden}; "
                    "10,8,6,4 for synthetic12)")
     g.add_argument("--samples", "-M", dest="samples", type=int,
@@ -129,7 +129,7 @@ def add_model(p, one_model=True, vib=True):
                    f"(default {D.gammas})")
     g.add_argument("--betas", help=f"weights of KL_1..KL_L: one value or L (default "
                    f"{D.betas})")
-    g.add_argument("--estimator", choices=ESTIMATORS, help="gradient estimator for the "
+    g.add_argument("--estimator", choices=estimators(), help="gradient estimator for the "
                    f"binary units (default {D.estimator}; exact for synthetic12); exact: "
                    "train on the exact objective (the limit M -> infinity) with its "
                    "gradient by enumeration, for small networks such as synthetic12's, "
@@ -407,7 +407,7 @@ def print_config(cfg, xp, data, model, out_dir, models=None):
                       f"estimator {cfg.estimator}"))
         if model.kind.beta:
             lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
-    if model.kind.network == "gaussian":
+    if model.kind.network.bottleneck:
         lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
                       f"{cfg.vib_samples} draws per example in training, "
                       f"{cfg.vib_test_samples} at test"))

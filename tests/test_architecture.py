@@ -157,3 +157,16 @@ def test_random_streams_are_named_in_one_place_and_never_renumbered():
                     name != "imb_ref.backend":
                 bare.append(f"{name}:{node.lineno} (SeedSequence(seed): use streams.init_rng)")
     assert not bare, bare
+
+
+def test_code_asks_the_row_for_the_network_never_a_family_name():
+    """A model's network is its row's family object (imb_ref.models.families): no module
+    compares a family name ('binary', 'gaussian'); only the presets' table is keyed by
+    it (training/config.py)."""
+    pattern = re.compile(r"""network\s*(==|!=)|["'](gaussian|binary)["']\s*(==|!=)|"""
+                         r"""(==|!=)\s*["'](gaussian|binary)["']""")
+    hits = [f"{name}:{i}: {line.strip()}" for name, path in modules().items()
+            for i, line in enumerate(open(path), 1) if pattern.search(line)]
+    hits += [f"run.py:{i}" for i, line in enumerate(open(os.path.join(ROOT, "run.py")), 1)
+             if pattern.search(line)]
+    assert not hits, hits

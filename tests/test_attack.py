@@ -96,8 +96,8 @@ def test_input_gradient_matches_differences(name, mode):
         pass
     f = lambda p: float((target.draws(p["x"], seed_rng(), 4)[0] * dZ).sum())
     if name == "jointimb" and mode == "sample":
-        layers = cache[1]
-        anchors = [lc[2][1] - lc[2][0][:, :, None, :] for lc in layers]     # z - p at x0
+        layers = cache                                  # [sbn.HiddenLayer], at x0
+        anchors = [lc.bernoulli.z - lc.bernoulli.p[:, :, None, :] for lc in layers]  # z - p
 
         def f(p):
             z = p["x"][:, None, :]

@@ -6,6 +6,7 @@ split. The caller moves the arrays to the device once (`xp.asarray`).
 """
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -15,10 +16,44 @@ from .cache import data_root
 from .cifar10 import load_cifar10
 from .mnist import load_fashion_mnist, load_mnist, to_unit_interval
 
-DATASETS = ("mnist", "fashion-mnist", "cifar10", "synthetic12")
-DEFAULT_VAL_SIZE = {"mnist": 10000, "fashion-mnist": 10000, "cifar10": 10000,
-                    "synthetic12": 0}
-N_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "synthetic12": 2}
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset, as `load_dataset` needs it. `load(root, options)` returns
+    (x_train, y_train, x_test, y_test): uint8 pixels (scaled to [0, 1] here) or floats,
+    and int labels; root is the data folder (None for a dataset made in code), options
+    the LoadOptions of the command."""
+    load: Callable
+    n_classes: int
+    val_size: int             # the default held-out tail of the training set
+    on_disk: bool = True      # read from the data folder (--data-dir)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    quiet: bool = False
+    data_file: str = None             # synthetic12: the original var_u.mat
+    cifar_train_batches: int = 5      # cifar10: the first N training files
+
+
+def _synthetic12(root, options):
+    x, y = (synthetic12.load_mat(options.data_file) if options.data_file
+            else synthetic12.make_task())
+    train, test = synthetic12.train_test_split(len(y))
+    return x[train], y[train], x[test], y[test]
+
+
+# The one list of datasets, in --help's order: adding one is an entry here and its
+# loader. As in the paper (Appendix D), the image sets hold out their last 10,000
+# training images for validation.
+SOURCES = {
+    "mnist": Source(lambda root, o: load_mnist(root, o.quiet), 10, 10000),
+    "fashion-mnist": Source(lambda root, o: load_fashion_mnist(root, o.quiet), 10, 10000),
+    "cifar10": Source(lambda root, o: load_cifar10(root, o.quiet, o.cifar_train_batches),
+                      10, 10000),
+    "synthetic12": Source(_synthetic12, 2, 0, on_disk=False),
+}
+DATASETS = tuple(SOURCES)
 
 
 @dataclass
@@ -48,18 +83,6 @@ class Dataset:
                 f"{self.n_classes} classes")
 
 
-def _raw(name, root, data_file, quiet, cifar_train_batches):
-    if name == "mnist":
-        return load_mnist(root, quiet)
-    if name == "fashion-mnist":
-        return load_fashion_mnist(root, quiet)
-    if name == "cifar10":
-        return load_cifar10(root, quiet, cifar_train_batches)
-    x, y = synthetic12.load_mat(data_file) if data_file else synthetic12.make_task()
-    train, test = synthetic12.train_test_split(len(y))
-    return x[train], y[train], x[test], y[test]
-
-
 def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val=None,
                  limit_test=None, data_file=None, quiet=False, dtype=np.float64,
                  cifar_train_batches=5):
@@ -74,20 +97,21 @@ def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val
     cifar_train_batches: cifar10 only, read the first N of the five training batches
         (for a machine that holds only part of the set; 5, all of them, by default).
     """
-    if name not in DATASETS:
-        raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if name not in SOURCES:
+        raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(SOURCES)}")
+    source = SOURCES[name]
     if cifar_train_batches != 5 and name != "cifar10":
         raise UserError("--cifar-train-batches is for --dataset cifar10 only")
     if data_file and name != "synthetic12":
         raise UserError("--data-file is for --dataset synthetic12 only")
-    root = data_root(data_dir) if name != "synthetic12" else None
-    x_train, y_train, x_test, y_test = _raw(name, root, data_file, quiet,
-                                            cifar_train_batches)
+    root = data_root(data_dir) if source.on_disk else None
+    x_train, y_train, x_test, y_test = source.load(
+        root, LoadOptions(quiet, data_file, cifar_train_batches))
     if x_train.dtype == np.uint8:
         x_train, x_test = to_unit_interval(x_train, dtype), to_unit_interval(x_test, dtype)
     else:
         x_train, x_test = x_train.astype(dtype), x_test.astype(dtype)
-    val_size = DEFAULT_VAL_SIZE[name] if val_size is None else int(val_size)
+    val_size = source.val_size if val_size is None else int(val_size)
     if not 0 <= val_size < len(y_train):
         raise UserError(f"--val-size {val_size}: must be between 0 and "
                         f"{len(y_train) - 1} for {name} ({len(y_train)} training examples)")
@@ -102,4 +126,4 @@ def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val
             if limit < 1:
                 raise UserError(f"{flag} {limit}: must be at least 1")
             split.x, split.y = split.x[:limit], split.y[:limit]
-    return Dataset(name, N_CLASSES[name], train, val, test)
+    return Dataset(name, source.n_classes, train, val, test)

@@ -18,7 +18,20 @@ from typing import Any, NamedTuple
 from ..backend import array_module
 from .functions import reduce_sum, sigmoid
 
-ESTIMATORS = ("raiko", "st", "reinforce")
+# The pathwise estimators: each replaces dz/da, which is zero almost everywhere, by a
+# surrogate derivative that depends on the parent alone (so the children can be summed
+# first). An entry maps (dz_sum, p) to da = dz_sum * dz/da. Adding one is an entry here.
+SURROGATES = {
+    "raiko": lambda dz_sum, p: dz_sum * p * (1.0 - p),   # z treated as sigmoid(a)
+    "st": lambda dz_sum, p: dz_sum,                       # straight-through: dz/da = 1
+}
+ESTIMATORS = tuple(SURROGATES) + ("reinforce",)
+
+
+def estimators():
+    """The sampled estimators, read when asked (a parser built after an entry was added
+    to SURROGATES offers it)."""
+    return tuple(SURROGATES) + ("reinforce",)
 
 
 class BernoulliCache(NamedTuple):
@@ -58,12 +71,9 @@ def bernoulli_backward(dz_sum, cache, estimator="raiko"):
 
     dz_sum: (B, P, n) = sum over the M children of dL/dz (see `sum_children`).
     """
-    p = cache.p
-    if estimator == "raiko":
-        return dz_sum * p * (1.0 - p)
-    if estimator == "st":
-        return dz_sum
-    raise ValueError(f"estimator {estimator!r} has no pathwise backward")
+    if estimator not in SURROGATES:
+        raise ValueError(f"estimator {estimator!r} has no pathwise backward")
+    return SURROGATES[estimator](dz_sum, cache.p)
 
 
 def bernoulli_score(weight, cache):

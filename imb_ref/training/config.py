@@ -123,7 +123,7 @@ def resolve(explicit):
         if preset not in PRESETS:
             raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
         table = PRESETS[preset]
-        family = KINDS[model].network if model in KINDS else "binary"
+        family = KINDS[model].network.name if model in KINDS else "binary"
         layered.update(table.get("*", {}))
         layered.update(table.get((dataset, family), {}))
     layered.update(explicit)

@@ -11,7 +11,8 @@ its gradient goes through the Raiko (or straight-through) surrogate. In 'meanfie
 the samples are replaced by their probabilities (z_l = p_l), a deterministic network.
 """
 
-from ...models import sbn, vib
+from ...models import sbn
+from ...nn.bernoulli import SURROGATES
 from ...nn.functions import softmax
 
 
@@ -22,33 +23,20 @@ class ModelTarget:
         self.model, self.params = model, params
         self.stochastic = model.kind.stochastic
         self.mode = mode if self.stochastic else "meanfield"
-        self.estimator = model.estimator if model.estimator in ("raiko", "st") else "raiko"
+        # The input gradient goes through a pathwise surrogate: the model's own, else
+        # Raiko's (REINFORCE and the exact objective give none through the samples).
+        self.estimator = model.estimator if model.estimator in SURROGATES else "raiko"
         self.n_classes = model.sizes[-1]
 
     # -- the attack's view -----------------------------------------------------------
     def draws(self, x, rng, S):
-        if self.model.kind.network == "gaussian":
-            eps = None if self.mode == "meanfield" else rng.standard_normal(
-                (x.shape[0], S, self.model.vib_k), dtype=x.dtype)
-            logits, cache = vib.logits_forward(self.params, x, eps)
-            return logits, ("gaussian", cache)
-        if self.mode == "meanfield":
-            logits, layers = sbn.logits_forward(self.params, x, None)
-        else:
-            logits, layers = sbn.logits_forward(self.params, x, self._uniforms(rng, x, S))
-        return logits, ("binary", layers)
+        """The network family's (imb_ref.models.families) S independent draws."""
+        return self.model.kind.network.draws(self.model, self.params, x, rng, S,
+                                             self.mode == "meanfield", self.estimator)
 
     def backward(self, cache, dlogits):
-        kind, inner = cache
-        if kind == "gaussian":
-            return vib.logits_input_backward(self.params, inner, dlogits)
-        return sbn.logits_input_backward(self.params, inner, dlogits, self.estimator)
-
-    def _uniforms(self, rng, x, S):
-        """S independent paths: S children at layer 1, one child per particle after."""
-        B, hidden = x.shape[0], self.model.sizes[1:-1]
-        return [rng.random((B, 1, S, n) if l == 0 else (B, S, 1, n), dtype=x.dtype)
-                for l, n in enumerate(hidden)]
+        return self.model.kind.network.input_backward(self.model, self.params, cache,
+                                                      dlogits, self.estimator)
 
     # -- the model's decision --------------------------------------------------------
     def draw_probs(self, x, rng, samples):
