@@ -48,7 +48,8 @@ COMMANDS = {
     "table1": "Table 1 (Section 5.1, Appendix D): the five models with the paper's "
               "selection and retraining protocol, optionally with the robustness columns",
     "attack": "Section 5.2: Carlini-Wagner L2 against a trained run",
-    "golden": "write one float64 reference case of the objective for cross-checks",
+    "golden": "write one float64 reference case of the objective for cross-checks, or "
+              "check a case another framework wrote (--check)",
     "bench": "time one training step against PyTorch in the same process",
 }
 
@@ -271,7 +272,11 @@ def build_parsers():
     add_output(p, "where attack.json and attack.png go (default: the run's folder)")
 
     p = parsers["golden"] = _parser("golden")
-    p.add_argument("export_golden", metavar="FILE.npz", help="the case to write")
+    p.add_argument("export_golden", metavar="FILE.npz", nargs="?", help="the case to write")
+    p.add_argument("--check", metavar="CASE.npz", help="instead of writing a case, check "
+                   "one written by any framework: every tensor recomputed in float64 and "
+                   "compared in the order of the computation; exit 0 if all agree, 1 if "
+                   "one does not, 2 if the case is malformed")
     add_data(p)
     g = add_model(p, one_model=False, vib=False)
     g.add_argument("--batch-size", type=int, help="examples in the case (default "
@@ -584,7 +589,16 @@ def attack_command(explicit):
 
 
 def golden_command(explicit):
-    path = explicit.pop("export_golden")
+    if "check" in explicit:
+        others = sorted(k for k in explicit if k not in ("check", "export_golden"))
+        if others or "export_golden" in explicit:
+            raise UserError("golden --check CASE.npz takes no other argument (got "
+                            + (f"--{others[0].replace('_', '-')})" if others
+                               else f"{explicit['export_golden']})"))
+        return golden.check_file(explicit["check"])
+    path = explicit.pop("export_golden", None)
+    if path is None:
+        raise UserError("golden: give the FILE.npz to write, or --check CASE.npz")
     cfg = resolve({**explicit, "backend": "numpy"})
     check_ranges(cfg)
     check_writable_file(path, "golden FILE.npz")

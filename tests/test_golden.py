@@ -18,7 +18,7 @@ def test_cli_writes_a_case_that_replays(tmp_path, run_py):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     case = golden.read_case(str(path))
-    assert int(case["format_version"]) == 1
+    assert int(case["format_version"]) == 2
     assert case["x"].shape == (4, 12) and case["x"].dtype == np.float64
     assert case["u_1"].shape == (4, 1, 3, 6) and case["u_2"].shape == (4, 3, 3, 5)
     assert case["W_2"].shape == (5, 2) and case["vcr"].shape == (3,) and case["kl"].shape == (2,)
@@ -67,6 +67,7 @@ def test_the_committed_twin_case_replays():
     assert case["u_2"].shape == (4, 3, 3, 4)             # 6-5-4-3, M = 3, B = 4
     diffs = golden.replay(case)
     assert len(diffs) == 3 + 8 and max(diffs.values()) < 1e-12, diffs
+    assert int(case["format_version"]) == 2 and case["da_1"].shape == (4, 1, 5)
     assert all(np.abs(case[k]).max() > 1e-3 for k in case if k.startswith("grad_"))
 
 
@@ -80,3 +81,106 @@ def test_the_committed_twin_case_is_the_twins_output():
     assert sorted(fresh) == sorted(case)
     for k in case:
         np.testing.assert_allclose(case[k], fresh[k], rtol=1e-14, atol=1e-15, err_msg=k)
+
+
+# ---- golden --check: the first tensor that disagrees ---------------------------------------
+FORMAT_1_CASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                             "twin_case_format1.npz")
+
+
+def _check(path, capsys):
+    import run as run_module
+    rc = run_module.main(["golden", "--check", str(path)])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def test_the_twins_case_passes_the_check(capsys):
+    """Every one of the 27 tensors the PyTorch twin wrote agrees with imb_ref to float64
+    rounding (tolerance 1e-9; measured: 1.5e-13 at worst, a near-zero gradient entry)."""
+    rc, out, err = _check(TWIN_CASE, capsys)
+    assert rc == 0, out + err
+    assert "all 27 tensors agree" in out and "format 2, float64, B = 4, M = 3" in out
+    rows, rtol = golden.check(golden.read_case(TWIN_CASE))
+    assert rtol == 1e-9 and max(r[3] for r in rows) < 1e-12
+
+
+@pytest.mark.parametrize("key, index, delta, what", [
+    ("a_1", (2, 0, 3), 1e-4, "layer 1 pre-activations"),
+    ("z_2", (1, 4, 2), None, "layer 2 samples"),
+    ("logits", (0, 5, 1), 3e-3, "leaf logits"),
+    ("KL_1", (), 1e-6, "compression term KL_1"),
+    ("grad_W_0", (5, 4), 1e-5, "gradient of W_0"),
+])
+def test_a_planted_error_is_caught_at_exactly_that_tensor(tmp_path, capsys, key, index,
+                                                           delta, what):
+    case = golden.read_case(TWIN_CASE)
+    planted = case[key].copy()
+    if delta is None:
+        planted[index] = 1 - planted[index]                      # flip one sample
+    else:
+        planted[index] = planted[index] + delta
+    case[key] = planted
+    path = tmp_path / "bad.npz"
+    np.savez(path, **case)
+    rc, out, _ = _check(path, capsys)
+    assert rc == 1
+    first = out.strip().splitlines()[-1]
+    assert first.startswith(f"first disagreement: {key} ({what}), max rel diff ")
+    assert first.endswith(f"at {list(index)}")
+    bad = [line.split()[0] for line in out.splitlines() if "DISAGREES" in line]
+    assert bad == [key]                    # the case's other tensors are its own, intact
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda c: c.pop("da_2"), "missing key 'da_2' (format 2 holds it)"),
+    (lambda c: c.pop("u_1"), "missing key 'u_1'"),
+    (lambda c: c.__setitem__("p_1", c["p_1"][:, :, :3]), "p_1 has shape (4, 1, 3), "
+                                                          "expected (4, 1, 5)"),
+    (lambda c: c.__setitem__("y", c["y"].astype(np.float64)),
+     "y has dtype float64, expected an integer type"),
+    (lambda c: c.__setitem__("logits", c["logits"].astype(np.complex128)),
+     "logits has dtype complex128, expected float64 or float32"),
+    (lambda c: c.__setitem__("format_version", np.array(7)), "format_version 7 is not one of"),
+])
+def test_a_malformed_case_is_one_line_and_exit_2(tmp_path, capsys, damage, message):
+    case = golden.read_case(TWIN_CASE)
+    damage(case)
+    path = tmp_path / "malformed.npz"
+    np.savez(path, **case)
+    rc, out, err = _check(path, capsys)
+    assert rc == 2 and err.count("\n") == 1 and message in err, err
+
+
+def test_a_float32_case_is_judged_at_float32_tolerance(tmp_path):
+    """A framework computing in float32: every float of the twin's case rounded to
+    float32 passes (the inputs' rounding alone moves the recomputation by up to 1.7e-5
+    relative, in a gradient with cancellation; the tolerance is 1e-3); an error of one
+    part in a hundred in one tensor is still caught."""
+    case = golden.read_case(TWIN_CASE)
+    case32 = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in case.items()}
+    rows, rtol = golden.check(case32)
+    assert rtol == 1e-3 and all(r[5] for r in rows)
+    assert max(r[3] for r in rows) < 1e-4
+    case32["da_1"] = case32["da_1"] * np.float32(1.01)
+    rows, _ = golden.check(case32)
+    assert [r[0] for r in rows if not r[5]] == ["da_1"]
+
+
+def test_a_format_1_case_still_reads_replays_and_checks(capsys):
+    """Format 1 (outputs alone) is a subset of format 2: it replays, and the check
+    compares the 11 tensors it holds."""
+    case = golden.read_case(FORMAT_1_CASE)
+    assert int(case["format_version"]) == 1 and "a_1" not in case
+    assert max(golden.replay(case).values()) < 1e-12
+    rc, out, _ = _check(FORMAT_1_CASE, capsys)
+    assert rc == 0 and "all 11 tensors agree" in out
+
+
+def test_the_format_2_reference_is_the_training_code():
+    """golden.compute, written with the nn/ pairs in Algorithm 1's order, gives exactly
+    what sbn.imb_objective (what training runs) gives: loss, terms and gradients."""
+    case = golden.read_case(TWIN_CASE)
+    assert max(golden.replay(golden.make_case(
+        golden.case_params(case), case["x"], case["y"],
+        [case[f"u_{l}"] for l in (1, 2)], 3, case["gammas"], case["betas"])).values()) == 0.0

@@ -10,8 +10,12 @@ import math
 import torch
 
 
-def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
-    """Returns (loss, vcr (L+1,), kl (L,), grads dict) as float64 torch tensors."""
+def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
+                   intermediates=None):
+    """Returns (loss, vcr (L+1,), kl (L,), grads dict) as float64 NumPy arrays; with a
+    dict `intermediates`, also fills it with every tensor of a format-2 reference case
+    (imb_ref/golden.py): a_l, p_l, z_l, logits, ell, VCR_l, KL_l, and after the backward
+    pass dlogits and da_l, the gradients at the logits and at each a_l."""
     P = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
     x = torch.tensor(x, dtype=torch.float64)
     y = torch.tensor(y, dtype=torch.long)
@@ -19,11 +23,15 @@ def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
     B = x.shape[0]
     z = x[:, None, :]
     kls = []
+    saved = {}
     for l in range(1, L + 1):
         a = z @ P[f"W_{l-1}"] + P[f"b_{l-1}"]                    # (B, M**(l-1), n)
+        a.retain_grad()
         p = torch.sigmoid(a)
         u = torch.tensor(uniforms[l - 1], dtype=torch.float64)
         sample = (u < p[:, :, None, :]).to(torch.float64)
+        saved.update({f"a_{l}": a, f"p_{l}": p,
+                      f"z_{l}": sample.reshape(B, -1, sample.shape[-1])})
         if estimator == "raiko":
             zz = p[:, :, None, :] + (sample - p[:, :, None, :]).detach()
         else:
@@ -34,7 +42,9 @@ def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
         kl = (p * (a - rho) + sp(rho) - sp(a)).sum(-1).mean(-1)   # (B,)
         kls.append(kl.mean())
     logits = z @ P[f"W_{L}"] + P[f"b_{L}"]
+    logits.retain_grad()
     ell = torch.log_softmax(logits, -1).gather(-1, y[:, None, None].expand(-1, logits.shape[1], 1))[..., 0]
+    saved.update({"logits": logits, "ell": ell})
     N = ell.shape[1]
     vcrs = []
     for l in range(L + 1):
@@ -47,6 +57,14 @@ def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
         (torch.tensor(betas, dtype=torch.float64) * kl).sum()
     loss.backward()
     grads = {k: v.grad.numpy() for k, v in P.items()}
+    if intermediates is not None:
+        intermediates.update({k: v.detach().numpy() for k, v in saved.items()})
+        intermediates.update({f"VCR_{l}": vcr[l].detach().numpy() for l in range(L + 1)})
+        intermediates.update({f"KL_{l}": kl[l - 1].detach().numpy()
+                              for l in range(1, L + 1)})
+        intermediates["dlogits"] = logits.grad.numpy()
+        intermediates.update({f"da_{l}": saved[f"a_{l}"].grad.numpy()
+                              for l in range(1, L + 1)})
     return loss.detach().numpy(), vcr.detach().numpy(), kl.detach().numpy(), grads
 
 
@@ -149,9 +167,11 @@ TWIN_CASE = dict(sizes=(6, 5, 4, 3), M=3, B=4, seed=2026)
 
 
 def reference_case(sizes, M, B, seed):
-    """A golden-format case (imb_ref/golden.py, format_version 1) whose loss, terms and
-    gradients come from this twin's autograd, not from imb_ref. Inputs are drawn with
-    NumPy from `seed`; biases and prior logits are non-zero so every gradient counts."""
+    """A reference case (imb_ref/golden.py, format_version 2) whose every intermediate,
+    loss, term and gradient comes from this twin's autograd, not from imb_ref. Inputs are
+    drawn with NumPy from `seed`; biases and prior logits are non-zero so every gradient
+    counts. This is the worked example of writing a case from a framework: run the
+    forward pass on the given parameters and uniforms, keep each tensor, backward, save."""
     import numpy as np
     rng = np.random.default_rng(seed)
     params = {}
@@ -165,8 +185,10 @@ def reference_case(sizes, M, B, seed):
     y = rng.integers(0, sizes[-1], B).astype(np.int64)
     uniforms = [rng.random((B, M ** l, M, n)) for l, n in enumerate(sizes[1:-1])]
     gammas, betas = rng.random(L + 1), rng.random(L)
-    loss, vcr, kl, grads = twin_objective(params, x, y, uniforms, M, gammas, betas)
-    case = {"format_version": np.array(1), "x": x, "y": y, "M": np.array(M),
+    inter = {}
+    loss, vcr, kl, grads = twin_objective(params, x, y, uniforms, M, gammas, betas,
+                                          intermediates=inter)
+    case = {"format_version": np.array(2), "x": x, "y": y, "M": np.array(M), **inter,
             "gammas": gammas, "betas": betas, "loss": np.asarray(loss),
             "vcr": np.asarray(vcr), "kl": np.asarray(kl), **params}
     case.update({f"u_{l}": u for l, u in enumerate(uniforms, start=1)})
