@@ -84,3 +84,11 @@ def test_bad_bench_flags_end_in_one_line_before_any_timing(args, needle):
                              os.path.abspath(__file__))))
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
     assert res.stdout == ""                     # refused before anything was timed
+
+
+def test_a_module_that_is_not_a_twin_is_no_twin():
+    """--twin abc imports the standard library's abc, which times nothing: it is refused
+    like a missing module, not called (the fuzz test found it)."""
+    from imb_ref.experiments.bench import available_impls, load_twin
+    assert load_twin("abc") is None and load_twin("") is None and load_twin(".x") is None
+    assert not [i for i in available_impls(load_twin("abc")) if i.startswith("torch")]

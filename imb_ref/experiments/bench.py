@@ -151,13 +151,17 @@ DEFAULT_TWIN = "tests.torch_twin"
 
 
 def load_twin(name):
-    """The twin module `name`, or None where it (or PyTorch) cannot be imported here."""
+    """The twin module `name`, or None where it (or PyTorch) cannot be imported here or it
+    offers no time_step and cuda_available."""
     if importlib.util.find_spec("torch") is None:
         return None
     try:
-        return importlib.import_module(name)
+        module = importlib.import_module(name)
     except (ImportError, ValueError, TypeError):   # missing, empty or relative name
         return None
+    # A module that is not a twin (say, the standard library's `abc`) is none.
+    return module if all(callable(getattr(module, f, None))
+                         for f in ("time_step", "cuda_available")) else None
 
 
 def time_torch(twin, sizes, steps, compiled=False):
