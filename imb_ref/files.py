@@ -151,6 +151,26 @@ def write_json(path, obj):
         json.dump(obj, fh, indent=2)
 
 
+def optional_figure(write):
+    """For a function that writes a PNG to its argument `path`: where matplotlib is not
+    installed (the package installed without its `plots` extra), the figure is skipped
+    with a one-line note instead of failing the run; the results are written anyway."""
+    import functools
+    import importlib.util
+    import inspect
+    import sys
+
+    @functools.wraps(write)
+    def wrapper(*args, **kwargs):
+        if importlib.util.find_spec("matplotlib") is None:
+            path = inspect.signature(write).bind(*args, **kwargs).arguments["path"]
+            print(f"note: matplotlib is not installed, so {path} was not written (pip "
+                  f"install 'imb_ref[plots]', or matplotlib)", file=sys.stderr)
+            return None
+        return write(*args, **kwargs)
+    return wrapper
+
+
 def save_figure(fig, path, dpi):
     """A matplotlib figure as a PNG at `path`, atomically."""
     with atomic_write(path, "wb") as fh:

@@ -8,7 +8,7 @@ import csv
 
 import numpy as np
 
-from ..files import save_figure
+from ..files import optional_figure, save_figure
 from ..models import KINDS
 
 
@@ -105,6 +105,7 @@ def training_label(cfg):
     return f"{objective}, {cfg.optimizer} lr {cfg.lr}, batch {cfg.batch_size}"
 
 
+@optional_figure
 def plot(table, models, path, epochs, title=None):
     """Write `figure(...)` to `path` (a PNG, through a temporary name)."""
     import matplotlib.pyplot as plt

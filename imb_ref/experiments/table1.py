@@ -35,7 +35,8 @@ from ..errors import UserError
 from ..training.evaluate import chunk_size
 from ..training.experiment import (build_model, finished_or_resumable, finished_summary,
                                    output_folder, run_seconds, train_run)
-from ..files import atomic_write, folder_busy, run_folder, save_figure, write_json
+from ..files import (atomic_write, folder_busy, optional_figure, run_folder, save_figure,
+                     write_json)
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
 from ..training.metrics import check_metrics, read_metrics
@@ -370,6 +371,7 @@ def mean_curve(curves, metric):
     return (100 * (1 - errs) if metric == "accuracy" else 100 * errs).tolist()
 
 
+@optional_figure
 def curves_png(path, t):
     """Each row's test metric by epoch of retraining (mean over seeds), and the paper's
     number as a dashed line of the same colour: whether a row had converged when it was

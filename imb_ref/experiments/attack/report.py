@@ -21,7 +21,7 @@ Beside it, two more figures, each labelled:
 import numpy as np
 
 from ...backend import array_module, make_rng, to_numpy
-from ...files import save_figure
+from ...files import optional_figure, save_figure
 from ...streams import Stream
 from .cw import CWConfig, cw_l2, succeeded
 from .target import ModelTarget
@@ -269,6 +269,7 @@ def _verify_again(model, params, res, goals, targeted, seed, samples, xp):
     return ok
 
 
+@optional_figure
 def grid_png(path, x, adv, success, correct, n=8):
     """Originals, adversarials and perturbations (rescaled) of the first n images."""
     import matplotlib

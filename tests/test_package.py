@@ -1,0 +1,46 @@
+"""`pip install .`: the package installs into a fresh virtual environment with its
+runtime dependencies alone (numpy, scipy, tqdm) and checks a reference case there, from
+outside the repository, as a framework author would use it."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+TWIN_CASE = os.path.join(ROOT, "tests", "data", "twin_case.npz")
+
+
+@pytest.mark.slow
+def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
+    src = tmp_path / "src"             # a copy: building writes build/ and *.egg-info
+    src.mkdir()
+    shutil.copytree(os.path.join(ROOT, "imb_ref"), src / "imb_ref",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(ROOT, name), src / name)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = str(venv / "bin" / "python")
+    res = subprocess.run([python, "-m", "pip", "install", "-q", str(src)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    away = tmp_path / "elsewhere"      # not the repository: the installed copy is used
+    away.mkdir()
+    res = subprocess.run([str(venv / "bin" / "imb-ref-golden"), "--check", TWIN_CASE],
+                         capture_output=True, text=True, timeout=300, cwd=away)
+    assert res.returncode == 0 and "all 27 tensors agree" in res.stdout, res.stdout + res.stderr
+    probe = ("import imb_ref, importlib.util, os; "
+             "assert os.path.exists(os.path.join(os.path.dirname(imb_ref.__file__), 'gpu', "
+             "'kernels', 'tree.cu')); "
+             "assert importlib.util.find_spec('matplotlib') is None; "
+             "from imb_ref.experiments.infoplane_report import plot; "
+             "assert plot({}, [], 'fig.png', 10) is None; print(imb_ref.__file__)")
+    res = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300,
+                         cwd=away)
+    assert res.returncode == 0, res.stderr
+    assert str(venv) in res.stdout                                 # the installed copy
+    assert "matplotlib is not installed, so fig.png was not written" in res.stderr
+    assert not os.path.exists(away / "fig.png")
