@@ -17,27 +17,18 @@ with one line on stderr and exit code 2.
 """
 
 import argparse
-import math
 import os
 import sys
 
-import numpy as np
-
 from imb_ref import backend, golden
-from imb_ref.streams import init_rng
-from imb_ref.training import checkpoint
-from imb_ref.training.config import Config, parse_sizes, per_layer, resolve, split_list
-from imb_ref.data import SOURCES, load_dataset
+from imb_ref.data import SOURCES
 from imb_ref.errors import ArgumentParser, UserError
-from imb_ref.training.evaluate import chunk_size
-from imb_ref.training.metrics import check_metrics
-from imb_ref.training.experiment import build_model, output_folder, train_run
-from imb_ref.files import check_writable_file, run_folder, write_json
-from imb_ref.gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
-from imb_ref.exact import max_transition_entries
-from imb_ref.models import KINDS, MAX_EXACT_ENTRIES, TREE_MODELS, estimators, sbn
+from imb_ref.experiments import infoplane
+from imb_ref.files import check_writable_file
+from imb_ref.models import KINDS, TREE_MODELS, estimators
 from imb_ref.optim import OPTIMIZERS
-from imb_ref.experiments.table1 import MAX_SEEDS
+from imb_ref.training.config import Config, check, check_backend, load, resolve
+from imb_ref.training.experiment import build_model, train_command, write_golden
 
 D = Config()
 
@@ -328,234 +319,6 @@ def parse(argv):
         raise UserError(_foreign_flag(command, extras, parsers))
     return command, vars(namespace)
 
-def check_ranges(cfg):
-    positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
-                "batch_size": cfg.batch_size, "test_runs": cfg.test_runs,
-                "vib_k": cfg.vib_k, "vib_samples": cfg.vib_samples,
-                "vib_test_samples": cfg.vib_test_samples}
-    for name, value in positive.items():
-        if value is None or value < 1:
-            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
-    for name, value in (("epochs", cfg.epochs), ("seed", cfg.seed), ("patience", cfg.patience)):
-        if value < 0:
-            raise UserError(f"--{name} {value}: must be 0 or more")
-    # Real-valued flags: finite (a NaN passes every comparison) and in range.
-    for name, value, lowest, strict in (("max_memory", cfg.max_memory, 0.0, True),
-                                        ("lr", cfg.lr, 0.0, True),
-                                        ("clip", cfg.clip, 0.0, False),
-                                        ("momentum", cfg.momentum, 0.0, False),
-                                        ("vib_beta", cfg.vib_beta, 0.0, False)):
-        if value is None:
-            continue
-        if not math.isfinite(value) or value < lowest or (strict and value == lowest):
-            raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number "
-                            f"{'above' if strict else 'of at least'} {lowest:g}")
-    L = len(parse_sizes(cfg.hidden))
-    per_layer(cfg.gammas, L + 1, "--gammas")
-    per_layer(cfg.betas, L, "--betas")
-    if cfg.max_memory > MAX_MEMORY_GB:
-        raise UserError(f"--max-memory {cfg.max_memory}: at most {MAX_MEMORY_GB:g} GB")
-    if cfg.momentum >= 1:
-        raise UserError(f"--momentum {cfg.momentum}: must be below 1")
-    if cfg.stage_epochs is not None and not 1 <= cfg.stage_epochs <= max(cfg.epochs, 1):
-        raise UserError(f"--stage-epochs {cfg.stage_epochs}: must be between 1 and --epochs "
-                        f"({cfg.epochs})")
-    if not 1 <= cfg.seeds <= MAX_SEEDS:
-        raise UserError(f"--seeds {cfg.seeds}: must be between 1 and {MAX_SEEDS}")
-    if cfg.jobs < 1:
-        raise UserError(f"--jobs {cfg.jobs}: must be at least 1")
-    if cfg.jobs > 1 and cfg.backend == "cupy":
-        raise UserError("--jobs: the worker processes run NumPy; with --backend cupy use "
-                        "--jobs 1 (one process drives the GPU)")
-    if cfg.fused and cfg.backend != "cupy":
-        raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
-                        "or drop --fused")
-    if cfg.estimator == "exact" and KINDS[cfg.model].tree:    # the tree's estimator
-        hidden = parse_sizes(cfg.hidden)
-        entries = max_transition_entries(hidden)
-        if entries > MAX_EXACT_ENTRIES:
-            # A power of two: written as one where the digits would not fit on a line.
-            size = f"{entries:,}" if entries < 10 ** 18 else f"2**{entries.bit_length() - 1}"
-            raise UserError(f"--estimator exact enumerates every state of every layer: "
-                            f"--hidden {cfg.hidden} needs a {size}-entry matrix (at most "
-                            f"{MAX_EXACT_ENTRIES:,}); use widths such as 10,8,6,4 or a "
-                            f"sampled estimator")
-    if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
-        raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
-                        "every leaf stored); use --no-fused")
-
-
-def check_backend(cfg, xp):
-    """Checks that need the resolved backend (so that a missing CuPy is named first)."""
-    if cfg.estimator == "exact" and KINDS[cfg.model].tree and xp is not np:
-        raise UserError("--estimator exact (synthetic12's default) enumerates on the host: "
-                        "use --backend numpy, or --estimator raiko to sample on the GPU")
-
-
-def print_config(cfg, xp, data, model, out_dir, models=None):
-    lines = [
-        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"
-                    + (", fused kernels" if model.uses_fused(xp) else "")),
-        ("dtype", cfg.dtype),
-        ("dataset", data.summary()),
-        ("models" if models else "model",
-         f"{', '.join(models) if models else model.name}, network "
-         f"{'-'.join(map(str, model.sizes))}"),
-    ]
-    if model.exact:
-        lines.append(("objective", "exact: every state of every layer enumerated, no "
-                      f"sampling in training; M={model.test_samples} at test, "
-                      f"{cfg.test_runs} test runs"))
-    elif model.stochastic_tree:
-        lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
-                      f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
-                      f"estimator {cfg.estimator}"))
-        if model.kind.beta:
-            lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
-    if model.kind.network.bottleneck:
-        lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
-                      f"{cfg.vib_samples} draws per example in training, "
-                      f"{cfg.vib_test_samples} at test"))
-    lines += [
-        ("training", f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer}"
-         f"{'' if cfg.lr is None else f' lr {cfg.lr}'}, clip {cfg.clip or 'none'}, "
-         f"patience {cfg.patience or 'none'}, seed {cfg.seed}"
-         f"{f', preset {cfg.preset}' if cfg.preset else ''}"),
-        ("output", out_dir),
-    ]
-    for key, value in lines:
-        print(f"{key:>10}: {value}", flush=True)
-
-
-def export_golden(cfg, data, path):
-    """One float64 case of the objective on the first examples of the training split."""
-    model = build_model(cfg, data.n_features, data.n_classes)
-    B = min(cfg.batch_size, len(data.train))
-    # The case is one unchunked batch of the sampled tree (whatever --estimator says):
-    # its uniforms and leaves must fit in memory.
-    need = B * sbn.bytes_per_example(model.sizes, model.M, 8, True)
-    if need > cfg.max_memory * 1024 ** 3:
-        raise UserError(f"golden: a case of {B} examples at M={model.M} needs about "
-                        f"{need / 1024 ** 3:.3g} GB (at most {cfg.max_memory} GB); lower "
-                        f"--batch-size or --samples")
-    rng = init_rng(cfg.seed)
-    params = sbn.init_params(model.sizes, rng, np.float64)
-    # Small random biases and prior logits so that every gradient is exercised.
-    for k in params:
-        if k.startswith(("b_", "rho_")):
-            params[k] = rng.normal(0.0, 0.5, size=params[k].shape)
-    x, y = data.train.x[:B].astype(np.float64), data.train.y[:B]
-    uniforms = sbn.sample_uniforms(rng, B, model.M, model.sizes[1:-1], np.float64)
-    case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas)
-    golden.write_case(path, case)
-    print(f"wrote {path}: loss {float(case['loss']):.12g} nats, B={B}, M={model.M}, "
-          f"network {'-'.join(map(str, model.sizes))}")
-
-
-def infoplane_experiment(cfg, xp, data):
-    """Section 5.3: SFNN, JointIMB, GreedyIMB on the 12-bit task, exact information plane."""
-    from imb_ref.experiments import infoplane
-
-    models = split_list(cfg.models, "--models", "sfnn,jointimb")
-    bad = [m for m in models if m not in TREE_MODELS]
-    if bad or not models:
-        raise UserError(f"--models {cfg.models!r}: choose from {', '.join(TREE_MODELS)}")
-    if not 1 <= cfg.points <= MAX_POINTS:
-        raise UserError(f"--points {cfg.points}: must be between 1 and {MAX_POINTS:,} "
-                        f"(log-spaced epochs; a run has at most --epochs + 1 to measure)")
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
-    for name in models:                     # fail before creating anything
-        for training in (True, False):
-            chunk_size(infoplane.build(name, cfg), np.dtype(cfg.dtype).itemsize,
-                       cfg.max_memory, 1, training)
-    out_dir = output_folder(cfg.output_dir, "infoplane")
-    model = infoplane.build(models[0], cfg)
-    print_config(cfg, xp, data, model, out_dir, models)
-    print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
-          f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
-          f"epochs", flush=True)
-    try:
-        with run_folder(out_dir):
-            write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
-            infoplane.run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
-                                     jobs=cfg.jobs)
-    except KeyboardInterrupt:
-        if not os.path.isdir(out_dir):          # run_folder removed what it made
-            print("interrupted before any (model, seed) pair wrote a checkpoint: nothing "
-                  "was kept; run the same command to start again", file=sys.stderr)
-            return 130
-        print(f"interrupted: complete (model, seed) pairs are kept in "
-              f"{os.path.join(out_dir, 'infoplane.csv')} and the others' last checkpoints "
-              f"in {os.path.join(out_dir, 'parts')}; rerun the same python run.py "
-              f"infoplane command with --output-dir {out_dir} to continue", file=sys.stderr)
-        return 130
-    print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
-    print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "
-          f"in {out_dir}", flush=True)
-    return 0
-
-
-def prepare_output(cfg, resuming):
-    out_dir = output_folder(cfg.output_dir, f"{cfg.dataset}-{cfg.model}")
-    if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
-        raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
-                        f"python run.py train --resume {out_dir} or choose another folder")
-    return out_dir
-
-
-def train_command(explicit):
-    resume = None
-    if "resume" in explicit:
-        resume = checkpoint.load(explicit["resume"])
-        saved = resume[3]["config"]
-        folder = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))
-        # The saved configuration wins; a flag may change only what does not change the
-        # run's numbers (or, for --epochs, extends it). Any other flag is refused rather
-        # than silently ignored.
-        for key, value in explicit.items():
-            if key in RESUME_MAY_CHANGE:
-                saved[key] = value
-            elif key not in ("resume", "output_dir") and saved.get(key) != value:
-                raise UserError(f"--{key.replace('_', '-')} {value}: {folder} was made with "
-                                f"{key} = {saved.get(key)!r} and a resumed run keeps its "
-                                f"settings; drop the flag, or start a new run in another "
-                                f"--output-dir")
-        saved["output_dir"] = folder
-        cfg = Config.from_dict(saved)
-    else:
-        explicit.setdefault("backend", backend.default_backend())
-        cfg = resolve(explicit)
-    check_ranges(cfg)
-    xp = backend.resolve(cfg.backend)
-    check_backend(cfg, xp)
-    data = load(cfg)
-    model = build_model(cfg, data.n_features, data.n_classes)
-    if resume is not None:                  # its arrays must fit the network it names
-        checkpoint.check_against(checkpoint.resolve_path(explicit["resume"]), resume, model)
-        check_metrics(os.path.join(cfg.output_dir, "metrics.jsonl"))
-    for training in (True, False):          # fail before creating anything
-        chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
-    out_dir = prepare_output(cfg, resume is not None)
-    RUN_FOLDER.append(out_dir)
-    print_config(cfg, xp, data, model, out_dir)
-    with run_folder(out_dir):
-        summary = train_run(cfg, model, data, xp, out_dir, resume=resume)
-    print(result_line(cfg.dataset, summary) + f"; wrote {out_dir}", flush=True)
-    return 0
-
-
-def result_line(dataset, summary):
-    """The test error, or for CIFAR10 the accuracy as the paper reports it (Table 1),
-    with the error beside it."""
-    err, std = summary["test_error_mean"], summary["test_error_std"]
-    mf, runs = summary["meanfield_test_error"], summary["test_runs"]
-    if dataset == "cifar10":
-        return (f"test accuracy {100 * (1 - err):.2f}% +- {100 * std:.2f} over {runs} runs "
-                f"(error {100 * err:.2f}%), mean-field accuracy {100 * (1 - mf):.2f}%")
-    return (f"test error {100 * err:.2f}% +- {100 * std:.2f} over {runs} runs, mean-field "
-            f"{100 * mf:.2f}%")
-
-
 def infoplane_command(explicit):
     preset = explicit.pop("preset", None)
     layered = {**INFOPLANE_DEFAULT, **INFOPLANE_PRESETS.get(preset, {}), **explicit,
@@ -565,10 +328,10 @@ def infoplane_command(explicit):
         layered["jobs"] = 1                 # one process drives the GPU
     cfg = resolve(layered)
     cfg.preset = preset
-    check_ranges(cfg)
+    check(cfg)
     xp = backend.resolve(cfg.backend)
     check_backend(cfg, xp)
-    return infoplane_experiment(cfg, xp, load(cfg))
+    return infoplane.command(cfg, xp, load(cfg))
 
 
 def table1_command(explicit):
@@ -576,7 +339,7 @@ def table1_command(explicit):
     name = explicit.get("backend", backend.default_backend())
     explicit.setdefault("dataset", "mnist")
     for model in TABLE1_MODELS:             # every run's settings, before any folder
-        check_ranges(model_config(explicit, model))
+        check(model_config(explicit, model))
     # Planning trains nothing: the backend is resolved where the commands run.
     run_table1(explicit, None if explicit.get("plan") else backend.resolve(name), name)
     return 0
@@ -600,22 +363,15 @@ def golden_command(explicit):
     if path is None:
         raise UserError("golden: give the FILE.npz to write, or --check CASE.npz")
     cfg = resolve({**explicit, "backend": "numpy"})
-    check_ranges(cfg)
+    check(cfg)
     check_writable_file(path, "golden FILE.npz")
-    export_golden(cfg, load(cfg), path)
+    write_golden(cfg, load(cfg), path)
     return 0
 
 
 def bench_command(explicit):
     from imb_ref.experiments import bench
     return bench.main(explicit["argv"], prog="python run.py bench")
-
-
-def load(cfg):
-    return load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
-                        cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
-                        dtype=np.dtype(cfg.dtype),
-                        cifar_train_batches=cfg.cifar_train_batches)
 
 
 RUN = {"train": train_command, "infoplane": infoplane_command, "table1": table1_command,
@@ -643,12 +399,6 @@ def run(argv=None):
     return RUN[command](explicit)
 
 
-MAX_POINTS = 10000          # information-plane measurements per pair
-MAX_MEMORY_GB = 1e6         # a petabyte: more than any machine, so a typo is caught
-RESUME_MAY_CHANGE = ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused")
-RUN_FOLDER = []             # the run folder once it exists, for the Ctrl-C message
-
-
 def main(argv=None):
     try:
         return run(argv)
@@ -660,18 +410,9 @@ def main(argv=None):
         # written to the closed pipe (Python would complain once more at exit).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141                             # 128 + SIGPIPE, as a shell reports it
-    except KeyboardInterrupt:
-        folder = RUN_FOLDER[-1] if RUN_FOLDER else None
-        if folder and os.path.exists(os.path.join(folder, checkpoint.FILENAME)):
-            print("interrupted: the last completed epoch's checkpoint is kept; continue "
-                  f"with python run.py train --resume {folder}", file=sys.stderr)
-        elif folder:
-            print("interrupted before the first epoch finished: no checkpoint was written "
-                  f"and {folder} was not kept; run the same command to start again",
-                  file=sys.stderr)
-        else:
-            print("interrupted before any run folder was made: nothing to resume",
-                  file=sys.stderr)
+    except KeyboardInterrupt:             # the commands that make folders say more
+        print("interrupted before any run folder was made: nothing to resume",
+              file=sys.stderr)
         return 130
 
 

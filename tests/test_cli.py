@@ -86,24 +86,38 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
 
 @pytest.mark.parametrize("has_checkpoint", [True, False])
 def test_ctrl_c_names_the_run_folder_to_resume_only_if_there_is_a_checkpoint(
-        monkeypatch, capsys, tmp_path, has_checkpoint):
-    import run as run_module
+        tmp_path, has_checkpoint):
+    from imb_ref.training.experiment import interrupted
     folder = tmp_path / "mnist-jointimb-x"
     if has_checkpoint:
         folder.mkdir()
         (folder / checkpoint.FILENAME).write_bytes(b"")
-
-    def interrupted(argv=None):
-        run_module.RUN_FOLDER.append(str(folder))
-        raise KeyboardInterrupt
-    monkeypatch.setattr(run_module, "run", interrupted)
-    monkeypatch.setattr(run_module, "RUN_FOLDER", [])
-    assert run_module.main([]) == 130
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert (f"python run.py train --resume {folder}" in err) == has_checkpoint
-    assert ("before the first epoch finished: no checkpoint was written" in err) != \
+    line = interrupted(str(folder))
+    assert "\n" not in line
+    assert (f"python run.py train --resume {folder}" in line) == has_checkpoint
+    assert ("before the first epoch finished: no checkpoint was written" in line) != \
         has_checkpoint
+
+
+def test_ctrl_c_after_a_checkpoint_names_the_resume_command(tmp_path, monkeypatch, capsys):
+    import run as run_module
+    from imb_ref.training import loop
+    real = loop.train_epoch
+    calls = []
+
+    def interrupt_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+    monkeypatch.setattr(loop, "train_epoch", interrupt_in_epoch_2)
+    out = tmp_path / "r"
+    assert run_module.main(["train", "--hidden", "4,3", "--epochs", "3", "--quiet",
+                            "--output-dir", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert err == ("interrupted: the last completed epoch's checkpoint is kept; continue "
+                   f"with python run.py train --resume {out}\n")
+    assert checkpoint.load(str(out))[3]["epoch"] == 1
 
 
 def test_ctrl_c_in_the_first_epoch_leaves_no_folder(tmp_path, monkeypatch, capsys):
@@ -111,7 +125,6 @@ def test_ctrl_c_in_the_first_epoch_leaves_no_folder(tmp_path, monkeypatch, capsy
     message says so (it used to promise a checkpoint that did not exist)."""
     import run as run_module
     from imb_ref.training import loop
-    monkeypatch.setattr(run_module, "RUN_FOLDER", [])
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
@@ -270,8 +283,8 @@ def test_the_paper_length_information_plane_is_asked_for_by_name(monkeypatch):
     and an explicit flag override otherwise."""
     import run as run_module
     seen = []
-    monkeypatch.setattr(run_module, "infoplane_experiment",
-                        lambda cfg, xp, data: seen.append(cfg) or 0)
+    from imb_ref.experiments import infoplane
+    monkeypatch.setattr(infoplane, "command", lambda cfg, xp, data: seen.append(cfg) or 0)
     assert run_module.main([]) == 0
     assert run_module.main(["infoplane", "--preset", "paper", "--seeds", "1"]) == 0
     demo, paper = seen

@@ -314,12 +314,11 @@ def test_exact_estimator_refusals(run_py):
     # On a GPU (any array module other than NumPy's) the enumeration is refused.
     import types
 
-    import run as run_module
-    from imb_ref.training.config import resolve
+    from imb_ref.training import config
     with pytest.raises(UserError, match="use --backend numpy, or --estimator raiko"):
-        run_module.check_backend(resolve({"backend": "cupy"}), types.ModuleType("cupy"))
-    run_module.check_backend(resolve({"backend": "cupy", "estimator": "raiko"}),
-                             types.ModuleType("cupy"))
+        config.check_backend(config.resolve({"backend": "cupy"}), types.ModuleType("cupy"))
+    config.check_backend(config.resolve({"backend": "cupy", "estimator": "raiko"}),
+                         types.ModuleType("cupy"))
 
 
 def test_figure_has_a_title_and_shared_axes():

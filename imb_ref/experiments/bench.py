@@ -17,7 +17,6 @@ second, peak memory, and the ratio to torch-eager on the same device
 import argparse
 import importlib
 import importlib.util
-import os
 import statistics
 import sys
 import time

@@ -32,6 +32,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from dataclasses import replace
 
@@ -43,12 +44,15 @@ from ..data import synthetic12
 from ..errors import UserError
 from ..training.evaluate import chunk_size, error_rate
 from ..exact import information_plane, predictive_distribution
-from ..files import atomic_write, write_json
+from ..files import atomic_write, run_folder, write_json
 from ..info import mutual_information
 from ..streams import Stream, init_rng
 from ..gpu.launch import optimizer_kernels
 from ..optim import make_optimizer
 from ..training.loop import progress_bar, run_epochs
+from ..models import TREE_MODELS
+from ..training.config import MAX_POINTS, split_list
+from ..training.experiment import describe, output_folder
 from .pair_progress import PairProgress
 from .infoplane_report import plot, read_csv, summarize, summary_markdown, training_label
 
@@ -424,3 +428,45 @@ def build(name, cfg):
     """The model `name` with the run's configuration, on the 12-bit task's shapes."""
     from ..training.experiment import build_model
     return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)
+
+
+def command(cfg, xp, data):
+    """`python run.py infoplane`: SFNN, JointIMB, GreedyIMB on the 12-bit task, the exact
+    information plane (Section 5.3); the checks, the folder, Ctrl-C's one line."""
+    models = split_list(cfg.models, "--models", "sfnn,jointimb")
+    bad = [m for m in models if m not in TREE_MODELS]
+    if bad or not models:
+        raise UserError(f"--models {cfg.models!r}: choose from {', '.join(TREE_MODELS)}")
+    if not 1 <= cfg.points <= MAX_POINTS:
+        raise UserError(f"--points {cfg.points}: must be between 1 and {MAX_POINTS:,} "
+                        f"(log-spaced epochs; a run has at most --epochs + 1 to measure)")
+    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    for name in models:                     # fail before creating anything
+        for training in (True, False):
+            chunk_size(build(name, cfg), np.dtype(cfg.dtype).itemsize,
+                       cfg.max_memory, 1, training)
+    out_dir = output_folder(cfg.output_dir, "infoplane")
+    model = build(models[0], cfg)
+    describe(cfg, xp, data, model, out_dir, models)
+    print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
+          f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
+          f"epochs", flush=True)
+    try:
+        with run_folder(out_dir):
+            write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
+            run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
+                                     jobs=cfg.jobs)
+    except KeyboardInterrupt:
+        if not os.path.isdir(out_dir):          # run_folder removed what it made
+            print("interrupted before any (model, seed) pair wrote a checkpoint: nothing "
+                  "was kept; run the same command to start again", file=sys.stderr)
+            return 130
+        print(f"interrupted: complete (model, seed) pairs are kept in "
+              f"{os.path.join(out_dir, 'infoplane.csv')} and the others' last checkpoints "
+              f"in {os.path.join(out_dir, 'parts')}; rerun the same python run.py "
+              f"infoplane command with --output-dir {out_dir} to continue", file=sys.stderr)
+        return 130
+    print(open(os.path.join(out_dir, "summary.md")).read(), flush=True)
+    print(f"wrote {os.path.join(out_dir, 'infoplane.png')}, infoplane.csv and summary.md "
+          f"in {out_dir}", flush=True)
+    return 0

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..training.config import Config, parse_sizes, resolve, split_list
+from ..training.config import MAX_SEEDS, Config, parse_sizes, resolve, split_list
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -41,7 +41,6 @@ from ..models import KINDS, MODELS          # Table 1's rows, in its order
 from ..training.loop import stage_length
 from ..training.metrics import check_metrics, read_metrics
 
-MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
 # Table 1 of the paper: MNIST test error (%), CIFAR10 test accuracy (%), adversarial
 # robustness (%) of MNIST models under targeted and untargeted C&W L2.

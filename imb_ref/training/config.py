@@ -7,8 +7,16 @@ dataset's default, then the global default.
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
 from ..errors import UserError
-from ..models import KINDS, TREE_MODELS
+from ..exact import max_transition_entries
+from ..gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
+from ..models import KINDS, MAX_EXACT_ENTRIES, TREE_MODELS
+
+MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
+MAX_POINTS = 10000          # information-plane measurements per pair
+MAX_MEMORY_GB = 1e6         # a petabyte: more than any machine, so a typo is caught
 
 # `--preset paper`: Appendix D. Adadelta on MNIST, Adagrad on CIFAR10, Adam for VIB;
 # beta_l = 1e-4 for the IMB models; VIB's beta 1e-3 (MNIST) / 1e-4 (CIFAR10); M = 32 at
@@ -179,3 +187,78 @@ def per_layer(text, count, flag):
     if not all(math.isfinite(v) and v >= 0 for v in values):
         raise UserError(f"{flag} {text!r}: weights must be finite and non-negative")
     return tuple(values)
+
+
+def check(cfg):
+    """Refuse, in one line, settings no run can have: every range and combination that
+    can be checked before the backend is resolved or any data is read."""
+    positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
+                "batch_size": cfg.batch_size, "test_runs": cfg.test_runs,
+                "vib_k": cfg.vib_k, "vib_samples": cfg.vib_samples,
+                "vib_test_samples": cfg.vib_test_samples}
+    for name, value in positive.items():
+        if value is None or value < 1:
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    for name, value in (("epochs", cfg.epochs), ("seed", cfg.seed), ("patience", cfg.patience)):
+        if value < 0:
+            raise UserError(f"--{name} {value}: must be 0 or more")
+    # Real-valued flags: finite (a NaN passes every comparison) and in range.
+    for name, value, lowest, strict in (("max_memory", cfg.max_memory, 0.0, True),
+                                        ("lr", cfg.lr, 0.0, True),
+                                        ("clip", cfg.clip, 0.0, False),
+                                        ("momentum", cfg.momentum, 0.0, False),
+                                        ("vib_beta", cfg.vib_beta, 0.0, False)):
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < lowest or (strict and value == lowest):
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number "
+                            f"{'above' if strict else 'of at least'} {lowest:g}")
+    L = len(parse_sizes(cfg.hidden))
+    per_layer(cfg.gammas, L + 1, "--gammas")
+    per_layer(cfg.betas, L, "--betas")
+    if cfg.max_memory > MAX_MEMORY_GB:
+        raise UserError(f"--max-memory {cfg.max_memory}: at most {MAX_MEMORY_GB:g} GB")
+    if cfg.momentum >= 1:
+        raise UserError(f"--momentum {cfg.momentum}: must be below 1")
+    if cfg.stage_epochs is not None and not 1 <= cfg.stage_epochs <= max(cfg.epochs, 1):
+        raise UserError(f"--stage-epochs {cfg.stage_epochs}: must be between 1 and --epochs "
+                        f"({cfg.epochs})")
+    if not 1 <= cfg.seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds {cfg.seeds}: must be between 1 and {MAX_SEEDS}")
+    if cfg.jobs < 1:
+        raise UserError(f"--jobs {cfg.jobs}: must be at least 1")
+    if cfg.jobs > 1 and cfg.backend == "cupy":
+        raise UserError("--jobs: the worker processes run NumPy; with --backend cupy use "
+                        "--jobs 1 (one process drives the GPU)")
+    if cfg.fused and cfg.backend != "cupy":
+        raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
+                        "or drop --fused")
+    if cfg.estimator == "exact" and KINDS[cfg.model].tree:    # the tree's estimator
+        hidden = parse_sizes(cfg.hidden)
+        entries = max_transition_entries(hidden)
+        if entries > MAX_EXACT_ENTRIES:
+            # A power of two: written as one where the digits would not fit on a line.
+            size = f"{entries:,}" if entries < 10 ** 18 else f"2**{entries.bit_length() - 1}"
+            raise UserError(f"--estimator exact enumerates every state of every layer: "
+                            f"--hidden {cfg.hidden} needs a {size}-entry matrix (at most "
+                            f"{MAX_EXACT_ENTRIES:,}); use widths such as 10,8,6,4 or a "
+                            f"sampled estimator")
+    if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
+        raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
+                        "every leaf stored); use --no-fused")
+
+
+def check_backend(cfg, xp):
+    """Checks that need the resolved backend (so that a missing CuPy is named first)."""
+    if cfg.estimator == "exact" and KINDS[cfg.model].tree and xp is not np:
+        raise UserError("--estimator exact (synthetic12's default) enumerates on the host: "
+                        "use --backend numpy, or --estimator raiko to sample on the GPU")
+
+
+def load(cfg):
+    """The dataset a configuration names, split and limited as it says (host arrays)."""
+    from ..data import load_dataset
+    return load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
+                        cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
+                        dtype=np.dtype(cfg.dtype),
+                        cifar_train_batches=cfg.cifar_train_batches)

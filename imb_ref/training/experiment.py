@@ -7,16 +7,20 @@ config.json, metrics.jsonl, checkpoint.npz and, once finished, summary.json.
 import datetime
 import json
 import os
+import sys
 import time
 
 import numpy as np
 
-from .. import backend
+from .. import backend, golden
+from ..errors import UserError
+from ..models import sbn
 from ..streams import init_rng
 from . import checkpoint
-from .config import parse_sizes, per_layer
-from .metrics import read_metrics
-from ..files import check_writable_folder, folder_lock, write_json
+from .config import Config, check, check_backend, load, parse_sizes, per_layer, resolve
+from .evaluate import chunk_size
+from .metrics import check_metrics, read_metrics
+from ..files import check_writable_folder, folder_lock, run_folder, write_json
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from .loop import final_evaluation, fit
@@ -100,3 +104,147 @@ def finished_or_resumable(out_dir):
     if os.path.exists(ckpt):
         return None, checkpoint.load(ckpt)
     return None, None
+
+
+# ---- the train and golden commands ----------------------------------------------------
+# A resumed run keeps its settings; these may be given again with --resume: they do not
+# change the run's numbers (or, --epochs, extend it).
+RESUME_MAY_CHANGE = ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused")
+
+
+def describe(cfg, xp, data, model, out_dir, models=None):
+    """The run's settings, one per line, before it starts."""
+    lines = [
+        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"
+                    + (", fused kernels" if model.uses_fused(xp) else "")),
+        ("dtype", cfg.dtype),
+        ("dataset", data.summary()),
+        ("models" if models else "model",
+         f"{', '.join(models) if models else model.name}, network "
+         f"{'-'.join(map(str, model.sizes))}"),
+    ]
+    if model.exact:
+        lines.append(("objective", "exact: every state of every layer enumerated, no "
+                      f"sampling in training; M={model.test_samples} at test, "
+                      f"{cfg.test_runs} test runs"))
+    elif model.stochastic_tree:
+        lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
+                      f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
+                      f"estimator {cfg.estimator}"))
+        if model.kind.beta:
+            lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
+    if model.kind.network.bottleneck:
+        lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
+                      f"{cfg.vib_samples} draws per example in training, "
+                      f"{cfg.vib_test_samples} at test"))
+    lines += [
+        ("training", f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer}"
+         f"{'' if cfg.lr is None else f' lr {cfg.lr}'}, clip {cfg.clip or 'none'}, "
+         f"patience {cfg.patience or 'none'}, seed {cfg.seed}"
+         f"{f', preset {cfg.preset}' if cfg.preset else ''}"),
+        ("output", out_dir),
+    ]
+    for key, value in lines:
+        print(f"{key:>10}: {value}", flush=True)
+
+
+def prepare_output(cfg, resuming):
+    out_dir = output_folder(cfg.output_dir, f"{cfg.dataset}-{cfg.model}")
+    if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
+        raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
+                        f"python run.py train --resume {out_dir} or choose another folder")
+    return out_dir
+
+
+def train_command(explicit):
+    """`python run.py train`: a new run from the flags given, or --resume DIR with the
+    run's own settings (a flag may change only RESUME_MAY_CHANGE). Ctrl-C says what was
+    kept and how to continue."""
+    resume = None
+    if "resume" in explicit:
+        resume = checkpoint.load(explicit["resume"])
+        saved = resume[3]["config"]
+        folder = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))
+        # The saved configuration wins; a flag may change only what does not change the
+        # run's numbers (or, for --epochs, extends it). Any other flag is refused rather
+        # than silently ignored.
+        for key, value in explicit.items():
+            if key in RESUME_MAY_CHANGE:
+                saved[key] = value
+            elif key not in ("resume", "output_dir") and saved.get(key) != value:
+                raise UserError(f"--{key.replace('_', '-')} {value}: {folder} was made with "
+                                f"{key} = {saved.get(key)!r} and a resumed run keeps its "
+                                f"settings; drop the flag, or start a new run in another "
+                                f"--output-dir")
+        saved["output_dir"] = folder
+        cfg = Config.from_dict(saved)
+    else:
+        explicit.setdefault("backend", backend.default_backend())
+        cfg = resolve(explicit)
+    check(cfg)
+    xp = backend.resolve(cfg.backend)
+    check_backend(cfg, xp)
+    data = load(cfg)
+    model = build_model(cfg, data.n_features, data.n_classes)
+    if resume is not None:                  # its arrays must fit the network it names
+        checkpoint.check_against(checkpoint.resolve_path(explicit["resume"]), resume, model)
+        check_metrics(os.path.join(cfg.output_dir, "metrics.jsonl"))
+    for training in (True, False):          # fail before creating anything
+        chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
+    out_dir = prepare_output(cfg, resume is not None)
+    describe(cfg, xp, data, model, out_dir)
+    try:
+        with run_folder(out_dir):
+            summary = train_run(cfg, model, data, xp, out_dir, resume=resume)
+    except KeyboardInterrupt:
+        print(interrupted(out_dir), file=sys.stderr)
+        return 130
+    print(result_line(cfg.dataset, summary) + f"; wrote {out_dir}", flush=True)
+    return 0
+
+
+def interrupted(out_dir):
+    """Ctrl-C's one line: the checkpoint kept and the command that continues from it,
+    or, before the first checkpoint, that nothing was kept (run_folder removed it)."""
+    if os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
+        return ("interrupted: the last completed epoch's checkpoint is kept; continue "
+                f"with python run.py train --resume {out_dir}")
+    return ("interrupted before the first epoch finished: no checkpoint was written and "
+            f"{out_dir} was not kept; run the same command to start again")
+
+
+def result_line(dataset, summary):
+    """The test error, or for CIFAR10 the accuracy as the paper reports it (Table 1),
+    with the error beside it."""
+    err, std = summary["test_error_mean"], summary["test_error_std"]
+    mf, runs = summary["meanfield_test_error"], summary["test_runs"]
+    if dataset == "cifar10":
+        return (f"test accuracy {100 * (1 - err):.2f}% +- {100 * std:.2f} over {runs} runs "
+                f"(error {100 * err:.2f}%), mean-field accuracy {100 * (1 - mf):.2f}%")
+    return (f"test error {100 * err:.2f}% +- {100 * std:.2f} over {runs} runs, mean-field "
+            f"{100 * mf:.2f}%")
+
+
+def write_golden(cfg, data, path):
+    """One float64 case of the objective on the first examples of the training split."""
+    model = build_model(cfg, data.n_features, data.n_classes)
+    B = min(cfg.batch_size, len(data.train))
+    # The case is one unchunked batch of the sampled tree (whatever --estimator says):
+    # its uniforms and leaves must fit in memory.
+    need = B * sbn.bytes_per_example(model.sizes, model.M, 8, True)
+    if need > cfg.max_memory * 1024 ** 3:
+        raise UserError(f"golden: a case of {B} examples at M={model.M} needs about "
+                        f"{need / 1024 ** 3:.3g} GB (at most {cfg.max_memory} GB); lower "
+                        f"--batch-size or --samples")
+    rng = init_rng(cfg.seed)
+    params = sbn.init_params(model.sizes, rng, np.float64)
+    # Small random biases and prior logits so that every gradient is exercised.
+    for k in params:
+        if k.startswith(("b_", "rho_")):
+            params[k] = rng.normal(0.0, 0.5, size=params[k].shape)
+    x, y = data.train.x[:B].astype(np.float64), data.train.y[:B]
+    uniforms = sbn.sample_uniforms(rng, B, model.M, model.sizes[1:-1], np.float64)
+    case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas)
+    golden.write_case(path, case)
+    print(f"wrote {path}: loss {float(case['loss']):.12g} nats, B={B}, M={model.M}, "
+          f"network {'-'.join(map(str, model.sizes))}")
