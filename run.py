@@ -194,11 +194,8 @@ def add_attack_options(g):
     g.add_argument("--attack-batch", type=int, help="images attacked together (default 100)")
 
 
-def build_parsers():
-    """{command: its parser}. Flags are shared through the add_* groups above."""
-    parsers = {}
-
-    p = parsers["train"] = _parser("train")
+def train_parser():
+    p = _parser("train")
     add_data(p)
     add_backend(p)
     add_model(p)
@@ -206,8 +203,11 @@ def build_parsers():
     g = add_output(p)
     g.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its "
                    "configuration is reused; --epochs may extend it)")
+    return p
 
-    p = parsers["infoplane"] = _parser("infoplane")
+
+def infoplane_parser():
+    p = _parser("infoplane")
     g = p.add_argument_group("experiment")
     g.add_argument("--preset", choices=tuple(INFOPLANE_PRESETS), help="paper: Section "
                    "5.3's length, 20,000 epochs, 5 seeds, 30 measurements (hours; default: "
@@ -227,8 +227,11 @@ def build_parsers():
     add_training(p, presets=False, patience=False)
     add_output(p, "experiment folder (default runs/infoplane-<time>); rerun with the same "
                "folder to continue an interrupted experiment")
+    return p
 
-    p = parsers["table1"] = _parser("table1")
+
+def table1_parser():
+    p = _parser("table1")
     add_data(p, table1=True)
     add_backend(p)
     add_model(p, one_model=False)
@@ -249,8 +252,11 @@ def build_parsers():
     add_attack_options(g)
     add_output(p, "table folder (default runs/table1-<dataset>-<time>); rerun with the "
                "same folder to reuse finished runs and resume interrupted ones")
+    return p
 
-    p = parsers["attack"] = _parser("attack")
+
+def attack_parser():
+    p = _parser("attack")
     p.add_argument("checkpoint", metavar="RUN", help="a run's output folder or its "
                    "checkpoint.npz")
     g = p.add_argument_group("attack")
@@ -261,8 +267,11 @@ def build_parsers():
     g.add_argument("--dtype", choices=("float32", "float64"), help="(default float64)")
     g.add_argument("--data-dir", help="dataset cache folder (default: the run's)")
     add_output(p, "where attack.json and attack.png go (default: the run's folder)")
+    return p
 
-    p = parsers["golden"] = _parser("golden")
+
+def golden_parser():
+    p = _parser("golden")
     p.add_argument("export_golden", metavar="FILE.npz", nargs="?", help="the case to write")
     p.add_argument("--check", metavar="CASE.npz", help="instead of writing a case, check "
                    "one written by any framework: every tensor recomputed in float64 and "
@@ -274,7 +283,13 @@ def build_parsers():
                    f"{D.batch_size}; 64 for synthetic12)")
     g.add_argument("--seed", type=int, help=f"(default {D.seed})")
     g.add_argument("--quiet", action="store_true", help="no download progress")
-    return parsers
+    return p
+
+
+def build_parsers():
+    """{command: its parser}. Flags are shared through the add_* groups above."""
+    return {"train": train_parser(), "infoplane": infoplane_parser(),
+            "table1": table1_parser(), "attack": attack_parser(), "golden": golden_parser()}
 
 
 def _foreign_flag(command, extras, parsers):

@@ -80,6 +80,30 @@ def _truncate_metrics(path, last_epoch):
             fh.write(keep)
 
 
+def _start(cfg, model, xp, dtype, opt, resume):
+    """(params, best, meta) on the device: a new run's initial parameters, or a resumed
+    run's from its checkpoint (with the optimiser's state put back into `opt`)."""
+    if resume is None:
+        params = {k: xp.asarray(v) for k, v in model.init(init_rng(cfg.seed), dtype).items()}
+        best = {k: v.copy() for k, v in params.items()}
+        return params, best, {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0}
+    host_params, host_best, opt_state, meta = resume
+    params = {k: xp.asarray(v) for k, v in host_params.items()}
+    best = {k: xp.asarray(v) for k, v in (host_best or host_params).items()}
+    opt.state = {k: (v if k == "t" else xp.asarray(v)) for k, v in opt_state.items()}
+    return params, best, meta
+
+
+def _early_stopping(meta, record, stage, model, patience):
+    """Update the early-stopping bookkeeping in `meta` with this epoch's validation
+    error; returns (improved, stop). Only the last GreedyIMB stage may stop the run."""
+    if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
+        meta.update(best_val=record["val_error"], best_epoch=record["epoch"], bad_epochs=0)
+        return True, False
+    meta["bad_epochs"] += 1
+    return False, stage == model.stages and meta["bad_epochs"] >= patience
+
+
 def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     """Train `model` on `data` (a Dataset of host arrays); returns (params, meta).
 
@@ -88,25 +112,13 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     resume: (params, best, opt_state, meta) from `checkpoint.load`, or None.
     """
     dtype = np.dtype(cfg.dtype)
-    x_train = xp.asarray(data.train.x, dtype=dtype)
-    y_train = xp.asarray(data.train.y)
-    x_val, y_val = xp.asarray(data.val.x, dtype=dtype), xp.asarray(data.val.y)
-    x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
-    n = len(data.train)
-    batch = min(cfg.batch_size, n)
+    dev = lambda split: (xp.asarray(split.x, dtype=dtype), xp.asarray(split.y))
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = map(
+        dev, (data.train, data.val, data.test))
+    batch = min(cfg.batch_size, len(data.train))
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
                          kernels=optimizer_kernels(xp, cfg.fused))
-
-    if resume is None:
-        params = {k: xp.asarray(v) for k, v in
-                  model.init(init_rng(cfg.seed), dtype).items()}
-        best = {k: v.copy() for k, v in params.items()}
-        meta = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0}
-    else:
-        host_params, host_best, opt_state, meta = resume
-        params = {k: xp.asarray(v) for k, v in host_params.items()}
-        best = {k: xp.asarray(v) for k, v in (host_best or host_params).items()}
-        opt.state = {k: (v if k == "t" else xp.asarray(v)) for k, v in opt_state.items()}
+    params, best, meta = _start(cfg, model, xp, dtype, opt, resume)
 
     chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
     if chunk < batch:
@@ -115,7 +127,6 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     eval_chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, 1000, training=False)
     os.makedirs(out_dir, exist_ok=True)
     metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    ckpt_path = os.path.join(out_dir, checkpoint.FILENAME)
     _truncate_metrics(metrics_path, meta["epoch"])
     use_val = cfg.patience > 0 and len(data.val) > 0
     state = {"best": best, "t0": time.time()}
@@ -124,32 +135,24 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
         """fit's hook on the loop: evaluate, early stopping, metrics.jsonl, checkpoint."""
         if stage != greedy_stage(model, epoch - 1, cfg.epochs, cfg.stage_epochs) and epoch > 1:
             meta.update(best_val=None, bad_epochs=0)   # early stopping restarts per stage
-        train_loss = float(np.mean(losses))
-        record = {"epoch": epoch, "train_loss": train_loss}
+        record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if model.stages > 1:
             record["stage"] = stage
-        rng = make_rng(xp, cfg.seed, Stream.EPOCH_ERRORS, epoch)
+        predict = lambda xb, rng=make_rng(xp, cfg.seed, Stream.EPOCH_ERRORS, epoch): \
+            model.predict_proba(params, xb, rng)
         if len(data.val):
-            record["val_error"] = error_rate(lambda xb: model.predict_proba(params, xb, rng),
-                                             x_val, y_val, eval_chunk)
-        record["test_error"] = error_rate(lambda xb: model.predict_proba(params, xb, rng),
-                                          x_test, y_test, eval_chunk)
-        record["time_s"] = round(time.time() - state["t0"], 3)
-        state["t0"] = time.time()
-
-        stop = False
-        meta["epoch"] = epoch
+            record["val_error"] = error_rate(predict, x_val, y_val, eval_chunk)
+        record["test_error"] = error_rate(predict, x_test, y_test, eval_chunk)
+        record["time_s"], state["t0"] = round(time.time() - state["t0"], 3), time.time()
+        meta["epoch"], stop = epoch, False
         if use_val:
-            if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
-                meta.update(best_val=record["val_error"], best_epoch=epoch, bad_epochs=0)
+            improved, stop = _early_stopping(meta, record, stage, model, cfg.patience)
+            if improved:
                 state["best"] = {k: v.copy() for k, v in params.items()}   # a snapshot
-            else:
-                meta["bad_epochs"] += 1
-                final_stage = stage == model.stages
-                stop = final_stage and meta["bad_epochs"] >= cfg.patience
         with open(metrics_path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
-        checkpoint.save(ckpt_path, params, state["best"] if use_val else {}, opt.state,
+        checkpoint.save(os.path.join(out_dir, checkpoint.FILENAME), params,
+                        state["best"] if use_val else {}, opt.state,
                         dict(meta, config=cfg.to_dict(), model=model.name))
         if not cfg.quiet:
             log(_describe(record))
