@@ -158,20 +158,65 @@ def retraining_runs(explicit, dataset, name, beta, schedule, seeds, out):
              os.path.join(out, "runs", f"{name}-seed{seed}")) for seed in seeds]
 
 
+def _print_plan(explicit):
+    """--plan: the runs that can start now, one command per line on stdout; on stderr,
+    the runs another process holds, or that every run is finished."""
+    lines, busy = plan_table1(explicit)
+    for line in lines:
+        print(line, flush=True)
+    if busy:
+        print(f"--plan: {len(busy)} run(s) are being trained by another process now and "
+              f"are not listed ({', '.join(os.path.basename(f) for f in busy)}); plan "
+              f"again when they finish", file=sys.stderr)
+    elif not lines:
+        print("--plan: every run is finished; run the same command without --plan to "
+              "gather the table", file=sys.stderr)
+
+
+def _row(name, explicit, dataset, grid, seeds, base, out, data, xp, backend_name, log):
+    """One model's row: its selection runs, its retraining runs (trained, resumed or
+    reused), the seed mean and spread of its test metric, and its attack. A row's wall
+    time is its runs' (selection and retraining), summed from their folders: a table
+    gathered from runs made elsewhere (--plan) or over several sessions reports the time
+    they took, not the time to gather them. data: (selection data, full data)."""
+    sel_data, full_data = data
+    summaries, wall_s = [], 0.0
+    for beta, cfg, folder in selection_runs(explicit, dataset, name, grid, seeds[0], base,
+                                            out):
+        summaries.append((beta, _run(cfg, sel_data, xp, folder, log)))
+        wall_s += run_seconds(folder, summaries[-1][1])
+    val_error, beta, chosen = choose(summaries)
+    schedule = retraining_schedule(name, chosen, base)
+    per_seed, curves, attack = [], [], None
+    for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule, seeds,
+                                             out):
+        s = _run(cfg, full_data, xp, folder, log)
+        wall_s += run_seconds(folder, s)
+        per_seed.append(s["test_error_mean"])
+        curves.append(run_curve(folder))
+        if explicit.get("attack") and seed == seeds[0]:
+            attack = _attack(explicit, folder, xp, backend_name, log)
+    errs = np.array(per_seed)
+    metric = metric_name(dataset)
+    values = 100 * (1 - errs) if metric == "accuracy" else 100 * errs
+    row = {"model": name, "beta": beta, "validation_error": val_error,
+           "epochs": int(schedule["epochs"]), "seeds": len(per_seed),
+           "mean": float(values.mean()), "std": float(values.std()),
+           "per_seed": values.tolist(), "metric": f"test {metric} (%)",
+           "paper": PAPER[name].get(dataset), "wall_s": round(wall_s, 1),
+           "test_curve": mean_curve(curves, metric)}
+    if attack is not None:
+        row["robustness"] = attack
+        # The paper's robustness columns are MNIST's.
+        row["paper_robustness"] = {k: PAPER[name][k] if dataset == "mnist" else None
+                                   for k in ("targeted", "untargeted")}
+    return row
+
+
 def run_table1(explicit, xp, backend_name, log=print):
     dataset, seeds, grid = _settings(explicit)
     if explicit.get("plan"):
-        lines, busy = plan_table1(explicit)
-        for line in lines:
-            print(line, flush=True)
-        if busy:
-            print(f"--plan: {len(busy)} run(s) are being trained by another process now and "
-                  f"are not listed ({', '.join(os.path.basename(f) for f in busy)}); plan "
-                  f"again when they finish", file=sys.stderr)
-        elif not lines:
-            print("--plan: every run is finished; run the same command without --plan to "
-                  "gather the table", file=sys.stderr)
-        return None
+        return _print_plan(explicit)
     out = output_folder(explicit.get("output_dir"), f"table1-{dataset}")
     base = model_config(explicit, "jointimb", dataset=dataset)
     dtype = np.dtype(base.dtype)
@@ -192,40 +237,8 @@ def run_table1(explicit, xp, backend_name, log=print):
         t_start = time.time()
         rows = []
         for name in MODELS:
-            # A row's wall time is its runs' (selection and retraining), summed from their
-            # folders: a table gathered from runs made elsewhere (--plan) or over several
-            # sessions reports the time they took, not the time to gather them.
-            summaries, wall_s = [], 0.0
-            for beta, cfg, folder in selection_runs(explicit, dataset, name, grid, seeds[0],
-                                                    base, out):
-                summaries.append((beta, _run(cfg, sel_data, xp, folder, log)))
-                wall_s += run_seconds(folder, summaries[-1][1])
-            val_error, beta, chosen = choose(summaries)
-            schedule = retraining_schedule(name, chosen, base)
-            epochs = schedule["epochs"]
-            per_seed, curves, attack = [], [], None
-            for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule,
-                                                     seeds, out):
-                s = _run(cfg, full_data, xp, folder, log)
-                wall_s += run_seconds(folder, s)
-                per_seed.append(s["test_error_mean"])
-                curves.append(run_curve(folder))
-                if explicit.get("attack") and seed == seeds[0]:
-                    attack = _attack(explicit, folder, xp, backend_name, log)
-            errs = np.array(per_seed)
-            values = 100 * (1 - errs) if metric_name(dataset) == "accuracy" else 100 * errs
-            row = {"model": name, "beta": beta, "validation_error": val_error,
-                   "epochs": int(epochs), "seeds": len(per_seed),
-                   "mean": float(values.mean()), "std": float(values.std()),
-                   "per_seed": values.tolist(), "metric": f"test {metric_name(dataset)} (%)",
-                   "paper": PAPER[name].get(dataset), "wall_s": round(wall_s, 1),
-                   "test_curve": mean_curve(curves, metric_name(dataset))}
-            if attack is not None:
-                row["robustness"] = attack
-                # The paper's robustness columns are MNIST's.
-                row["paper_robustness"] = {k: PAPER[name][k] if dataset == "mnist" else None
-                                           for k in ("targeted", "untargeted")}
-            rows.append(row)
+            rows.append(_row(name, explicit, dataset, grid, seeds, base, out,
+                             (sel_data, full_data), xp, backend_name, log))
             write_json(os.path.join(out, "table1.json"), _table(rows, explicit, dataset, xp,
                                                                  backend_name, base, t_start))
         table = _table(rows, explicit, dataset, xp, backend_name, base, t_start)
