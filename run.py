@@ -177,21 +177,25 @@ def add_output(p, what="run folder (default runs/<dataset>-<model>-<time>)"):
 
 
 def add_attack_options(g):
-    g.add_argument("--attack-n", type=int, help="first N test images (default 1000)")
+    from imb_ref.experiments.attack.command import AttackSettings as A
+    g.add_argument("--attack-n", type=int, help=f"first N test images (default {A.n})")
     g.add_argument("--attack-mode", choices=("targeted", "untargeted", "both"),
-                   help="(default both)")
+                   help=f"(default {A.mode})")
     g.add_argument("--attack-iters", type=int, help="Adam iterations per binary-search step "
-                   "(default 1000; the reference code used 10000)")
+                   f"(default {A.iters}; the reference code used 10000)")
     g.add_argument("--attack-binary-steps", type=int, help="binary-search steps on c "
-                   "(default 9)")
-    g.add_argument("--attack-lr", type=float, help="Adam's learning rate (default 0.01)")
-    g.add_argument("--attack-kappa", type=float, help="confidence margin kappa (default 0)")
-    g.add_argument("--attack-initial-const", type=float, help="initial c (default 1e-3)")
+                   f"(default {A.binary_steps})")
+    g.add_argument("--attack-lr", type=float, help=f"Adam's learning rate (default {A.lr})")
+    g.add_argument("--attack-kappa", type=float, help="confidence margin kappa (default "
+                   f"{A.kappa:g})")
+    g.add_argument("--attack-initial-const", type=float, help="initial c (default "
+                   f"{A.initial_const:g})")
     g.add_argument("--eot-samples", type=int, help="fresh draws averaged per attack step "
-                   "(expectation over transformation; default 16)")
+                   f"(expectation over transformation; default {A.eot})")
     g.add_argument("--attack-eval-samples", type=int, help="fresh draws in the decision "
-                   "rule that verifies each success (default 100)")
-    g.add_argument("--attack-batch", type=int, help="images attacked together (default 100)")
+                   f"rule that verifies each success (default {A.eval_samples})")
+    g.add_argument("--attack-batch", type=int, help="images attacked together (default "
+                   f"{A.batch})")
 
 
 def train_parser():

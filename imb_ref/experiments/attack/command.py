@@ -8,6 +8,7 @@ of originals, adversarials and perturbations); the output folder defaults to the
 
 import os
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,64 +23,94 @@ from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
 
 
+@dataclass(frozen=True)
+class AttackSettings:
+    """The attack command's settings, each default stated once (the parser's help reads
+    them from here). The C&W optimiser's own defaults are CWConfig's."""
+    n: int = 1000                # the first N test images
+    mode: str = "both"           # targeted, untargeted or both
+    iters: int = CWConfig.iters
+    binary_steps: int = CWConfig.binary_steps
+    lr: float = CWConfig.lr
+    kappa: float = CWConfig.kappa
+    initial_const: float = CWConfig.initial_const
+    eot: int = CWConfig.eot
+    eval_samples: int = 100      # fresh draws in the decision rule that verifies a success
+    batch: int = 100             # images attacked together
+    FLAGS = {"n": "attack_n", "mode": "attack_mode", "iters": "attack_iters",
+             "binary_steps": "attack_binary_steps", "lr": "attack_lr",
+             "kappa": "attack_kappa", "initial_const": "attack_initial_const",
+             "eot": "eot_samples", "eval_samples": "attack_eval_samples",
+             "batch": "attack_batch"}
+
+    @classmethod
+    def from_flags(cls, explicit):
+        """The settings from a command's flags (dest names), checked."""
+        settings = cls(**{field: explicit[flag] for field, flag in cls.FLAGS.items()
+                          if flag in explicit})
+        for field in ("n", "iters", "binary_steps", "eot", "eval_samples", "batch"):
+            value = getattr(settings, field)
+            if value < 1:
+                flag = "--" + cls.FLAGS[field].replace("_", "-")
+                raise UserError(f"{flag} {value}: must be at least 1")
+        return settings
+
+    def cw(self):
+        return CWConfig(iters=self.iters, binary_steps=self.binary_steps, lr=self.lr,
+                        kappa=self.kappa, initial_const=self.initial_const, eot=self.eot)
+
+
+def _attack_all(model, params, x_all, y_all, a, seed, xp, quiet):
+    """attack_images over the images in batches of a.batch, with one progress bar;
+    returns the concatenated raw outcomes."""
+    goals = (1 if a.mode != "targeted" else 0) + \
+        (model.sizes[-1] - 1 if a.mode != "untargeted" else 0)
+    # EOT + mean-field, verified with the margin and again by the majority decision, and
+    # the single-draw attack.
+    attacks = 5 if model.kind.stochastic else 1
+    total = goals * attacks * a.binary_steps * a.iters * ((len(y_all) + a.batch - 1) // a.batch)
+    bar = progress_bar(total, "C&W L2", quiet, unit="it")
+    raws = []
+    for start in range(0, len(y_all), a.batch):
+        xb = xp.asarray(x_all[start:start + a.batch])
+        yb = xp.asarray(y_all[start:start + a.batch])
+        raws.append(attack_images(model, params, xb, yb, a.cw(), a.mode, seed + start,
+                                  a.eval_samples, xp, progress=lambda: bar.update(1)))
+    bar.close()
+    return concat(raws)
+
+
 def run_attack(explicit, xp, build_model, backend_name, log=print):
     path = checkpoint.resolve_path(explicit["checkpoint"])
     params_h, best_h, _, meta = checkpoint.load(path)
     cfg = Config.from_dict(meta["config"])
     if "data_dir" in explicit:
         cfg.data_dir = explicit["data_dir"]
-    n = explicit.get("attack_n", 1000)
-    mode = explicit.get("attack_mode", "both")
-    if n < 1:
-        raise UserError(f"--attack-n {n}: must be at least 1")
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, 1, 1, n, cfg.data_file,
+    a = AttackSettings.from_flags(explicit)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, 1, 1, a.n, cfg.data_file,
                         quiet=True, dtype=np.float64,
                         cifar_train_batches=cfg.cifar_train_batches)
     model = build_model(cfg, data.n_features, data.n_classes)
     checkpoint.check_against(path, (params_h, best_h, {}, meta), model)
     dtype = np.dtype(explicit.get("dtype", "float64"))
     params = {k: xp.asarray(v, dtype=dtype) for k, v in (best_h or params_h).items()}
-    cw = CWConfig(iters=explicit.get("attack_iters", 1000),
-                  binary_steps=explicit.get("attack_binary_steps", 9),
-                  lr=explicit.get("attack_lr", 1e-2), kappa=explicit.get("attack_kappa", 0.0),
-                  initial_const=explicit.get("attack_initial_const", 1e-3),
-                  eot=explicit.get("eot_samples", 16))
-    eval_samples = explicit.get("attack_eval_samples", 100)
-    batch = explicit.get("attack_batch", 100)
-    for name, value in (("--attack-iters", cw.iters), ("--attack-binary-steps", cw.binary_steps),
-                        ("--eot-samples", cw.eot), ("--attack-eval-samples", eval_samples),
-                        ("--attack-batch", batch)):
-        if value < 1:
-            raise UserError(f"{name} {value}: must be at least 1")
     out_dir = explicit.get("output_dir") or os.path.dirname(path)
     check_writable_folder(out_dir, "--output-dir")       # before the attack, not after it
     x_all = data.test.x.astype(dtype)
     y_all = data.test.y
-    log(f"   attack: C&W L2 ({mode}) on the first {len(y_all)} test images of "
+    log(f"   attack: C&W L2 ({a.mode}) on the first {len(y_all)} test images of "
         f"{cfg.dataset}, model {model.name} from {path}")
-    log(f" settings: {cw.iters} iterations, {cw.binary_steps} binary-search steps, lr "
-          f"{cw.lr}, kappa {cw.kappa}, initial c {cw.initial_const}, {cw.eot} EOT draws, "
-          f"{eval_samples} draws per verification; backend {backend_name} "
+    log(f" settings: {a.iters} iterations, {a.binary_steps} binary-search steps, lr "
+        f"{a.lr}, kappa {a.kappa}, initial c {a.initial_const}, {a.eot} EOT draws, "
+        f"{a.eval_samples} draws per verification; backend {backend_name} "
         f"({device_name(xp)})")
-    goals = (1 if mode != "targeted" else 0) + (model.sizes[-1] - 1 if mode != "untargeted" else 0)
-    # EOT + mean-field, verified with the margin and again by the majority decision, and
-    # the single-draw attack.
-    attacks = 5 if model.kind.stochastic else 1
-    total = goals * attacks * cw.binary_steps * cw.iters * ((len(y_all) + batch - 1) // batch)
-    bar = progress_bar(total, "C&W L2", explicit.get("quiet", False), unit="it")
     t0 = time.time()
-    raws = []
-    for start in range(0, len(y_all), batch):
-        xb = xp.asarray(x_all[start:start + batch])
-        yb = xp.asarray(y_all[start:start + batch])
-        raws.append(attack_images(model, params, xb, yb, cw, mode, cfg.seed + start,
-                                  eval_samples, xp, progress=lambda: bar.update(1)))
-    bar.close()
-    raw = concat(raws)
-    result = {"settings": {"attack": "cw-l2", "mode": mode, "n_images": int(len(y_all)),
-                           "iterations": cw.iters, "binary_steps": cw.binary_steps,
-                           "lr": cw.lr, "kappa": cw.kappa, "initial_const": cw.initial_const,
-                           "eot_samples": cw.eot, "eval_samples": eval_samples,
+    raw = _attack_all(model, params, x_all, y_all, a, cfg.seed, xp,
+                      explicit.get("quiet", False))
+    result = {"settings": {"attack": "cw-l2", "mode": a.mode, "n_images": int(len(y_all)),
+                           "iterations": a.iters, "binary_steps": a.binary_steps,
+                           "lr": a.lr, "kappa": a.kappa, "initial_const": a.initial_const,
+                           "eot_samples": a.eot, "eval_samples": a.eval_samples,
                            "budgets": list(BUDGETS), "checkpoint": path,
                            "backend": backend_name, "device": device_name(xp)},
               "model": model.name, "dataset": cfg.dataset,
