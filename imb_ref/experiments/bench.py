@@ -199,13 +199,13 @@ def build_parser(prog="python -m imb_ref.experiments.bench"):
     return p
 
 
-def main(argv=None, prog="python -m imb_ref.experiments.bench"):
-    p = build_parser(prog)
-    a = p.parse_args(argv)
+def _checked(p, a):
+    """(twin, impls) of the parsed flags `a`, every flag checked before any timing
+    (p.error: one line, exit 2)."""
     if a.steps < 1:
         p.error(f"--steps {a.steps}: must be at least 1")
     for flag, path in (("--json", a.json), ("--markdown", a.markdown)):
-        if path:                         # checked before the benchmark runs
+        if path:
             try:
                 check_writable_file(path, flag)
             except UserError as exc:
@@ -219,47 +219,63 @@ def main(argv=None, prog="python -m imb_ref.experiments.bench"):
                    f"{a.twin!r} (--twin)" if impl.startswith("torch") and twin is None else "")
             p.error(f"implementation {impl!r} is not available here (available: "
                     f"{', '.join(available)}){why}")
-    for shape in a.shapes.split(","):          # before any timing
+    for shape in a.shapes.split(","):
         if shape not in SHAPES:
             p.error(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
     if a.breakdown and "cupy-fused" not in available:
         p.error("--breakdown times the fused kernels: it needs CuPy and a GPU")
+    return twin, impls
+
+
+def time_shape(shape, impls, steps, twin):
+    """{impl: record} of one shape, each implementation timed in this process."""
+    sizes, rows = SHAPES[shape], {}
+    for impl in impls:
+        if impl == "numpy":
+            ms, peak = time_numpy(sizes, steps)
+            device = "cpu"
+        elif impl in ("cupy", "cupy-fused"):
+            import cupy
+            from ..backend import device_name
+            ms, peak = time_numpy(sizes, steps, cupy, fused=impl == "cupy-fused")
+            device = device_name(cupy)
+        else:                                   # torch-eager, torch-compile
+            ms, peak, device = time_torch(twin, sizes, steps, impl == "torch-compile")
+        rows[impl] = {"shape": shape, "impl": impl, "device": device,
+                      "ms_per_step": round(ms, 3),
+                      "examples_per_s": round(BATCH / (ms / 1000), 1),
+                      "peak_mem_mb": None if peak is None else round(peak, 1)}
+    for r in rows.values():          # the ratio to torch-eager on the same kind of device
+        base = [b for b in rows.values() if b["impl"] == "torch-eager"
+                and (b["device"] == "cpu") == (r["device"] == "cpu")]
+        r["ratio_vs_torch"] = round(base[0]["ms_per_step"] / r["ms_per_step"], 3) \
+            if base else None
+    return rows
+
+
+def print_breakdown(shape, steps):
+    whole, per_kernel = breakdown(SHAPES[shape], steps)
+    print(f"{shape}: cupy-fused step {whole:.3f} ms, of which in tree.cu's kernels:")
+    for name, ms in sorted(per_kernel.items(), key=lambda kv: -kv[1]):
+        print(f"    {name:24} {ms:8.3f} ms")
+    print(f"    {'(everything else)':24} {whole - sum(per_kernel.values()):8.3f} ms",
+          flush=True)
+
+
+def main(argv=None, prog="python -m imb_ref.experiments.bench"):
+    p = build_parser(prog)
+    a = p.parse_args(argv)
+    twin, impls = _checked(p, a)
     records = []
     for shape in a.shapes.split(","):
-        sizes = SHAPES[shape]
-        rows = {}
-        for impl in impls:
-            if impl == "numpy":
-                ms, peak = time_numpy(sizes, a.steps)
-                device = "cpu"
-            elif impl in ("cupy", "cupy-fused"):
-                import cupy
-                from ..backend import device_name
-                ms, peak = time_numpy(sizes, a.steps, cupy, fused=impl == "cupy-fused")
-                device = device_name(cupy)
-            else:                                   # torch-eager, torch-compile
-                ms, peak, device = time_torch(twin, sizes, a.steps, impl == "torch-compile")
-            rows[impl] = {"shape": shape, "impl": impl, "device": device,
-                          "ms_per_step": round(ms, 3),
-                          "examples_per_s": round(BATCH / (ms / 1000), 1),
-                          "peak_mem_mb": None if peak is None else round(peak, 1)}
-        for impl, r in rows.items():
-            base = [b for b in rows.values() if b["impl"] == "torch-eager"
-                    and (b["device"] == "cpu") == (r["device"] == "cpu")]
-            r["ratio_vs_torch"] = round(base[0]["ms_per_step"] / r["ms_per_step"], 3) \
-                if base else None
+        for r in time_shape(shape, impls, a.steps, twin).values():
             records.append(r)
-            print(f"{shape:8} {impl:14} {r['device']:24} {r['ms_per_step']:10.3f} ms  "
+            print(f"{shape:8} {r['impl']:14} {r['device']:24} {r['ms_per_step']:10.3f} ms  "
                   f"{r['examples_per_s']:9.1f} ex/s  peak {r['peak_mem_mb']} MB  "
                   f"x{r['ratio_vs_torch']} vs torch-eager", flush=True)
     if a.breakdown:
         for shape in a.shapes.split(","):
-            whole, per_kernel = breakdown(SHAPES[shape], a.steps)
-            print(f"{shape}: cupy-fused step {whole:.3f} ms, of which in tree.cu's kernels:")
-            for name, ms in sorted(per_kernel.items(), key=lambda kv: -kv[1]):
-                print(f"    {name:24} {ms:8.3f} ms")
-            print(f"    {'(everything else)':24} {whole - sum(per_kernel.values()):8.3f} ms",
-                  flush=True)
+            print_breakdown(shape, a.steps)
     if a.json:
         write_json(a.json, records)
     if a.markdown:
