@@ -72,6 +72,57 @@ def succeeded(Z, labels, targeted, kappa):
     return pred == labels if targeted else pred != labels
 
 
+WINDOWS = 10   # candidates per binary-search step: one per tenth of the iterations
+
+
+def _search(target, x, w0, labels, targeted, c, cfg, rng, S, progress):
+    """One binary-search step: Adam on w, x' = (tanh(w) + 1) / 2, minimising
+    ||x' - x||^2 + c f(x'). Returns the candidates (l2 (WINDOWS + 1, B), adv (...)):
+    the smallest iterate the attack itself sees as a success in each tenth of the
+    iterations, and the last iterate. On a stochastic network that check is noisy, and
+    the smallest candidate overall is often an early lucky draw; verifying one per
+    window lets a later, genuinely adversarial iterate be found."""
+    xp = array_module(x)
+    B = x.shape[0]
+    span = max(1, cfg.iters // WINDOWS)
+    w = w0.copy()
+    m, v = xp.zeros_like(w), xp.zeros_like(w)
+    cand_l2 = np.full((WINDOWS + 1, B), np.inf)
+    cand_adv = np.zeros((WINDOWS + 1,) + tuple(x.shape), dtype=to_numpy(x).dtype)
+    prev = np.inf
+    for it in range(1, cfg.iters + 1):
+        t = xp.tanh(w)
+        xa = (t + 1.0) / 2.0
+        diff = xa - x
+        l2 = (diff * diff).sum(axis=1)
+        Z, cache = target.draws(xa, rng, S)
+        f, dZ = margin_loss(Z, labels, targeted, cfg.kappa)
+        loss = float(to_numpy((l2 + c * f).sum()))
+        dxa = 2.0 * diff + target.backward(cache, c[:, None, None] * dZ)
+        g = dxa * (1.0 - t * t) / 2.0
+        # Adam on w (Kingma and Ba), as in the reference implementation
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        w = w - cfg.lr * (m / (1 - 0.9 ** it)) / (xp.sqrt(v / (1 - 0.999 ** it)) + 1e-8)
+        ok = to_numpy(succeeded(Z, labels, targeted, cfg.kappa))
+        l2h = to_numpy(l2)
+        slot = min((it - 1) // span, WINDOWS - 1)
+        better = ok & (l2h < cand_l2[slot])
+        if better.any():
+            cand_l2[slot, better] = l2h[better]
+            cand_adv[slot, better] = to_numpy(xa)[better]
+        if progress is not None:
+            progress()
+        if cfg.abort_early and it % span == 0:
+            if loss > prev * 0.9999:
+                break
+            prev = loss
+    if ok.any():                      # the last iterate, where this c has converged
+        cand_l2[WINDOWS, ok] = l2h[ok]
+        cand_adv[WINDOWS, ok] = to_numpy(xa)[ok]
+    return cand_l2, cand_adv
+
+
 def cw_l2(target, x, labels, targeted, cfg, rng, verify, progress=None):
     """Attack a batch. Returns dict: adv (B, d), l2 (B,) (NaN where failed), success (B,).
 
@@ -88,52 +139,13 @@ def cw_l2(target, x, labels, targeted, cfg, rng, verify, progress=None):
     const = np.full(B, cfg.initial_const)
     best_l2 = np.full(B, np.inf)
     best_adv = to_numpy(x).copy()
-    windows = 10
-    span = max(1, cfg.iters // windows)
     for _ in range(cfg.binary_steps):
-        c = xp.asarray(const, dtype=x.dtype)
-        w = w0.copy()
-        m, v = xp.zeros_like(w), xp.zeros_like(w)
-        # Candidates: the smallest iterate the attack itself sees as a success in each
-        # tenth of the iterations. On a stochastic network that check is noisy, and the
-        # smallest candidate overall is often an early lucky draw; verifying one per
-        # window lets a later, genuinely adversarial iterate be found.
-        cand_l2 = np.full((windows + 1, B), np.inf)
-        cand_adv = np.zeros((windows + 1,) + best_adv.shape, dtype=best_adv.dtype)
-        prev = np.inf
-        for it in range(1, cfg.iters + 1):
-            t = xp.tanh(w)
-            xa = (t + 1.0) / 2.0
-            diff = xa - x
-            l2 = (diff * diff).sum(axis=1)
-            Z, cache = target.draws(xa, rng, S)
-            f, dZ = margin_loss(Z, labels, targeted, cfg.kappa)
-            loss = float(to_numpy((l2 + c * f).sum()))
-            dxa = 2.0 * diff + target.backward(cache, c[:, None, None] * dZ)
-            g = dxa * (1.0 - t * t) / 2.0
-            # Adam on w (Kingma and Ba), as in the reference implementation
-            m = 0.9 * m + 0.1 * g
-            v = 0.999 * v + 0.001 * g * g
-            w = w - cfg.lr * (m / (1 - 0.9 ** it)) / (xp.sqrt(v / (1 - 0.999 ** it)) + 1e-8)
-            ok = to_numpy(succeeded(Z, labels, targeted, cfg.kappa))
-            l2h = to_numpy(l2)
-            slot = min((it - 1) // span, windows - 1)
-            better = ok & (l2h < cand_l2[slot])
-            if better.any():
-                cand_l2[slot, better] = l2h[better]
-                cand_adv[slot, better] = to_numpy(xa)[better]
-            if progress is not None:
-                progress()
-            if cfg.abort_early and it % span == 0:
-                if loss > prev * 0.9999:
-                    break
-                prev = loss
-        if ok.any():                      # the last iterate, where this c has converged
-            cand_l2[windows, ok] = l2h[ok]
-            cand_adv[windows, ok] = to_numpy(xa)[ok]
+        cand_l2, cand_adv = _search(target, x, w0, labels, targeted,
+                                    xp.asarray(const, dtype=x.dtype), cfg, rng, S, progress)
+        # Each candidate checked by the real decision rule, smallest first per example.
         real = np.zeros(B, dtype=bool)
         step_l2 = np.full(B, np.inf)
-        for k in range(windows + 1):
+        for k in range(WINDOWS + 1):
             idx = np.flatnonzero(np.isfinite(cand_l2[k]) & (cand_l2[k] < step_l2))
             if idx.size == 0:
                 continue
