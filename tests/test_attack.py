@@ -264,7 +264,7 @@ def test_each_printed_figure_says_what_it_is_counted_over():
 def test_the_attack_settings_have_one_home():
     """Each attack default is stated once, in AttackSettings: the command uses it and
     the help text reads it (it used to repeat `explicit.get("attack_iters", 1000)`)."""
-    import run as run_module
+    from imb_ref import cli as run_module
     from imb_ref.errors import UserError
     from imb_ref.experiments.attack.command import AttackSettings
     a = AttackSettings.from_flags({"attack_iters": 7, "eot_samples": 3})

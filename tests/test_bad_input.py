@@ -10,7 +10,7 @@ import stat
 import numpy as np
 import pytest
 
-import run as run_module
+from imb_ref import cli as run_module
 from imb_ref.training import checkpoint
 
 TINY = ["--hidden", "4,3", "--samples", "2", "--test-runs", "1", "--quiet"]

@@ -100,7 +100,7 @@ def test_ctrl_c_names_the_run_folder_to_resume_only_if_there_is_a_checkpoint(
 
 
 def test_ctrl_c_after_a_checkpoint_names_the_resume_command(tmp_path, monkeypatch, capsys):
-    import run as run_module
+    from imb_ref import cli as run_module
     from imb_ref.training import loop
     real = loop.train_epoch
     calls = []
@@ -123,7 +123,7 @@ def test_ctrl_c_after_a_checkpoint_names_the_resume_command(tmp_path, monkeypatc
 def test_ctrl_c_in_the_first_epoch_leaves_no_folder(tmp_path, monkeypatch, capsys):
     """Ctrl-C before the first checkpoint: the folder the run made is removed and the
     message says so (it used to promise a checkpoint that did not exist)."""
-    import run as run_module
+    from imb_ref import cli as run_module
     from imb_ref.training import loop
 
     def interrupt(*args, **kwargs):
@@ -244,7 +244,7 @@ def test_output_dir_under_a_file_or_read_only(tmp_path, run_py, mode):
 
 
 def test_help_names_every_command_and_each_command_documents_its_flags(run_py):
-    import run as run_module
+    from imb_ref import cli as run_module
     res = run(run_py, "--help")
     assert res.returncode == 0
     for command in run_module.COMMANDS:
@@ -274,14 +274,14 @@ def test_help_names_every_command_and_each_command_documents_its_flags(run_py):
     (["bench", "--steps", "3"], "bench", {"argv": ["--steps", "3"]}),
 ])
 def test_commands_and_the_two_promised_forms(argv, command, expected):
-    import run as run_module
+    from imb_ref import cli as run_module
     assert run_module.parse(argv) == (command, expected)
 
 
 def test_the_paper_length_information_plane_is_asked_for_by_name(monkeypatch):
     """Section 5.3's 20,000 epochs and 5 seeds come only with --preset paper; the demo
     and an explicit flag override otherwise."""
-    import run as run_module
+    from imb_ref import cli as run_module
     seen = []
     from imb_ref.experiments import infoplane
     monkeypatch.setattr(infoplane, "command", lambda cfg, xp, data: seen.append(cfg) or 0)
@@ -297,7 +297,7 @@ def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_
     """synthetic12's defaults are the measured ones of theory/infoplane.md (exact
     objective, Adam lr 0.01, M = 4 where the tree is sampled), and the configuration
     printed first says there is no sampling in training."""
-    import run as run_module
+    from imb_ref import cli as run_module
     from imb_ref.training.config import resolve
     cfg = resolve({})
     assert (cfg.dataset, cfg.estimator, cfg.optimizer, cfg.lr, cfg.samples) == \
@@ -326,7 +326,7 @@ def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_
 def test_networks_too_large_are_refused_in_one_line(args, needle, monkeypatch, capsys):
     """The machine's memory is fixed at 64 GB here so that the refusal does not depend
     on the machine that runs the test."""
-    import run as run_module
+    from imb_ref import cli as run_module
     from imb_ref.training import evaluate
     monkeypatch.setattr(evaluate, "physical_memory", lambda: 64 * 1024 ** 3)
     assert run_module.main(args + ["--quiet"]) == 2
@@ -344,7 +344,7 @@ def test_every_command_the_docs_show_parses():
     import re
     import shlex
 
-    import run as run_module
+    from imb_ref import cli as run_module
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     seen = 0
     for path in [os.path.join(root, "README.md")] + glob.glob(os.path.join(root, "theory",
@@ -372,7 +372,7 @@ def test_a_nan_in_the_first_epoch_leaves_no_run_folder(argv, tmp_path, monkeypat
     The CLI fuzz test met this case only when the machine reached the epoch's end
     inside its budget."""
     import warnings
-    import run as run_module
+    from imb_ref import cli as run_module
     monkeypatch.chdir(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")             # a RuntimeWarning would fail here
@@ -433,7 +433,7 @@ def test_a_run_folder_trained_by_another_process_is_refused(tmp_path, run_py):
 def test_the_first_line_names_the_command_and_why(argv, first, monkeypatch, capsys):
     """`python run.py` runs the demo and `python run.py --epochs 2` runs train: the first
     line says which, so a user who adds a flag to the demo sees the job change."""
-    import run as run_module
+    from imb_ref import cli as run_module
     monkeypatch.setitem(run_module.RUN, "train", lambda explicit: 0)
     monkeypatch.setitem(run_module.RUN, "infoplane", lambda explicit: 0)
     assert run_module.main(argv) == 0

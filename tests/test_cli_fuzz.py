@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import run as run_module
+from imb_ref import cli as run_module
 
 TIMEOUT_S = float(os.environ.get("IMB_FUZZ_TIMEOUT_S", 120.0))
 NUMBERS = ["-1", "0", "1", "2", "3", "1e300", "99999999999", "nan", "inf", "-inf", "",

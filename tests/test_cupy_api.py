@@ -102,7 +102,7 @@ def test_cupy_installed_without_a_gpu_is_still_refused_in_one_line(capsys):
             pytest.skip("this machine has a GPU")
     except Exception:
         pass
-    import run as run_module
+    from imb_ref import cli as run_module
     assert run_module.main(["train", "--backend", "cupy", "--epochs", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --backend cupy: CuPy sees no usable GPU") and \

@@ -42,7 +42,7 @@ def test_the_stand_in_refuses_what_cupy_refuses(cp):
 def test_run_py_trains_each_model_on_cupy(cp, tmp_path, capsys, model, fused):
     """python run.py train --backend cupy, in-process: every model, on the fused path
     (the default on CuPy: the tree's kernels and the optimiser's) and with --no-fused."""
-    import run as run_module
+    from imb_ref import cli as run_module
     out = tmp_path / "run"
     argv = ["train", "--backend", "cupy", "--model", model, "--hidden", "6,4", "--samples",
             "2", "--estimator", "raiko", "--epochs", "2", "--test-runs", "2", "--vib-k",

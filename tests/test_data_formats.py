@@ -298,7 +298,7 @@ def test_cifar_archive_checksum_mismatch(tmp_path):
 def test_train_on_cifar10_reports_accuracy_as_the_paper_does(tmp_path, monkeypatch, capsys):
     """`python run.py --dataset cifar10 ...` (the card's command, train) on a tiny copy
     of the binary version: the result is the test accuracy, the error beside it."""
-    import run as run_module
+    from imb_ref import cli as run_module
     _official(monkeypatch, cifar10.BINARY)
     write_cifar_folder(tmp_path / "cifar10", cifar10.BINARY, names=(
         "data_batch_1.bin", "test_batch.bin"))

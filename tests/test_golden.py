@@ -89,7 +89,7 @@ FORMAT_1_CASE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
 
 
 def _check(path, capsys):
-    import run as run_module
+    from imb_ref import cli as run_module
     rc = run_module.main(["golden", "--check", str(path)])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err

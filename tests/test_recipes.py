@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-import run as run_module
+from imb_ref import cli as run_module
 from imb_ref import data
 from imb_ref.models import KINDS, Kind
 from imb_ref.models.families import BINARY
