@@ -1,5 +1,14 @@
-"""imb_ref's command line: one command per job (run.py at the repository's root, and
-`python -m imb_ref`, are this module's `main`).
+"""imb_ref's command line: the parsers, one per command, and the dispatch to each job
+(which lives with its experiment). run.py at the repository's root, and `python -m
+imb_ref` where the package is installed, call `main`; run.py's docstring, which `--help`
+prints, shows the commands.
+"""
+
+import argparse
+import os
+import sys
+
+USAGE = """imb_ref's command line: one command per job.
 
     python run.py                                  # the embedded demo (no download): a short
                                                    # information-plane run, a few minutes
@@ -10,15 +19,11 @@
     python run.py table1 --dataset mnist           # Table 1 (Section 5.1), the paper's protocol
     python run.py attack runs/mnist-jointimb-...   # Section 5.2: C&W L2 against a trained run
     python run.py golden case.npz                  # a reference case for cross-checks
+    python run.py golden --check case.npz          # check a case another framework wrote
     python run.py bench                            # time the objective against PyTorch
 
 Each command has its own --help; a flag of another command is refused. Bad input ends
-with one line on stderr and exit code 2.
-"""
-
-import argparse
-import os
-import sys
+with one line on stderr and exit code 2."""
 
 from . import backend, golden
 from .data import SOURCES
@@ -320,7 +325,7 @@ def parse(argv):
     if not argv:
         return "infoplane", {}
     if argv[0] in ("-h", "--help"):
-        print(__doc__.strip() + "\n\ncommands:\n" + "\n".join(
+        print(USAGE + "\n\ncommands:\n" + "\n".join(
             f"  {c:10} {text}" for c, text in COMMANDS.items()))
         raise SystemExit(0)
     if argv[0] in COMMANDS:
