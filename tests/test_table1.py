@@ -195,7 +195,8 @@ def test_plan_runs_under_xargs_and_gathers_the_same_table(tmp_path, run_py):
                 for f in (planned / "runs").iterdir() if f.name.startswith(r["model"] + "-")]
         assert len(runs) == (1 if r["model"] in ("det", "sfnn") else 2) + 2   # selection + seeds
         assert r["wall_s"] == pytest.approx(sum(runs), abs=0.1)      # rounded to 0.1 s
-        assert (r["wall_s"] > 1000) == (r["model"] == "jointimb")
+        # >= : the tiny runs themselves may round to 0.0 s on a fast machine.
+        assert (r["wall_s"] >= 1000) == (r["model"] == "jointimb")
 
 
 def test_plan_needs_table1_and_an_output_dir(run_py):
