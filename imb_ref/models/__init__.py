@@ -9,7 +9,7 @@ adding a model is a row here, plus a family where the network is new.
 
 from dataclasses import dataclass
 
-from ..nn.bernoulli import ESTIMATORS as SAMPLED_ESTIMATORS, estimators as sampled_estimators
+from ..nn.bernoulli import estimators as sampled_estimators
 from .families import BINARY, GAUSSIAN  # noqa: F401  (the families a row names)
 
 
@@ -42,10 +42,10 @@ TREE_MODELS = tuple(name for name, k in KINDS.items() if k.tree)   # Section 5.3
 # nn/bernoulli.py on the tree of M**L leaves, or "exact": the objective's M -> infinity
 # limit and its exact gradient, by enumerating every state of every layer
 # (imb_ref/exact.py; small networks such as the 12-bit task's, on NumPy).
-ESTIMATORS = SAMPLED_ESTIMATORS + ("exact",)
-
-
 def estimators():
-    """Every estimator the tree can train with, read when asked (see ESTIMATORS)."""
+    """Every estimator the tree can train with, read when asked (a surrogate added to
+    nn.bernoulli.SURROGATES is offered at once)."""
     return sampled_estimators() + ("exact",)
+
+
 MAX_EXACT_ENTRIES = 2 ** 22      # the largest transition matrix enumerated: 32 MB in float64

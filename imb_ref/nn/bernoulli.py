@@ -25,9 +25,6 @@ SURROGATES = {
     "raiko": lambda dz_sum, p: dz_sum * p * (1.0 - p),   # z treated as sigmoid(a)
     "st": lambda dz_sum, p: dz_sum,                       # straight-through: dz/da = 1
 }
-ESTIMATORS = tuple(SURROGATES) + ("reinforce",)
-
-
 def estimators():
     """The sampled estimators, read when asked (a parser built after an entry was added
     to SURROGATES offers it)."""
