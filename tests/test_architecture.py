@@ -96,10 +96,10 @@ def test_models_are_told_apart_by_kind_not_by_name():
     """Every model is listed once (imb_ref.models.KINDS); no code compares a model's
     name with a literal."""
     from imb_ref.experiments import table1
-    from imb_ref.training.config import Config
     from imb_ref.models import KINDS, MODELS, TREE_MODELS
     assert table1.MODELS is MODELS and list(KINDS) == list(MODELS)
-    assert Config().models == ",".join(TREE_MODELS)
+    from imb_ref.experiments.infoplane import InfoplaneSettings
+    assert InfoplaneSettings.models == ",".join(TREE_MODELS)
     names = "|".join(MODELS)
     pattern = re.compile(rf"""(==|!=)\s*["']({names})["']|["']({names})["']\s*(==|!=)|"""
                          rf"""in \(["']({names})["']""")
@@ -162,7 +162,7 @@ def test_random_streams_are_named_in_one_place_and_never_renumbered():
 def test_code_asks_the_row_for_the_network_never_a_family_name():
     """A model's network is its row's family object (imb_ref.models.families): no module
     compares a family name ('binary', 'gaussian'); only the presets' table is keyed by
-    it (training/config.py)."""
+    it (training/settings.py)."""
     pattern = re.compile(r"""network\s*(==|!=)|["'](gaussian|binary)["']\s*(==|!=)|"""
                          r"""(==|!=)\s*["'](gaussian|binary)["']""")
     hits = [f"{name}:{i}: {line.strip()}" for name, path in modules().items()

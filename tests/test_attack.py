@@ -110,11 +110,11 @@ def test_input_gradient_matches_differences(name, mode):
 
 
 def small_mnist_model(name, epochs=3):
-    from imb_ref.training.config import resolve
+    from imb_ref.training.settings import RunSettings
     from imb_ref.training.loop import fit
     from test_train import mnist_subset
     data = mnist_subset()
-    cfg = resolve({"model": name, "dataset": "mnist", "epochs": epochs, "hidden": "32",
+    cfg = RunSettings.from_flags({"model": name, "dataset": "mnist", "epochs": epochs, "hidden": "32",
                    "samples": 4, "quiet": True, "batch_size": 50, "lr": 3e-3})
     model = Model(name, (784, 32, 10), M=4, test_samples=4, gammas=(1, 1), betas=(1e-4,))
     import tempfile

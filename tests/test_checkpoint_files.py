@@ -80,12 +80,13 @@ def test_resume_drops_the_metrics_lines_after_the_checkpoint(tmp_path):
     """A crash between an epoch's metrics line and its checkpoint leaves a line the
     resumed run will write again: it is dropped (through a temporary file, so a second
     interruption cannot lose the lines kept), and a file with nothing to drop is kept."""
-    from imb_ref.training.loop import _truncate_metrics
+    from imb_ref.training.run_state import RunState
     path = tmp_path / "metrics.jsonl"
+    run = RunState(str(tmp_path / "checkpoint.npz"), str(path))
     lines = [json.dumps({"epoch": e, "time_s": 1.0}) + "\n" for e in (1, 2, 3, 4)]
     path.write_text("".join(lines))
-    _truncate_metrics(str(path), 2)
+    run.truncate(2)
     assert path.read_text() == "".join(lines[:2])
     assert not os.path.exists(str(path) + TMP_SUFFIX)
-    _truncate_metrics(str(path), 2)
+    run.truncate(2)
     assert path.read_text() == "".join(lines[:2])

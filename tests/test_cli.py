@@ -288,21 +288,23 @@ def test_the_paper_length_information_plane_is_asked_for_by_name(monkeypatch):
     assert run_module.main([]) == 0
     assert run_module.main(["infoplane", "--preset", "paper", "--seeds", "1"]) == 0
     demo, paper = seen
-    assert (demo.epochs, demo.seeds, demo.points) == (300, 1, 16)
-    assert (paper.epochs, paper.seeds, paper.points, paper.preset) == (20000, 1, 30, "paper")
-    assert (demo.dataset, demo.estimator, demo.hidden) == ("synthetic12", "exact", "10,8,6,4")
+    assert (demo.run.epochs, demo.seeds, demo.points) == (300, 1, 16)
+    assert (paper.run.epochs, paper.seeds, paper.points, paper.preset) == \
+        (20000, 1, 30, "paper")
+    assert (demo.run.dataset, demo.run.estimator, demo.run.hidden) == \
+        ("synthetic12", "exact", "10,8,6,4")
 
 
 def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_py):
     """synthetic12's defaults are the measured ones of theory/infoplane.md (exact
     objective, Adam lr 0.01, M = 4 where the tree is sampled), and the configuration
     printed first says there is no sampling in training."""
-    from imb_ref import cli as run_module
-    from imb_ref.training.config import resolve
-    cfg = resolve({})
+    from imb_ref.training.settings import RunSettings
+    cfg = RunSettings.from_flags({})
     assert (cfg.dataset, cfg.estimator, cfg.optimizer, cfg.lr, cfg.samples) == \
         ("synthetic12", "exact", "adam", 0.01, 4)
-    assert run_module.EMBEDDED_DEFAULT["jobs"] == max(1, min(3, os.cpu_count() or 1))
+    from imb_ref.experiments.infoplane import InfoplaneSettings
+    assert InfoplaneSettings.jobs == max(1, min(3, os.cpu_count() or 1))
     res = run(run_py, "train", "--model", "sfnn", "--epochs", "1", "--test-runs", "1", "--quiet",
               "--output-dir", str(tmp_path / "r"))
     assert res.returncode == 0, res.stderr

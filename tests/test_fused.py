@@ -309,7 +309,7 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     the emulated ones standing in for CuPy's), drawing one key per step from the run's
     generator; without an accelerator (--no-fused) it keeps the reference path, and
     build_model hands one in unless --no-fused."""
-    from imb_ref.training.config import resolve
+    from imb_ref.training.settings import RunSettings
     from imb_ref.training.experiment import build_model
     from imb_ref.models.registry import Model
     monkeypatch.setattr(launch, "default_kernels", lambda xp: EMU)
@@ -322,8 +322,8 @@ def test_model_steps_through_the_fused_path(monkeypatch):
                      accelerator=fast).uses_fused(np)
     assert not Model("det", (4, 6, 3), accelerator=fast).uses_fused(np)
     assert not Model("vib", (4, 6, 3), accelerator=fast).uses_fused(np)
-    assert build_model(resolve({"estimator": "raiko"}), 4, 3).uses_fused(np)
-    assert not build_model(resolve({"estimator": "raiko", "fused": False}), 4, 3).uses_fused(np)
+    assert build_model(RunSettings.from_flags({"estimator": "raiko"}), 4, 3).uses_fused(np)
+    assert not build_model(RunSettings.from_flags({"estimator": "raiko", "fused": False}), 4, 3).uses_fused(np)
     rng = np.random.default_rng(8)
     params, x, y = case(rng, model.sizes, 5)
     step_rng = np.random.default_rng(9)

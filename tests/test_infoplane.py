@@ -143,9 +143,9 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
     parent, which then stops the pool."""
     from dataclasses import replace
 
-    from imb_ref.training.config import Config
+    from imb_ref.training.settings import RunSettings
     from imb_ref.data import load_dataset
-    cfg = replace(Config(), hidden="3", samples=2, epochs=1, optimizer="nonsense")
+    cfg = replace(RunSettings(), hidden="3", samples=2, epochs=1, optimizer="nonsense")
     data = load_dataset("synthetic12", val_size=0)
     with pytest.raises(UserError, match="unknown optimizer 'nonsense'"):
         list(infoplane._run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
@@ -199,11 +199,11 @@ def test_ctrl_c_stops_every_worker_with_one_line(tmp_path, run_py):
 def _tiny_cfg(**kw):
     from dataclasses import replace
 
-    from imb_ref.training.config import Config
+    from imb_ref.training.settings import RunSettings
     base = dict(hidden="5,4,3", samples=2, test_samples=2, epochs=2, batch_size=64,
                 optimizer="adam", lr=0.003, quiet=True, dtype="float64")
     base.update(kw)
-    return replace(Config(), **base)
+    return replace(RunSettings(), **base)
 
 
 def _measure(cfg, data):
@@ -314,10 +314,10 @@ def test_exact_estimator_refusals(run_py):
     # On a GPU (any array module other than NumPy's) the enumeration is refused.
     import types
 
-    from imb_ref.training import config
+    from imb_ref.training import settings as config
     with pytest.raises(UserError, match="use --backend numpy, or --estimator raiko"):
-        config.check_backend(config.resolve({"backend": "cupy"}), types.ModuleType("cupy"))
-    config.check_backend(config.resolve({"backend": "cupy", "estimator": "raiko"}),
+        config.check_backend(config.RunSettings.from_flags({"backend": "cupy"}), types.ModuleType("cupy"))
+    config.check_backend(config.RunSettings.from_flags({"backend": "cupy", "estimator": "raiko"}),
                          types.ModuleType("cupy"))
 
 
@@ -343,8 +343,8 @@ def test_figure_has_a_title_and_shared_axes():
 def test_the_figure_title_says_information_plane_the_task_and_the_seeds():
     from dataclasses import replace
 
-    from imb_ref.training.config import resolve
-    cfg = replace(resolve({"dataset": "synthetic12"}), epochs=300)
+    from imb_ref.training.settings import RunSettings
+    cfg = replace(RunSettings.from_flags({"dataset": "synthetic12"}), epochs=300)
     assert infoplane.figure_title(cfg, 1) == ("Information plane, 12-bit task (icosahedral "
                                               "rule): 300 epochs, 1 seed, exact objective, "
                                               "adam lr 0.01, batch 64")
@@ -365,7 +365,7 @@ def test_an_interrupted_pair_continues_from_its_checkpoint(tmp_path, monkeypatch
     from imb_ref.data import load_dataset
     monkeypatch.setattr(infoplane, "CHECKPOINT_EVERY", 5)
     data = load_dataset("synthetic12")
-    cfg = _tiny_cfg(epochs=12, models="greedyimb")
+    cfg = _tiny_cfg(epochs=12)
     whole, broken = tmp_path / "whole", tmp_path / "broken"
     infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(whole), 12, log=print)
 

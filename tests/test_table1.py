@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from imb_ref.errors import UserError
-from imb_ref.experiments.table1 import MODELS, PAPER, _settings, mean_curve
+from imb_ref.experiments.table1 import MODELS, PAPER, Table1Settings, mean_curve
 
 
 def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
@@ -101,18 +101,18 @@ def test_table1_rejects_synthetic12(run_py):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "invalid choice: 'synthetic12'" in res.stderr
     with pytest.raises(UserError, match="Table 1 is for mnist"):
-        _settings({"dataset": "synthetic12"})
+        Table1Settings.from_flags({"dataset": "synthetic12", "hidden": "4"})
 
 
 def test_greedyimb_is_retrained_on_the_schedule_that_won():
     """Selection ran 100 + 100 epochs (2 layers, 200 epochs) and its best validation
     error came at epoch 130: the retraining runs stage 1 for 100 epochs and stage 2 for
     30, not 65 + 65. Other models retrain for the best epoch alone."""
-    from imb_ref.training.config import resolve
+    from imb_ref.training.settings import RunSettings
     from imb_ref.models.registry import Model
     from imb_ref.experiments.table1 import retraining_schedule
     from imb_ref.training.loop import greedy_stage
-    sel = resolve({"dataset": "mnist", "hidden": "8,8", "epochs": 200})
+    sel = RunSettings.from_flags({"dataset": "mnist", "hidden": "8,8", "epochs": 200})
     chosen = {"best_epoch": 130, "epochs_trained": 150}
     schedule = retraining_schedule("greedyimb", chosen, sel)
     assert schedule == {"epochs": 130, "stage_epochs": 100}
@@ -122,7 +122,7 @@ def test_greedyimb_is_retrained_on_the_schedule_that_won():
     assert stages.count(1) == 100 and stages.count(2) == 30
     assert retraining_schedule("jointimb", chosen, sel) == {"epochs": 130}
     assert retraining_schedule("greedyimb", chosen,
-                               resolve({"dataset": "mnist", "hidden": "8,8", "epochs": 200,
+                               RunSettings.from_flags({"dataset": "mnist", "hidden": "8,8", "epochs": 200,
                                         "stage_epochs": 40}))["stage_epochs"] == 40
 
 

@@ -3,12 +3,13 @@ model learns a real subset, GreedyIMB's stages freeze the layers below."""
 
 import json
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from imb_ref.training import checkpoint
-from imb_ref.training.config import resolve
+from imb_ref.training.settings import RunSettings
 from imb_ref.data import Dataset, Split, load_dataset
 from imb_ref.data.idx import load_idx_pair
 from imb_ref.errors import UserError
@@ -23,7 +24,7 @@ def small_synthetic():
 
 
 def test_nan_stops_with_epoch_and_step_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    cfg = resolve({"epochs": 3, "hidden": "4", "samples": 2, "quiet": True, "batch_size": 64})
+    cfg = RunSettings.from_flags({"epochs": 3, "hidden": "4", "samples": 2, "quiet": True, "batch_size": 64})
     model = Model("jointimb", (12, 4, 2), M=2, test_samples=2, gammas=(1, 1), betas=(1e-4,))
     data = small_synthetic()
     real = Model.loss_and_grads
@@ -48,7 +49,7 @@ def test_fit_runs_on_each_backend(xp, tmp_path):
     fall, test errors in [0, 1], a checkpoint that loads on the host."""
     data = small_synthetic()
     for fused in ((None,) if xp is np else (None, False)):
-        cfg = resolve({"epochs": 6, "hidden": "8,6", "samples": 2, "quiet": True,
+        cfg = RunSettings.from_flags({"epochs": 6, "hidden": "8,6", "samples": 2, "quiet": True,
                        "batch_size": 32, "fused": fused})
         model = Model("jointimb", (12, 8, 6, 2), M=2, test_samples=2, gammas=(1, 1, 1),
                       betas=(1e-4, 1e-4), accelerator=None if fused is False else FusedPath())
@@ -73,7 +74,7 @@ def test_chunked_training_equals_unchunked(tmp_path):
     model = Model("det", (12, 6, 4, 2))
     per_example = model.bytes_per_example(8) / 1024 ** 3
     for i, mem in enumerate((2.0, 4.5 * per_example)):    # chunks of 4 examples
-        cfg = resolve({"epochs": 1, "hidden": "6,4", "quiet": True, "dtype": "float64",
+        cfg = RunSettings.from_flags({"epochs": 1, "hidden": "6,4", "quiet": True, "dtype": "float64",
                        "max_memory": mem, "model": "det"})
         logs = []
         params, _ = fit(cfg, model, data, np, str(tmp_path / str(i)), log=logs.append)
@@ -89,13 +90,11 @@ def test_greedy_stages_and_frozen_layers(tmp_path):
     assert [greedy_stage(model, e, 6, None) for e in range(1, 7)] == [1, 1, 2, 2, 3, 3]
     assert model.weights(2) == ((0, 0, 1.0, 0), (0, 0.2, 0))
     assert model.frozen(3) == {"W_0", "b_0", "W_1", "b_1", "rho_1", "rho_2"}
-    cfg = resolve({"epochs": 3, "hidden": "5,4,3", "samples": 2, "quiet": True,
+    cfg = RunSettings.from_flags({"epochs": 3, "hidden": "5,4,3", "samples": 2, "quiet": True,
                    "stage_epochs": 1, "model": "greedyimb"})
     data = small_synthetic()
     model.M = model.test_samples = 2
-    cfg.epochs = 2
-    p2, _ = fit(cfg, model, data, np, str(tmp_path))
-    cfg.epochs = 3
+    p2, _ = fit(replace(cfg, epochs=2), model, data, np, str(tmp_path))
     p3, _ = fit(cfg, model, data, np, str(tmp_path), resume=checkpoint.load(str(tmp_path)))
     for k in ("W_0", "b_0", "W_1", "b_1", "rho_1", "rho_2"):     # frozen in stage 3
         np.testing.assert_array_equal(p2[k], p3[k])
@@ -117,7 +116,7 @@ def mnist_subset():
 def test_each_model_learns_real_digits(tmp_path, name):
     """2,000 real MNIST digits, 3 epochs: validation error far below chance (90%)."""
     data = mnist_subset()
-    cfg = resolve({"model": name, "dataset": "mnist", "epochs": 3, "hidden": "64,64",
+    cfg = RunSettings.from_flags({"model": name, "dataset": "mnist", "epochs": 3, "hidden": "64,64",
                    "samples": 4, "quiet": True, "batch_size": 50, "lr": 3e-3,
                    "stage_epochs": 1, "vib_k": 32})
     hidden = (64, 64)
@@ -135,9 +134,9 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     and the loss is the mean over the draws."""
     from imb_ref.training.experiment import build_model
     from imb_ref.models import vib
-    paper = resolve({"dataset": "mnist", "model": "vib", "preset": "paper", "hidden": "6"})
+    paper = RunSettings.from_flags({"dataset": "mnist", "model": "vib", "preset": "paper", "hidden": "6"})
     assert paper.vib_samples == 32
-    assert resolve({"dataset": "mnist", "model": "vib"}).vib_samples == 1
+    assert RunSettings.from_flags({"dataset": "mnist", "model": "vib"}).vib_samples == 1
     shapes = []
     real = vib.vib_objective
     monkeypatch.setattr(vib, "vib_objective",
@@ -148,20 +147,20 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     model.loss_and_grads(params, rng.random((4, 5)), np.array([0, 1, 2, 0]), rng)
     assert shapes == [(4, 32, paper.vib_k)]
     assert model.bytes_per_example(8, training=True) > \
-        build_model(resolve({"dataset": "mnist", "model": "vib", "hidden": "6"}), 5, 3) \
+        build_model(RunSettings.from_flags({"dataset": "mnist", "model": "vib", "hidden": "6"}), 5, 3) \
         .bytes_per_example(8, training=True)
 
 
 def test_authors_preset_is_the_released_code():
     """--preset authors: Adamax lr 0.01, batch 16, clip 5, patience 20, up to 1000
     epochs, no shuffling, 1/60 of the training set for validation, 100 test passes."""
-    cfg = resolve({"dataset": "mnist", "preset": "authors"})
+    cfg = RunSettings.from_flags({"dataset": "mnist", "preset": "authors"})
     assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.clip, cfg.patience, cfg.epochs,
             cfg.shuffle, cfg.val_size, cfg.test_runs, cfg.samples) == \
         ("adamax", 0.01, 16, 5.0, 20, 1000, False, 60000 // 60, 100, 32)
-    assert resolve({"dataset": "cifar10", "preset": "authors"}).val_size == 50000 // 60
-    assert resolve({"dataset": "cifar10", "preset": "authors", "model": "vib"}).val_size == 833
-    assert resolve({"dataset": "mnist"}).shuffle is True
+    assert RunSettings.from_flags({"dataset": "cifar10", "preset": "authors"}).val_size == 50000 // 60
+    assert RunSettings.from_flags({"dataset": "cifar10", "preset": "authors", "model": "vib"}).val_size == 833
+    assert RunSettings.from_flags({"dataset": "mnist"}).shuffle is True
 
 
 def test_unshuffled_epochs_take_the_batches_in_order():
@@ -198,7 +197,7 @@ def test_each_model_learns_the_in_repo_task(tmp_path, name):
     under 25% test error through the real evaluation path; counting errors with argmin
     instead of argmax would report over 75%."""
     data = load_dataset("synthetic12", val_size=0)
-    cfg = resolve({"model": name, "epochs": 6, "hidden": "16,16", "samples": 2,
+    cfg = RunSettings.from_flags({"model": name, "epochs": 6, "hidden": "16,16", "samples": 2,
                    "estimator": "raiko", "quiet": True, "batch_size": 64, "lr": 0.01,
                    "vib_k": 8})
     model = Model(name, (12, 16, 16, 2), M=2, test_samples=4, gammas=(1, 1, 1),
@@ -237,12 +236,12 @@ def test_early_stopping_returns_the_best_epochs_parameters(tmp_path, monkeypatch
     monkeypatch.setattr(train_module, "error_rate", error_rate)
     base = {"model": "det", "hidden": "5", "quiet": True, "batch_size": 10, "lr": 0.05,
             "dtype": "float64"}
-    final, meta = fit(resolve({**base, "epochs": 10, "patience": 2}), model, data, np,
+    final, meta = fit(RunSettings.from_flags({**base, "epochs": 10, "patience": 2}), model, data, np,
                       str(tmp_path / "stopped"))
     assert (meta["epoch"], meta["best_epoch"]) == (4, 2)
     monkeypatch.setattr(train_module, "error_rate", real)
-    at_2, _ = fit(resolve({**base, "epochs": 2}), model, data, np, str(tmp_path / "two"))
-    at_4, _ = fit(resolve({**base, "epochs": 4}), model, data, np, str(tmp_path / "four"))
+    at_2, _ = fit(RunSettings.from_flags({**base, "epochs": 2}), model, data, np, str(tmp_path / "two"))
+    at_4, _ = fit(RunSettings.from_flags({**base, "epochs": 4}), model, data, np, str(tmp_path / "four"))
     for k in final:
         np.testing.assert_array_equal(final[k], at_2[k])
     assert any(not np.array_equal(final[k], at_4[k]) for k in final)
@@ -256,7 +255,7 @@ def test_early_stopping_returns_the_best_epochs_parameters(tmp_path, monkeypatch
 def test_paper_preset_optimisers_are_appendix_ds():
     """Appendix D: "We trained the models on MNIST with Adadelta optimization and on
     CIFAR10 with Adagrad optimization (except for VIB we used Adam optimization)"."""
-    got = {(d, m): (resolve({"dataset": d, "model": m, "preset": "paper"}).optimizer)
+    got = {(d, m): (RunSettings.from_flags({"dataset": d, "model": m, "preset": "paper"}).optimizer)
            for d in ("mnist", "fashion-mnist", "cifar10")
            for m in ("det", "sfnn", "greedyimb", "jointimb", "vib")}
     for (dataset, model), optimizer in got.items():

@@ -34,7 +34,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -46,12 +46,13 @@ from ..training.evaluate import chunk_size, error_rate
 from ..exact import information_plane, predictive_distribution
 from ..files import atomic_write, run_folder, write_json
 from ..info import mutual_information
-from ..streams import Stream, init_rng
+from ..streams import Stream
 from ..gpu.launch import optimizer_kernels
 from ..optim import make_optimizer
 from ..training.loop import progress_bar, run_epochs
+from ..training.run_state import RunState
 from ..models import TREE_MODELS
-from ..training.config import MAX_POINTS, split_list
+from ..training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
 from ..training.experiment import describe, output_folder
 from .pair_progress import PairProgress
 from .infoplane_report import plot, read_csv, summarize, summary_markdown, training_label
@@ -114,12 +115,6 @@ def _drop_partial(csv_path, done):
         writer.writerows(rows)
 
 
-# Settings a pair's checkpoint must share with the run that resumes it: each one changes
-# the trajectory (or, for epochs and points, the measurement schedule and GreedyIMB's
-# stages).
-RESUME_KEYS = ("data_file", "hidden", "samples", "estimator", "gammas", "betas", "optimizer",
-               "lr", "momentum", "clip", "batch_size", "epochs", "points", "stage_epochs",
-               "dtype", "shuffle")
 CHECKPOINT_EVERY = 100      # epochs; a pair is also saved at every measurement
 
 
@@ -146,10 +141,11 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
                          kernels=optimizer_kernels(xp, cfg.fused))
     todo = set(measurement_epochs(epochs, points))
-    settings = {**{k: getattr(cfg, k) for k in RESUME_KEYS}, "epochs": epochs, "points": points}
-    saved = load_pair(checkpoint_path, settings)
+    pair = replace(cfg, model=model.name, seed=seed, epochs=epochs)    # the pair's identity
+    settings = {**pair.to_dict(), "points": points}
+    saved = load_pair(checkpoint_path, pair, points)
     if saved is not None:
-        checkpoint.check_against(checkpoint_path, (saved[0], {}, saved[1], saved[2]), model)
+        checkpoint.check_against(checkpoint_path, saved, model)
 
     def measure(epoch):
         host = {k: to_numpy(v).astype(np.float64) for k, v in params.items()}
@@ -160,16 +156,11 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
                        "I_X": f"{i_x:.10f}", "I_Y": f"{i_y:.10f}"})
         return plane
 
+    run = RunState(checkpoint_path)
+    params, _, meta = run.init_or_resume(model, seed, dtype, xp, opt, saved)
+    first, last_loss = meta["epoch"] + 1, meta.get("loss")
     if saved is None:
-        params = {k: xp.asarray(v) for k, v in
-                  model.init(init_rng(seed), dtype).items()}
-        first, last_loss = 1, None
         measure(0)
-    else:
-        host_params, opt_state, meta = saved
-        params = {k: xp.asarray(v) for k, v in host_params.items()}
-        opt.state = {k: v if k == "t" else xp.asarray(v) for k, v in opt_state.items()}
-        first, last_loss = meta["epoch"] + 1, meta.get("loss")
     bar = progress_bar(epochs, f"{model.name} seed {seed}", cfg.quiet, unit="epoch",
                        initial=first - 1)
     state = {"loss": last_loss}
@@ -184,8 +175,8 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
             plane = measure(epoch)
             bar.set_postfix(loss=f"{state['loss']:.3f}", I_Y1=f"{plane[0][1]:.3f}")
         if checkpoint_path and (epoch in todo or epoch % CHECKPOINT_EVERY == 0):
-            checkpoint.save(checkpoint_path, params, {}, opt.state,
-                            {"epoch": epoch, "loss": state["loss"], "settings": settings})
+            run.save(params, {}, opt, {"epoch": epoch, "loss": state["loss"],
+                                       "settings": settings})
         return False
 
     run_epochs(model, params, opt, x_train, y_train, batch, chunk, cfg, first, epochs, seed,
@@ -200,18 +191,26 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
             "exact_test_error": exact_error(params, data.test.x, data.test.y)}
 
 
-def load_pair(path, settings):
-    """(params, optimiser state, meta) of a pair's checkpoint, or None if there is none;
-    a checkpoint made with other settings is refused, naming the first that differs."""
+def load_pair(path, pair, points):
+    """checkpoint.load's (params, best, optimiser state, meta) of a pair's checkpoint,
+    or None if there is none;
+    a checkpoint made with other settings (RunSettings ==, and the measurement epochs)
+    is refused, naming the first that differs. A checkpoint saved before the pair kept
+    all its settings holds those that change its trajectory; the others are taken to be
+    this run's."""
     if not path or not os.path.exists(path):
         return None
-    params, _, opt_state, meta = checkpoint.load(path)
-    for key, value in settings.items():
-        if meta["settings"].get(key) != value:
-            raise UserError(f"{path} was trained with {key} = {meta['settings'].get(key)!r}, "
-                            f"this run asks for {value!r}: use the same settings or another "
-                            f"--output-dir")
-    return params, opt_state, meta
+    loaded = checkpoint.load(path)
+    meta = loaded[3]
+    saved = RunSettings.from_dict(meta["settings"], missing=pair)
+    differ = pair.differences(saved)
+    saved_points = meta["settings"].get("points", points)
+    if saved_points != points:
+        differ.append(("points", points, saved_points))
+    for key, ours, theirs in differ[:1]:
+        raise UserError(f"{path} was trained with {key} = {theirs!r}, this run asks for "
+                        f"{ours!r}: use the same settings or another --output-dir")
+    return loaded
 
 
 def exact_error(params, x, y):
@@ -430,32 +429,79 @@ def build(name, cfg):
     return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)
 
 
-def command(cfg, xp, data):
+@dataclass(frozen=True)
+class InfoplaneSettings:
+    """`python run.py infoplane`: the pairs' run settings (each pair is `run` with its
+    model and seed; run.seed is the first seed), which models and seeds, how many
+    measurements, how many pairs at once. Without a preset it is the embedded demo."""
+    run: RunSettings
+    models: str = ",".join(TREE_MODELS)
+    seeds: int = 1
+    points: int = 16
+    jobs: int = max(1, min(3, os.cpu_count() or 1))     # the cores here, up to 3 pairs
+    preset: str = None
+    output_dir: str = None
+    EPOCHS = 300        # the demo's length: a few minutes on 2 CPU cores
+    # Section 5.3's protocol: 20,000 epochs, 5 initialisations, 30 measurements.
+    PRESETS = {"paper": {"epochs": 20000, "seeds": 5, "points": 30}}
+
+    @classmethod
+    def from_flags(cls, flags):
+        from ..backend import default_backend
+        flags = dict(flags)
+        preset = flags.pop("preset", None)
+        layered = {"epochs": cls.EPOCHS, **cls.PRESETS.get(preset, {}), **flags,
+                   "dataset": "synthetic12"}
+        own = {k: layered.pop(k) for k in ("models", "seeds", "points", "jobs", "output_dir")
+               if k in layered}
+        layered.setdefault("backend", default_backend())
+        if layered["backend"] == "cupy" and "jobs" not in flags:
+            own["jobs"] = 1                 # one process drives the GPU
+        return cls(RunSettings.from_flags(layered).check(), preset=preset, **own).check()
+
+    def check(self):
+        self.model_list()
+        if not 1 <= self.points <= MAX_POINTS:
+            raise UserError(f"--points {self.points}: must be between 1 and {MAX_POINTS:,} "
+                            f"(log-spaced epochs; a run has at most --epochs + 1 to measure)")
+        check_seeds(self.seeds)
+        if self.jobs < 1:
+            raise UserError(f"--jobs {self.jobs}: must be at least 1")
+        if self.jobs > 1 and self.run.backend == "cupy":
+            raise UserError("--jobs: the worker processes run NumPy; with --backend cupy "
+                            "use --jobs 1 (one process drives the GPU)")
+        return self
+
+    def model_list(self):
+        models = split_list(self.models, "--models", "sfnn,jointimb")
+        bad = [m for m in models if m not in TREE_MODELS]
+        if bad or not models:
+            raise UserError(f"--models {self.models!r}: choose from {', '.join(TREE_MODELS)}")
+        return models
+
+    def seed_list(self):
+        return list(range(self.run.seed, self.run.seed + self.seeds))
+
+
+def command(settings, xp, data):
     """`python run.py infoplane`: SFNN, JointIMB, GreedyIMB on the 12-bit task, the exact
     information plane (Section 5.3); the checks, the folder, Ctrl-C's one line."""
-    models = split_list(cfg.models, "--models", "sfnn,jointimb")
-    bad = [m for m in models if m not in TREE_MODELS]
-    if bad or not models:
-        raise UserError(f"--models {cfg.models!r}: choose from {', '.join(TREE_MODELS)}")
-    if not 1 <= cfg.points <= MAX_POINTS:
-        raise UserError(f"--points {cfg.points}: must be between 1 and {MAX_POINTS:,} "
-                        f"(log-spaced epochs; a run has at most --epochs + 1 to measure)")
-    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    cfg, models, seeds = settings.run, settings.model_list(), settings.seed_list()
     for name in models:                     # fail before creating anything
         for training in (True, False):
             chunk_size(build(name, cfg), np.dtype(cfg.dtype).itemsize,
                        cfg.max_memory, 1, training)
-    out_dir = output_folder(cfg.output_dir, "infoplane")
+    out_dir = output_folder(settings.output_dir, "infoplane")
     model = build(models[0], cfg)
     describe(cfg, xp, data, model, out_dir, models)
     print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
-          f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {cfg.points} log-spaced "
+          f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {settings.points} log-spaced "
           f"epochs", flush=True)
     try:
         with run_folder(out_dir):
-            write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
-            run_experiment(cfg, models, seeds, data, xp, out_dir, cfg.points,
-                                     jobs=cfg.jobs)
+            write_json(os.path.join(out_dir, "config.json"), asdict(settings))
+            run_experiment(cfg, models, seeds, data, xp, out_dir, settings.points,
+                           jobs=settings.jobs)
     except KeyboardInterrupt:
         if not os.path.isdir(out_dir):          # run_folder removed what it made
             print("interrupted before any (model, seed) pair wrote a checkpoint: nothing "

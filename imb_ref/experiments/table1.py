@@ -24,12 +24,13 @@ import platform
 import shlex
 import sys
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..training.config import MAX_SEEDS, Config, parse_sizes, resolve, split_list
+from ..training.settings import RunSettings, check_seeds, parse_sizes, split_list
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -57,34 +58,84 @@ def metric_name(dataset):
     return "accuracy" if dataset == "cifar10" else "error"
 
 
-def model_config(explicit, model, **over):
-    e = {k: v for k, v in explicit.items()
-         if k not in ("table1", "plan", "attack", "beta_grid", "seeds", "output_dir", "model")}
-    e.setdefault("preset", "paper")
-    e["model"] = model
-    e.update(over)
-    return resolve(e)
+@dataclass(frozen=True)
+class Table1Settings:
+    """`python run.py table1`: each row's run settings (the paper's preset, then the flags
+    given, resolved once per model since the preset differs by family), the seeds, the
+    beta grid, and the attack of the robustness columns. Every run of the table is one
+    of these rows with the seed, beta, split and schedule of its step (row())."""
+    rows: tuple                      # ((model, RunSettings), ...) in Table 1's order
+    seeds: int = 5
+    beta_grid: str = PAPER_BETA_GRID
+    plan: bool = False
+    attack: object = None            # AttackSettings with --attack cw-l2, else None
+    output_dir: str = None
 
+    @classmethod
+    def from_flags(cls, flags):
+        from ..backend import default_backend
+        from .attack.command import AttackSettings
+        flags = dict(flags)
+        own = {k: flags.pop(k) for k in ("seeds", "beta_grid", "plan", "output_dir")
+               if k in flags}
+        attack = flags.pop("attack", None)
+        attack_flags = {k: flags.pop(k) for k in AttackSettings.FLAGS.values() if k in flags}
+        flags.setdefault("dataset", "mnist")
+        flags.setdefault("preset", "paper")
+        flags.setdefault("backend", default_backend())
+        rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
+                     for name in MODELS)    # every run's settings, before any folder
+        settings = cls(rows, attack=AttackSettings.from_flags(attack_flags) if attack
+                       else None, **own)
+        settings.grid(), check_seeds(settings.seeds)
+        if settings.dataset not in ("mnist", "cifar10", "fashion-mnist"):
+            raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for mnist, "
+                            f"cifar10 or fashion-mnist")
+        return settings
 
-# Settings that do not change a run's numbers: a folder made with other values of these
-# may be reused. Every other setting must match (check_reuse).
-NOT_COMPARED = ("quiet", "output_dir", "data_dir", "max_memory", "backend", "fused", "jobs",
-                "points", "models", "seeds")
+    def row(self, name, **step):
+        """Model `name`'s run settings with this step's changes (seed, beta, ...)."""
+        return replace(dict(self.rows)[name], **step)
+
+    @property
+    def base(self):
+        """The settings every row shares (data, network, M, test passes): JointIMB's."""
+        return self.row("jointimb")
+
+    @property
+    def dataset(self):
+        return self.base.dataset
+
+    def seed_list(self):
+        return list(range(self.base.seed, self.base.seed + self.seeds))
+
+    def grid(self):
+        """--beta-grid as floats, checked."""
+        text = str(self.beta_grid)
+        try:
+            grid = [float(b) for b in split_list(text, "--beta-grid", "1e-3,1e-4,1e-5")]
+        except ValueError:
+            grid = []
+        if not grid or not all(math.isfinite(b) and b > 0 for b in grid):
+            raise UserError(f"--beta-grid {text!r}: give a comma list of positive numbers, "
+                            f"e.g. 1e-3,1e-4,1e-5")
+        return grid
 
 
 def check_reuse(cfg, folder):
     """Refuse to reuse a run folder made with other settings, naming the first that
-    differs: a table must never mix runs of two configurations."""
+    differs: a table must never mix runs of two configurations. Settings are compared
+    as runs are (RunSettings ==), so the data's folder, the backend or --max-memory may
+    differ."""
     path = os.path.join(folder, "config.json")
     if not os.path.exists(path):
         return
     with open(path) as fh:
-        saved = Config.from_dict(json.load(fh)).to_dict()
-    for key, value in cfg.to_dict().items():
-        if key not in NOT_COMPARED and saved.get(key) != value:
-            raise UserError(f"{folder} was made with {key} = {saved.get(key)!r} but this "
-                            f"table asks for {value!r}: use another --output-dir, or delete "
-                            f"that folder to redo the run")
+        saved = RunSettings.from_dict(json.load(fh), missing=cfg)
+    for key, ours, theirs in cfg.differences(saved)[:1]:
+        raise UserError(f"{folder} was made with {key} = {theirs!r} but this table asks "
+                        f"for {ours!r}: use another --output-dir, or delete that folder to "
+                        f"redo the run")
 
 
 def _run(cfg, data, xp, folder, log):
@@ -102,27 +153,6 @@ def _run(cfg, data, xp, folder, log):
     return train_run(cfg, model, data, xp, folder, resume=resume, log=lambda m: None)
 
 
-def _settings(explicit):
-    """(dataset, seeds, grid) of a `table1` command, checked."""
-    dataset = explicit.get("dataset", "mnist")
-    if dataset not in ("mnist", "cifar10", "fashion-mnist"):
-        raise UserError(f"table1 --dataset {dataset}: Table 1 is for mnist, cifar10 or "
-                        f"fashion-mnist")
-    seeds_n = explicit.get("seeds", 5)
-    seed0 = explicit.get("seed", 0)
-    text = str(explicit.get("beta_grid", PAPER_BETA_GRID))
-    try:
-        grid = [float(b) for b in split_list(text, "--beta-grid", "1e-3,1e-4,1e-5")]
-    except ValueError:
-        grid = []
-    if not grid or not all(math.isfinite(b) and b > 0 for b in grid):
-        raise UserError(f"--beta-grid {text!r}: give a comma list of positive numbers, "
-                        f"e.g. 1e-3,1e-4,1e-5")
-    if not 1 <= seeds_n <= MAX_SEEDS:
-        raise UserError(f"--seeds {seeds_n}: must be between 1 and {MAX_SEEDS}")
-    return dataset, list(range(seed0, seed0 + seeds_n)), grid
-
-
 def _beta_over(name, beta):
     """The setting a beta of the grid sets for this model: VIB's beta or the IMB betas."""
     if beta is None:
@@ -130,14 +160,14 @@ def _beta_over(name, beta):
     return {KINDS[name].beta: beta if KINDS[name].beta == "vib_beta" else str(beta)}
 
 
-def selection_runs(explicit, dataset, name, grid, seed, base, out):
+def selection_runs(settings, name, out):
     """[(beta, cfg, folder)]: one run per beta of the grid (one run for DET and SFNN) on
-    the training split, early stopping on the validation split."""
-    betas = grid if KINDS[name].beta else [None]
+    the training split, early stopping on the validation split, with the first seed."""
+    betas = settings.grid() if KINDS[name].beta else [None]
     runs = []
     for beta in betas:
-        cfg = model_config(explicit, name, dataset=dataset, seed=seed,
-                      patience=base.patience or 20, **_beta_over(name, beta))
+        cfg = settings.row(name, seed=settings.seed_list()[0],
+                           patience=settings.base.patience or 20, **_beta_over(name, beta))
         tag = f"{name}-select" + ("" if beta is None else f"-beta{beta:g}")
         runs.append((beta, cfg, os.path.join(out, "runs", tag)))
     return runs
@@ -151,17 +181,18 @@ def choose(summaries):
     return min(scored, key=lambda t: t[0])
 
 
-def retraining_runs(explicit, dataset, name, beta, schedule, seeds, out):
+def retraining_runs(settings, name, beta, schedule, out):
     """[(seed, cfg, folder)]: the chosen setting retrained on the whole training set."""
-    return [(seed, model_config(explicit, name, dataset=dataset, seed=seed, val_size=0,
-                           patience=0, **schedule, **_beta_over(name, beta)),
-             os.path.join(out, "runs", f"{name}-seed{seed}")) for seed in seeds]
+    return [(seed, settings.row(name, seed=seed, val_size=0, patience=0, **schedule,
+                                **_beta_over(name, beta)),
+             os.path.join(out, "runs", f"{name}-seed{seed}"))
+            for seed in settings.seed_list()]
 
 
-def _print_plan(explicit):
+def _print_plan(settings, train_line):
     """--plan: the runs that can start now, one command per line on stdout; on stderr,
     the runs another process holds, or that every run is finished."""
-    lines, busy = plan_table1(explicit)
+    lines, busy = plan_table1(settings, train_line)
     for line in lines:
         print(line, flush=True)
     if busy:
@@ -173,29 +204,28 @@ def _print_plan(explicit):
               "gather the table", file=sys.stderr)
 
 
-def _row(name, explicit, dataset, grid, seeds, base, out, data, xp, backend_name, log):
+def _row(name, settings, out, data, xp, log):
     """One model's row: its selection runs, its retraining runs (trained, resumed or
     reused), the seed mean and spread of its test metric, and its attack. A row's wall
     time is its runs' (selection and retraining), summed from their folders: a table
     gathered from runs made elsewhere (--plan) or over several sessions reports the time
     they took, not the time to gather them. data: (selection data, full data)."""
     sel_data, full_data = data
+    dataset, first_seed = settings.dataset, settings.seed_list()[0]
     summaries, wall_s = [], 0.0
-    for beta, cfg, folder in selection_runs(explicit, dataset, name, grid, seeds[0], base,
-                                            out):
+    for beta, cfg, folder in selection_runs(settings, name, out):
         summaries.append((beta, _run(cfg, sel_data, xp, folder, log)))
         wall_s += run_seconds(folder, summaries[-1][1])
     val_error, beta, chosen = choose(summaries)
-    schedule = retraining_schedule(name, chosen, base)
+    schedule = retraining_schedule(name, chosen, settings.base)
     per_seed, curves, attack = [], [], None
-    for seed, cfg, folder in retraining_runs(explicit, dataset, name, beta, schedule, seeds,
-                                             out):
+    for seed, cfg, folder in retraining_runs(settings, name, beta, schedule, out):
         s = _run(cfg, full_data, xp, folder, log)
         wall_s += run_seconds(folder, s)
         per_seed.append(s["test_error_mean"])
         curves.append(run_curve(folder))
-        if explicit.get("attack") and seed == seeds[0]:
-            attack = _attack(explicit, folder, xp, backend_name, log)
+        if settings.attack is not None and seed == first_seed:
+            attack = _attack(settings, folder, xp)
     errs = np.array(per_seed)
     metric = metric_name(dataset)
     values = 100 * (1 - errs) if metric == "accuracy" else 100 * errs
@@ -213,12 +243,13 @@ def _row(name, explicit, dataset, grid, seeds, base, out, data, xp, backend_name
     return row
 
 
-def run_table1(explicit, xp, backend_name, log=print):
-    dataset, seeds, grid = _settings(explicit)
-    if explicit.get("plan"):
-        return _print_plan(explicit)
-    out = output_folder(explicit.get("output_dir"), f"table1-{dataset}")
-    base = model_config(explicit, "jointimb", dataset=dataset)
+def run_table1(settings, xp, log=print, train_line=None):
+    """The table from `settings` (Table1Settings) on `xp`; with --plan, print the runs
+    that can start now, each as the command line `train_line(cfg, folder)` gives."""
+    if settings.plan:
+        return _print_plan(settings, train_line)
+    dataset, base = settings.dataset, settings.base
+    out = output_folder(settings.output_dir, f"table1-{dataset}")
     dtype = np.dtype(base.dtype)
     sel_data = load_dataset(dataset, base.data_dir, base.val_size, base.limit_train,
                             base.limit_val, base.limit_test, quiet=base.quiet, dtype=dtype,
@@ -231,17 +262,15 @@ def run_table1(explicit, xp, backend_name, log=print):
     # Made once the data is there; removed again if the first run is refused (a NaN)
     # before anything is finished.
     with run_folder(os.path.join(out, "runs")):
-        log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid {grid}; seeds "
-            f"{seeds}; selection on {sel_data.summary()}; "
-            f"backend {backend_name} ({device_name(xp)}); output {out}")
+        log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid "
+            f"{settings.grid()}; seeds {settings.seed_list()}; selection on "
+            f"{sel_data.summary()}; backend {base.backend} ({device_name(xp)}); output {out}")
         t_start = time.time()
         rows = []
         for name in MODELS:
-            rows.append(_row(name, explicit, dataset, grid, seeds, base, out,
-                             (sel_data, full_data), xp, backend_name, log))
-            write_json(os.path.join(out, "table1.json"), _table(rows, explicit, dataset, xp,
-                                                                 backend_name, base, t_start))
-        table = _table(rows, explicit, dataset, xp, backend_name, base, t_start)
+            rows.append(_row(name, settings, out, (sel_data, full_data), xp, log))
+            write_json(os.path.join(out, "table1.json"), _table(rows, base, xp, t_start))
+        table = _table(rows, base, xp, t_start)
         write_json(os.path.join(out, "table1.json"), table)
         md = markdown(table)
         with atomic_write(os.path.join(out, "table1.md")) as fh:
@@ -253,46 +282,29 @@ def run_table1(explicit, xp, backend_name, log=print):
 
 
 # ---- --plan: the table's runs as independent commands, for any scheduler ---------------
-PLAN_SKIP = ("seeds", "models", "points", "jobs", "output_dir")
-
-
-def run_command(cfg, folder):
-    """One self-contained `python run.py train` line that trains `cfg` into `folder`, every
-    setting spelled out (so the folder's config.json is the table's, whatever the
-    defaults of the machine that runs it); a run interrupted earlier is resumed."""
-    script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
+def run_command(cfg, folder, train_line):
+    """One self-contained `python run.py train` line that trains `cfg` into `folder`:
+    `train_line(cfg, folder)`, every setting spelled out by the train parser's inverse
+    (so the folder's config.json is the table's, whatever the defaults of the machine
+    that runs it); a run interrupted earlier is resumed."""
     if os.path.exists(os.path.join(folder, checkpoint.FILENAME)):   # no need to load it
+        script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
         return " ".join(shlex.quote(a) for a in
                         ("python", script, "train", "--resume", folder, "--quiet"))
-    args = ["python", script, "train"]
-    for key, value in cfg.to_dict().items():
-        flag = "--" + key.replace("_", "-")
-        if key in PLAN_SKIP or value is None:
-            continue
-        if isinstance(value, bool):
-            if key == "quiet":
-                args += [flag] if value else []
-            else:
-                args.append(flag if value else "--no-" + key.replace("_", "-"))
-            continue
-        args += [flag, str(value)]
-    args += ["--output-dir", folder]
-    return " ".join(shlex.quote(a) for a in args)
+    return train_line(cfg, folder)
 
 
-def plan_table1(explicit):
+def plan_table1(settings, train_line):
     """(lines, busy): the runs that can start now, one command per line: every
     unfinished selection run, and the retraining runs of each model whose selection is
     complete; and the folders left out because another process trains them right now
     (it holds their lock). Running the lines (in any order, on any number of machines)
     and planning again reaches the retraining; `table1` without --plan then gathers the
     finished folders."""
-    dataset, seeds, grid = _settings(explicit)
-    if not explicit.get("output_dir"):
+    if not settings.output_dir:
         raise UserError("--plan needs --output-dir: the planned runs write their folders "
                         "under it, and the gathering `table1` reads them there")
-    out = explicit["output_dir"]
-    base = model_config(explicit, "jointimb", dataset=dataset)
+    out = settings.output_dir
     lines, busy = [], []
 
     def summary_or_plan(cfg, folder):
@@ -302,18 +314,17 @@ def plan_table1(explicit):
         if summary is None and folder_busy(folder):
             busy.append(folder)
         elif summary is None:
-            lines.append(run_command(cfg, folder))
+            lines.append(run_command(cfg, folder, train_line))
         return summary
 
     for name in MODELS:
         summaries = [(beta, summary_or_plan(cfg, folder)) for beta, cfg, folder
-                     in selection_runs(explicit, dataset, name, grid, seeds[0], base, out)]
+                     in selection_runs(settings, name, out)]
         if any(s is None for _, s in summaries):
             continue
         _, beta, chosen = choose(summaries)
-        for _, cfg, folder in retraining_runs(explicit, dataset, name, beta,
-                                              retraining_schedule(name, chosen, base),
-                                              seeds, out):
+        schedule = retraining_schedule(name, chosen, settings.base)
+        for _, cfg, folder in retraining_runs(settings, name, beta, schedule, out):
             summary_or_plan(cfg, folder)
     return lines, busy
 
@@ -333,13 +344,11 @@ def retraining_schedule(name, chosen, sel_cfg):
             "stage_epochs": stage_length(stages, sel_cfg.epochs, sel_cfg.stage_epochs)}
 
 
-def _attack(explicit, folder, xp, backend_name, log):
-    from .attack.command import run_attack
-    args = {k: v for k, v in explicit.items() if k.startswith(("attack_", "eot_"))}
-    args.update(checkpoint=folder, quiet=True)
-    run_attack(args, xp, build_model, backend_name, log=lambda m: None)
-    with open(os.path.join(folder, "attack.json")) as fh:
-        r = json.load(fh)["results"]
+def _attack(settings, folder, xp):
+    """The robustness columns of a row: the attack of its first seed's model."""
+    from .attack.command import AttackCommand, run_attack
+    job = AttackCommand(folder, settings.attack, backend=settings.base.backend, quiet=True)
+    r = run_attack(job, xp, build_model, log=lambda m: None)["results"]
     out = {}
     if "targeted" in r:
         out["targeted"] = None if r["targeted"]["robustness"] is None else \
@@ -358,10 +367,10 @@ def _attack(explicit, folder, xp, backend_name, log):
     return out
 
 
-def _table(rows, explicit, dataset, xp, backend_name, base, t_start):
-    return {"dataset": dataset, "metric": f"test {metric_name(dataset)} (%)",
+def _table(rows, base, xp, t_start):
+    return {"dataset": base.dataset, "metric": f"test {metric_name(base.dataset)} (%)",
             "command": "python run.py " + " ".join(sys.argv[1:]),
-            "date": datetime.date.today().isoformat(), "backend": backend_name,
+            "date": datetime.date.today().isoformat(), "backend": base.backend,
             "device": device_name(xp), "machine": f"{platform.machine()}, "
             f"{os.cpu_count()} CPU cores", "network": base.hidden, "M": base.samples,
             "test_runs": base.test_runs, "limits": {"train": base.limit_train,

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,10 +18,10 @@ from ..errors import UserError
 from ..models import sbn
 from ..streams import init_rng
 from . import checkpoint
-from .config import Config, check, check_backend, load, parse_sizes, per_layer, resolve
+from .settings import RunSettings, check_backend, load, parse_sizes, per_layer
 from .evaluate import chunk_size
 from .metrics import check_metrics, read_metrics
-from ..files import check_writable_folder, folder_lock, run_folder, write_json
+from ..files import check_writable_file, check_writable_folder, folder_lock, run_folder, write_json
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from .loop import final_evaluation, fit
@@ -107,9 +108,27 @@ def finished_or_resumable(out_dir):
 
 
 # ---- the train and golden commands ----------------------------------------------------
-# A resumed run keeps its settings; these may be given again with --resume: they do not
-# change the run's numbers (or, --epochs, extend it).
-RESUME_MAY_CHANGE = ("epochs", "quiet", "backend", "max_memory", "data_dir", "fused")
+@dataclass(frozen=True)
+class TrainSettings:
+    """`python run.py train`: one run's settings, and where it goes or which folder it
+    continues."""
+    run: RunSettings
+    output_dir: str = None
+    resume: str = None             # the run folder or checkpoint.npz continued
+
+    @classmethod
+    def from_flags(cls, flags):
+        """From the train parser's flags, checked. With --resume the settings are the
+        run's own (its checkpoint's copy of config.json), changed only where
+        RunSettings.resumed_with allows."""
+        flags = dict(flags)
+        output_dir, resume = flags.pop("output_dir", None), flags.pop("resume", None)
+        if resume is None:
+            flags.setdefault("backend", backend.default_backend())
+            return cls(RunSettings.from_flags(flags).check(), output_dir)
+        saved = RunSettings.from_dict(checkpoint.load(resume)[3]["config"])
+        folder = os.path.dirname(checkpoint.resolve_path(resume))
+        return cls(saved.resumed_with(flags, folder).check(), folder, resume)
 
 
 def describe(cfg, xp, data, model, out_dir, models=None):
@@ -148,50 +167,31 @@ def describe(cfg, xp, data, model, out_dir, models=None):
         print(f"{key:>10}: {value}", flush=True)
 
 
-def prepare_output(cfg, resuming):
-    out_dir = output_folder(cfg.output_dir, f"{cfg.dataset}-{cfg.model}")
+def prepare_output(given, cfg, resuming):
+    out_dir = output_folder(given, f"{cfg.dataset}-{cfg.model}")
     if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
         raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
                         f"python run.py train --resume {out_dir} or choose another folder")
     return out_dir
 
 
-def train_command(explicit):
-    """`python run.py train`: a new run from the flags given, or --resume DIR with the
-    run's own settings (a flag may change only RESUME_MAY_CHANGE). Ctrl-C says what was
-    kept and how to continue."""
-    resume = None
-    if "resume" in explicit:
-        resume = checkpoint.load(explicit["resume"])
-        saved = resume[3]["config"]
-        folder = os.path.dirname(checkpoint.resolve_path(explicit["resume"]))
-        # The saved configuration wins; a flag may change only what does not change the
-        # run's numbers (or, for --epochs, extends it). Any other flag is refused rather
-        # than silently ignored.
-        for key, value in explicit.items():
-            if key in RESUME_MAY_CHANGE:
-                saved[key] = value
-            elif key not in ("resume", "output_dir") and saved.get(key) != value:
-                raise UserError(f"--{key.replace('_', '-')} {value}: {folder} was made with "
-                                f"{key} = {saved.get(key)!r} and a resumed run keeps its "
-                                f"settings; drop the flag, or start a new run in another "
-                                f"--output-dir")
-        saved["output_dir"] = folder
-        cfg = Config.from_dict(saved)
-    else:
-        explicit.setdefault("backend", backend.default_backend())
-        cfg = resolve(explicit)
-    check(cfg)
+def train_command(settings):
+    """`python run.py train`: a new run, or --resume DIR with the run's own settings.
+    Ctrl-C says what was kept and how to continue."""
+    cfg = settings.run
     xp = backend.resolve(cfg.backend)
     check_backend(cfg, xp)
     data = load(cfg)
     model = build_model(cfg, data.n_features, data.n_classes)
-    if resume is not None:                  # its arrays must fit the network it names
-        checkpoint.check_against(checkpoint.resolve_path(explicit["resume"]), resume, model)
-        check_metrics(os.path.join(cfg.output_dir, "metrics.jsonl"))
+    resume = None
+    if settings.resume is not None:         # its arrays must fit the network it names
+        path = checkpoint.resolve_path(settings.resume)
+        resume = checkpoint.load(path)
+        checkpoint.check_against(path, resume, model)
+        check_metrics(os.path.join(settings.output_dir, "metrics.jsonl"))
     for training in (True, False):          # fail before creating anything
         chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
-    out_dir = prepare_output(cfg, resume is not None)
+    out_dir = prepare_output(settings.output_dir, cfg, resume is not None)
     describe(cfg, xp, data, model, out_dir)
     try:
         with run_folder(out_dir):
@@ -223,6 +223,37 @@ def result_line(dataset, summary):
                 f"(error {100 * err:.2f}%), mean-field accuracy {100 * (1 - mf):.2f}%")
     return (f"test error {100 * err:.2f}% +- {100 * std:.2f} over {runs} runs, mean-field "
             f"{100 * mf:.2f}%")
+
+
+@dataclass(frozen=True)
+class GoldenSettings:
+    """`python run.py golden`: write the case of `run` (its data, network, M, weights,
+    batch and seed) to `path`, or check the case `check` another framework wrote."""
+    run: RunSettings = None
+    path: str = None
+    check: str = None
+
+    @classmethod
+    def from_flags(cls, flags):
+        flags = dict(flags)
+        path, check = flags.pop("export_golden", None), flags.pop("check", None)
+        if check is not None:
+            if flags or path is not None:
+                other = f"--{sorted(flags)[0].replace('_', '-')}" if flags else path
+                raise UserError(f"golden --check CASE.npz takes no other argument (got "
+                                f"{other})")
+            return cls(check=check)
+        if path is None:
+            raise UserError("golden: give the FILE.npz to write, or --check CASE.npz")
+        check_writable_file(path, "golden FILE.npz")
+        return cls(RunSettings.from_flags({**flags, "backend": "numpy"}).check(), path)
+
+
+def golden_command(settings):
+    if settings.check is not None:
+        return golden.check_file(settings.check)
+    write_golden(settings.run, load(settings.run), settings.path)
+    return 0
 
 
 def write_golden(cfg, data, path):

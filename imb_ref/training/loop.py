@@ -14,19 +14,16 @@ The noise of epoch e comes from the generator (seed, 1, e), so a resumed run dra
 exactly what an uninterrupted run would.
 """
 
-import json
 import math
 import os
 import time
 
 import numpy as np
 
-from . import checkpoint
 from ..backend import make_rng, to_numpy
-from ..streams import Stream, init_rng
+from ..streams import Stream
 from ..errors import UserError
-from .metrics import read_metrics
-from ..files import atomic_write
+from .run_state import EarlyStopping, RunState
 from .evaluate import chunk_size, error_rate, evaluate
 from ..gpu.launch import optimizer_kernels
 from ..optim import clip_global_norm, make_optimizer
@@ -65,49 +62,11 @@ def progress_bar(total, desc, quiet, unit="step", initial=0):
                 disable=quiet or not sys.stderr.isatty(), **terminal_shape())
 
 
-def _truncate_metrics(path, last_epoch):
-    """On resume, drop lines of epochs after the checkpoint (written before a crash),
-    and a last line cut short. Rewritten through a temporary file, so a second
-    interruption loses no line."""
-    if not os.path.exists(path):
-        return
-    with open(path) as fh:
-        text = fh.read()
-    keep = "".join(json.dumps(r) + "\n" for r in read_metrics(path)
-                   if r["epoch"] <= last_epoch)
-    if keep != text:
-        with atomic_write(path) as fh:
-            fh.write(keep)
-
-
-def _start(cfg, model, xp, dtype, opt, resume):
-    """(params, best, meta) on the device: a new run's initial parameters, or a resumed
-    run's from its checkpoint (with the optimiser's state put back into `opt`)."""
-    if resume is None:
-        params = {k: xp.asarray(v) for k, v in model.init(init_rng(cfg.seed), dtype).items()}
-        best = {k: v.copy() for k, v in params.items()}
-        return params, best, {"epoch": 0, "best_val": None, "best_epoch": 0, "bad_epochs": 0}
-    host_params, host_best, opt_state, meta = resume
-    params = {k: xp.asarray(v) for k, v in host_params.items()}
-    best = {k: xp.asarray(v) for k, v in (host_best or host_params).items()}
-    opt.state = {k: (v if k == "t" else xp.asarray(v)) for k, v in opt_state.items()}
-    return params, best, meta
-
-
-def _early_stopping(meta, record, stage, model, patience):
-    """Update the early-stopping bookkeeping in `meta` with this epoch's validation
-    error; returns (improved, stop). Only the last GreedyIMB stage may stop the run."""
-    if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
-        meta.update(best_val=record["val_error"], best_epoch=record["epoch"], bad_epochs=0)
-        return True, False
-    meta["bad_epochs"] += 1
-    return False, stage == model.stages and meta["bad_epochs"] >= patience
-
-
 def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
-    """Train `model` on `data` (a Dataset of host arrays); returns (params, meta).
-
-    meta: the checkpoint's bookkeeping (epoch, best_val, best_epoch, bad_epochs).
+    """Train `model` on `data` (a Dataset of host arrays) into the run folder `out_dir`;
+    returns (params, meta): the best-validation parameters where early stopping runs,
+    else the last, and the checkpoint's bookkeeping (epoch, best_val, best_epoch,
+    bad_epochs).
 
     resume: (params, best, opt_state, meta) from `checkpoint.load`, or None.
     """
@@ -118,23 +77,24 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     batch = min(cfg.batch_size, len(data.train))
     opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
                          kernels=optimizer_kernels(xp, cfg.fused))
-    params, best, meta = _start(cfg, model, xp, dtype, opt, resume)
-
+    os.makedirs(out_dir, exist_ok=True)
+    run = RunState.folder(out_dir)
+    params, best, meta = run.init_or_resume(model, cfg.seed, dtype, xp, opt, resume)
+    meta = {"best_val": None, "best_epoch": 0, "bad_epochs": 0, **meta}
     chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
     if chunk < batch:
         log(f"chunking: each batch of {batch} runs in chunks of at most {chunk} examples "
             f"to stay under --max-memory {cfg.max_memory} GB")
     eval_chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, 1000, training=False)
-    os.makedirs(out_dir, exist_ok=True)
-    metrics_path = os.path.join(out_dir, "metrics.jsonl")
-    _truncate_metrics(metrics_path, meta["epoch"])
-    use_val = cfg.patience > 0 and len(data.val) > 0
-    state = {"best": best, "t0": time.time()}
+    stopper = EarlyStopping(cfg.patience, model.stages, best) \
+        if cfg.patience > 0 and len(data.val) > 0 else None
+    clock = [time.time()]
 
     def after_epoch(epoch, stage, losses):
         """fit's hook on the loop: evaluate, early stopping, metrics.jsonl, checkpoint."""
-        if stage != greedy_stage(model, epoch - 1, cfg.epochs, cfg.stage_epochs) and epoch > 1:
-            meta.update(best_val=None, bad_epochs=0)   # early stopping restarts per stage
+        if stopper and epoch > 1 and stage != greedy_stage(model, epoch - 1, cfg.epochs,
+                                                           cfg.stage_epochs):
+            stopper.new_stage(meta)              # early stopping restarts per stage
         record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if model.stages > 1:
             record["stage"] = stage
@@ -143,17 +103,12 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
         if len(data.val):
             record["val_error"] = error_rate(predict, x_val, y_val, eval_chunk)
         record["test_error"] = error_rate(predict, x_test, y_test, eval_chunk)
-        record["time_s"], state["t0"] = round(time.time() - state["t0"], 3), time.time()
-        meta["epoch"], stop = epoch, False
-        if use_val:
-            improved, stop = _early_stopping(meta, record, stage, model, cfg.patience)
-            if improved:
-                state["best"] = {k: v.copy() for k, v in params.items()}   # a snapshot
-        with open(metrics_path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-        checkpoint.save(os.path.join(out_dir, checkpoint.FILENAME), params,
-                        state["best"] if use_val else {}, opt.state,
-                        dict(meta, config=cfg.to_dict(), model=model.name))
+        record["time_s"], clock[0] = round(time.time() - clock[0], 3), time.time()
+        meta["epoch"] = epoch
+        stop = stopper.update(meta, record, stage, params) if stopper else False
+        run.append(record)
+        run.save(params, stopper.best if stopper else {}, opt,
+                 dict(meta, config=cfg.to_dict(), model=model.name))
         if not cfg.quiet:
             log(_describe(record))
         if stop:
@@ -164,7 +119,7 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     run_epochs(model, params, opt, x_train, y_train, batch, chunk, cfg, meta["epoch"] + 1,
                cfg.epochs, cfg.seed, xp, after_epoch,
                desc=lambda epoch: f"epoch {epoch}/{cfg.epochs}")
-    return (state["best"] if use_val else params), meta
+    return (stopper.best if stopper else params), meta
 
 
 def run_epochs(model, params, opt, x, y, batch, chunk, cfg, first, epochs, seed, xp,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...training import checkpoint
 from ...backend import device_name
-from ...training.config import Config
+from ...training.settings import RunSettings
 from ...data import load_dataset
 from ...errors import UserError
 from ...files import check_writable_folder, write_json
@@ -44,10 +44,10 @@ class AttackSettings:
              "batch": "attack_batch"}
 
     @classmethod
-    def from_flags(cls, explicit):
+    def from_flags(cls, flags):
         """The settings from a command's flags (dest names), checked."""
-        settings = cls(**{field: explicit[flag] for field, flag in cls.FLAGS.items()
-                          if flag in explicit})
+        settings = cls(**{field: flags[flag] for field, flag in cls.FLAGS.items()
+                          if flag in flags})
         for field in ("n", "iters", "binary_steps", "eot", "eval_samples", "batch"):
             value = getattr(settings, field)
             if value < 1:
@@ -56,8 +56,31 @@ class AttackSettings:
         return settings
 
     def cw(self):
+        """The C&W optimiser's settings (cw.py)."""
         return CWConfig(iters=self.iters, binary_steps=self.binary_steps, lr=self.lr,
                         kappa=self.kappa, initial_const=self.initial_const, eot=self.eot)
+
+
+@dataclass(frozen=True)
+class AttackCommand:
+    """`python run.py attack RUN`: the run attacked, the attack, and where it runs and
+    writes (table1 --attack makes one per row)."""
+    checkpoint: str                 # a run folder or its checkpoint.npz
+    attack: AttackSettings = AttackSettings()
+    backend: str = "numpy"
+    dtype: str = "float64"
+    data_dir: str = None            # None: the run's own
+    output_dir: str = None          # None: the run's folder
+    quiet: bool = False
+
+    @classmethod
+    def from_flags(cls, flags):
+        from ...backend import default_backend
+        flags = dict(flags)
+        attack = AttackSettings.from_flags(flags)
+        rest = {k: v for k, v in flags.items() if k not in AttackSettings.FLAGS.values()}
+        rest.setdefault("backend", default_backend())
+        return cls(attack=attack, **rest)
 
 
 def _attack_all(model, params, x_all, y_all, a, seed, xp, quiet):
@@ -80,21 +103,22 @@ def _attack_all(model, params, x_all, y_all, a, seed, xp, quiet):
     return concat(raws)
 
 
-def run_attack(explicit, xp, build_model, backend_name, log=print):
-    path = checkpoint.resolve_path(explicit["checkpoint"])
+def run_attack(job, xp, build_model, log=print):
+    """Attack the run `job` names (an AttackCommand) on `xp`; writes attack.json and
+    attack.png and returns what attack.json holds."""
+    path = checkpoint.resolve_path(job.checkpoint)
     params_h, best_h, _, meta = checkpoint.load(path)
-    cfg = Config.from_dict(meta["config"])
-    if "data_dir" in explicit:
-        cfg.data_dir = explicit["data_dir"]
-    a = AttackSettings.from_flags(explicit)
-    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, 1, 1, a.n, cfg.data_file,
+    cfg = RunSettings.from_dict(meta["config"])
+    data_dir = cfg.data_dir if job.data_dir is None else job.data_dir
+    a, backend_name = job.attack, job.backend
+    data = load_dataset(cfg.dataset, data_dir, cfg.val_size, 1, 1, a.n, cfg.data_file,
                         quiet=True, dtype=np.float64,
                         cifar_train_batches=cfg.cifar_train_batches)
     model = build_model(cfg, data.n_features, data.n_classes)
     checkpoint.check_against(path, (params_h, best_h, {}, meta), model)
-    dtype = np.dtype(explicit.get("dtype", "float64"))
+    dtype = np.dtype(job.dtype)
     params = {k: xp.asarray(v, dtype=dtype) for k, v in (best_h or params_h).items()}
-    out_dir = explicit.get("output_dir") or os.path.dirname(path)
+    out_dir = job.output_dir or os.path.dirname(path)
     check_writable_folder(out_dir, "--output-dir")       # before the attack, not after it
     x_all = data.test.x.astype(dtype)
     y_all = data.test.y
@@ -105,8 +129,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
         f"{a.eval_samples} draws per verification; backend {backend_name} "
         f"({device_name(xp)})")
     t0 = time.time()
-    raw = _attack_all(model, params, x_all, y_all, a, cfg.seed, xp,
-                      explicit.get("quiet", False))
+    raw = _attack_all(model, params, x_all, y_all, a, cfg.seed, xp, job.quiet)
     result = {"settings": {"attack": "cw-l2", "mode": a.mode, "n_images": int(len(y_all)),
                            "iterations": a.iters, "binary_steps": a.binary_steps,
                            "lr": a.lr, "kappa": a.kappa, "initial_const": a.initial_const,
@@ -122,7 +145,7 @@ def run_attack(explicit, xp, build_model, backend_name, log=print):
     grid_png(os.path.join(out_dir, "attack.png"), x_all, adv, ok, raw["correct"])
     log(describe(result))
     log(f"wrote {os.path.join(out_dir, 'attack.json')} and attack.png")
-    return 0
+    return result
 
 
 def pct(v):

@@ -1,18 +1,21 @@
-"""A run's settings: defaults per dataset, the paper's presets, and the lists flags take.
+"""A run's settings (RunSettings: what its config.json holds), the defaults per dataset,
+the paper's presets, the lists flags take, and the checks.
 
-Precedence: an explicit flag, then the preset (`--preset paper|authors`), then the
-dataset's default, then the global default.
+Precedence: a flag given, then the preset (`--preset paper|authors`), then the dataset's
+default, then RunSettings' default. The commands that train several runs hold
+RunSettings: InfoplaneSettings (experiments/infoplane.py), Table1Settings
+(experiments/table1.py); the attack's are AttackSettings (experiments/attack/command.py).
 """
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
 from ..errors import UserError
 from ..exact import max_transition_entries
 from ..gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
-from ..models import KINDS, MAX_EXACT_ENTRIES, TREE_MODELS
+from ..models import KINDS, MAX_EXACT_ENTRIES
 
 MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
 MAX_POINTS = 10000          # information-plane measurements per pair
@@ -66,80 +69,125 @@ DATASET_DEFAULTS = {
 }
 
 
-@dataclass
-class Config:
+def _where(default):
+    """A field that says where or how a run is computed, never what it computes: two runs
+    that differ only in these are the same run (compare=False: not part of ==)."""
+    return field(default=default, compare=False)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One run: its data, model and optimisation, exactly what its folder's config.json
+    holds. A run's identity is equality (==): resume, table1's reuse of a folder and
+    the information plane's pairs compare settings, so every field counts except those
+    made with `_where` (the data's folder, the array library, memory per chunk, the
+    fused kernels, the progress bar). Each default is stated here once; the parsers'
+    help reads it from here. `from_flags` layers, lowest first: these defaults, the
+    dataset's (DATASET_DEFAULTS), the preset's (PRESETS), the flags given."""
+    # data
     dataset: str = "synthetic12"
-    data_dir: str = None
     data_file: str = None
     val_size: int = None
     limit_train: int = None
     limit_val: int = None
     limit_test: int = None
     cifar_train_batches: int = 5   # cifar10: read only the first N training batches
-    backend: str = "numpy"
-    dtype: str = "float32"
-    seed: int = 0
-    seeds: int = 1
-    models: str = ",".join(TREE_MODELS)    # the information-plane experiment's
-    points: int = 30
-    jobs: int = 1             # information plane: (model, seed) pairs trained at once
+    # model
     model: str = "jointimb"
     hidden: str = "512,512"
     samples: int = 32
-    test_samples: int = None
+    test_samples: int = None       # from_flags makes it --samples where not given
     test_runs: int = 10
     gammas: str = "1"
     betas: str = "1e-4"
     estimator: str = "raiko"
     vib_k: int = 256
     vib_beta: float = 1e-3
-    vib_samples: int = 1      # VIB: bottleneck draws per example in training
+    vib_samples: int = 1           # VIB: bottleneck draws per example in training
     vib_test_samples: int = 12
+    # optimisation
+    seed: int = 0
+    dtype: str = "float32"
     optimizer: str = "adam"
-    lr: float = None
+    lr: float = None               # None: the optimiser's usual
     momentum: float = 0.9
     clip: float = 0.0
     batch_size: int = 100
-    shuffle: bool = True      # reshuffle the training set every epoch
+    shuffle: bool = True           # reshuffle the training set every epoch
     epochs: int = 10
     stage_epochs: int = None
     patience: int = 0
-    max_memory: float = 2.0
-    fused: bool = None        # None: the fused kernels where they exist (imb_ref/gpu/fused.py)
-    preset: str = None
-    output_dir: str = None
-    quiet: bool = False
+    preset: str = None             # the preset that filled the fields above, if any
+    # where and how it runs
+    data_dir: str = _where(None)
+    backend: str = _where("numpy")
+    max_memory: float = _where(2.0)
+    fused: bool = _where(None)     # None: the fused kernels where they exist (gpu/fused.py)
+    quiet: bool = _where(False)
+
+    @classmethod
+    def names(cls):
+        return [f.name for f in fields(cls)]
 
     def to_dict(self):
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d):
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+    def from_dict(cls, d, missing=None):
+        """Settings from a config.json (or a checkpoint's copy of one). Keys that are not
+        settings are ignored: folders written before this class held the information
+        plane's and the table's fields too. A setting the file lacks takes its value from
+        `missing` (the settings it is compared with) or else its default: an
+        information-plane pair saved only the settings that changed its trajectory."""
+        base = asdict(cls() if missing is None else missing)
+        return cls(**{k: d[k] if k in d else base[k] for k in cls.names()})
 
+    @classmethod
+    def from_flags(cls, flags):
+        """The settings of the flags given ({dest: value}), every other field from the
+        layers named in the class docstring. Unchecked: see check()."""
+        dataset = flags.get("dataset", cls.dataset)
+        model = flags.get("model", cls.model)
+        layered = dict(DATASET_DEFAULTS.get(dataset, {}))
+        preset = flags.get("preset")
+        if preset:
+            if preset not in PRESETS:
+                raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+            table = PRESETS[preset]
+            family = KINDS[model].network.name if model in KINDS else "binary"
+            layered.update(table.get("*", {}))
+            layered.update(table.get((dataset, family), {}))
+        layered.update(flags)
+        unknown = sorted(set(layered) - set(cls.names()))
+        if unknown:
+            raise TypeError(f"not run settings: {unknown}")
+        settings = cls(**layered)
+        if settings.test_samples is None:
+            settings = replace(settings, test_samples=settings.samples)
+        return settings
 
-def resolve(explicit):
-    """Build a Config from the flags the user gave (`explicit`: name -> value)."""
-    cfg = Config()
-    dataset = explicit.get("dataset", cfg.dataset)
-    model = explicit.get("model", cfg.model)
-    layered = {}
-    layered.update(DATASET_DEFAULTS.get(dataset, {}))
-    preset = explicit.get("preset")
-    if preset:
-        if preset not in PRESETS:
-            raise UserError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-        table = PRESETS[preset]
-        family = KINDS[model].network.name if model in KINDS else "binary"
-        layered.update(table.get("*", {}))
-        layered.update(table.get((dataset, family), {}))
-    layered.update(explicit)
-    for key, value in layered.items():
-        setattr(cfg, key, value)
-    if cfg.test_samples is None:
-        cfg.test_samples = cfg.samples
-    return cfg
+    def differences(self, other):
+        """[(name, mine, other's)] of the fields that make a run's identity and differ."""
+        return [(f.name, getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
+                if f.compare and getattr(self, f.name) != getattr(other, f.name)]
+
+    def resumed_with(self, flags, folder):
+        """These saved settings with the flags given beside --resume: a flag may change
+        where and how the run is computed, and --epochs (which extends it); any other
+        flag that differs is refused, not silently ignored."""
+        compared = {f.name for f in fields(self) if f.compare} - {"epochs"}
+        for key, value in flags.items():
+            if key in compared and getattr(self, key) != value:
+                raise UserError(f"--{key.replace('_', '-')} {value}: {folder} was made with "
+                                f"{key} = {getattr(self, key)!r} and a resumed run keeps its "
+                                f"settings; drop the flag, or start a new run in another "
+                                f"--output-dir")
+        return replace(self, **{k: v for k, v in flags.items() if k in self.names()})
+
+    def check(self):
+        """Refuse, in one line, settings no run can have (see check_run)."""
+        check_run(self)
+        return self
 
 
 def split_list(text, flag, example):
@@ -189,7 +237,7 @@ def per_layer(text, count, flag):
     return tuple(values)
 
 
-def check(cfg):
+def check_run(cfg):
     """Refuse, in one line, settings no run can have: every range and combination that
     can be checked before the backend is resolved or any data is read."""
     positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
@@ -223,13 +271,6 @@ def check(cfg):
     if cfg.stage_epochs is not None and not 1 <= cfg.stage_epochs <= max(cfg.epochs, 1):
         raise UserError(f"--stage-epochs {cfg.stage_epochs}: must be between 1 and --epochs "
                         f"({cfg.epochs})")
-    if not 1 <= cfg.seeds <= MAX_SEEDS:
-        raise UserError(f"--seeds {cfg.seeds}: must be between 1 and {MAX_SEEDS}")
-    if cfg.jobs < 1:
-        raise UserError(f"--jobs {cfg.jobs}: must be at least 1")
-    if cfg.jobs > 1 and cfg.backend == "cupy":
-        raise UserError("--jobs: the worker processes run NumPy; with --backend cupy use "
-                        "--jobs 1 (one process drives the GPU)")
     if cfg.fused and cfg.backend != "cupy":
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
@@ -246,6 +287,12 @@ def check(cfg):
     if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
         raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
                         "every leaf stored); use --no-fused")
+
+
+def check_seeds(seeds):
+    """--seeds of the commands that train several seeds."""
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds {seeds}: must be between 1 and {MAX_SEEDS}")
 
 
 def check_backend(cfg, xp):

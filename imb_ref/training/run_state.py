@@ -1,0 +1,112 @@
+"""One run's state on disk and in memory, shared by `fit` (a run folder) and the
+information plane (a (model, seed) pair under parts/).
+
+RunState holds where a run keeps its checkpoint and its per-epoch records, and does
+the four things every trainer repeated: start from the seed's initialisation or from
+the checkpoint (init_or_resume, with the optimiser's state put back), save a
+checkpoint atomically, append a record, and on resume drop the records written after
+the checkpoint (a crash between the two). Its lock is the folder's (files.folder_lock).
+EarlyStopping is the validation-error rule as a hook on the training loop.
+"""
+
+import json
+import os
+
+from . import checkpoint
+from ..files import atomic_write, folder_lock
+from ..streams import init_rng
+from .metrics import read_metrics
+
+
+class RunState:
+    """A run's checkpoint file and, for a run folder, its metrics.jsonl (`metrics` None:
+    the information plane keeps its rows in its own CSV)."""
+
+    def __init__(self, checkpoint_path, metrics_path=None):
+        self.checkpoint_path = checkpoint_path
+        self.metrics_path = metrics_path
+
+    @classmethod
+    def folder(cls, out_dir):
+        """A run folder: <out_dir>/checkpoint.npz and <out_dir>/metrics.jsonl."""
+        return cls(os.path.join(out_dir, checkpoint.FILENAME),
+                   os.path.join(out_dir, "metrics.jsonl"))
+
+    def lock(self):
+        """The folder's lock, held while the run trains (one process per run)."""
+        return folder_lock(os.path.dirname(self.checkpoint_path))
+
+    def load(self):
+        """checkpoint.load's (params, best, optimiser state, meta), or None."""
+        if not os.path.exists(self.checkpoint_path):
+            return None
+        return checkpoint.load(self.checkpoint_path)
+
+    def init_or_resume(self, model, seed, dtype, xp, opt, saved=None):
+        """(params, best, meta) on the device. A new run: the model's initialisation from
+        the seed's INIT stream, meta {"epoch": 0}. A resumed run (`saved`, what load()
+        returned): its parameters, its best-validation snapshot (or its parameters),
+        its meta, and the optimiser's state put back into `opt` (the step count `t`
+        stays a host integer). Records of epochs after the start are dropped."""
+        if saved is None:
+            params = {k: xp.asarray(v) for k, v in model.init(init_rng(seed), dtype).items()}
+            best, meta = {k: v.copy() for k, v in params.items()}, {"epoch": 0}
+        else:
+            host_params, host_best, opt_state, meta = saved
+            params = {k: xp.asarray(v) for k, v in host_params.items()}
+            best = {k: xp.asarray(v) for k, v in (host_best or host_params).items()}
+            opt.state = {k: (v if k == "t" else xp.asarray(v)) for k, v in opt_state.items()}
+        self.truncate(meta["epoch"])
+        return params, best, meta
+
+    def save(self, params, best, opt, meta):
+        """The checkpoint, written to a temporary name and renamed (checkpoint.save)."""
+        checkpoint.save(self.checkpoint_path, params, best, opt.state, meta)
+
+    def append(self, record):
+        """One line of metrics.jsonl, written at once."""
+        with open(self.metrics_path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def truncate(self, last_epoch):
+        """On resume, drop metrics.jsonl's lines of epochs after the checkpoint (written
+        before a crash) and a last line cut short. Rewritten through a temporary file,
+        so a second interruption loses no line."""
+        path = self.metrics_path
+        if path is None or not os.path.exists(path):
+            return
+        with open(path) as fh:
+            text = fh.read()
+        keep = "".join(json.dumps(r) + "\n" for r in read_metrics(path)
+                       if r["epoch"] <= last_epoch)
+        if keep != text:
+            with atomic_write(path) as fh:
+                fh.write(keep)
+
+
+class EarlyStopping:
+    """Early stopping on the validation error (the paper's protocol, patience 20 in the
+    authors' code), as a hook `update(meta, record, stage, params)` called after each
+    epoch: it keeps the best epoch's parameters (`best`) and says when to stop. Its
+    bookkeeping lives in the checkpoint's meta (best_val, best_epoch, bad_epochs), so a
+    resumed run stops where an uninterrupted one would. GreedyIMB restarts the count
+    at each stage, and only its last stage may stop the run."""
+
+    def __init__(self, patience, stages, best):
+        self.patience, self.stages, self.best = patience, stages, best
+
+    def new_stage(self, meta):
+        meta.update(best_val=None, bad_epochs=0)
+
+    def update(self, meta, record, stage, params):
+        """Returns whether to stop after this epoch."""
+        meta.setdefault("best_val", None)
+        meta.setdefault("best_epoch", 0)
+        meta.setdefault("bad_epochs", 0)
+        if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
+            meta.update(best_val=record["val_error"], best_epoch=record["epoch"],
+                        bad_epochs=0)
+            self.best = {k: v.copy() for k, v in params.items()}      # a snapshot
+            return False
+        meta["bad_epochs"] += 1
+        return stage == self.stages and meta["bad_epochs"] >= self.patience
