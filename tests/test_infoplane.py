@@ -47,6 +47,72 @@ def test_summary_arithmetic():
     assert s["compression"]["sfnn"][1]["compresses"] is False           # still rising
 
 
+# Two seeds, two layers, measured at epochs 0, 10 and 100: every over-seed figure below
+# is worked out by hand in the test.
+BY_SEED = {
+    ("sfnn", 1): {0: {0: (1.0, 0.0), 10: (2.0, 0.3), 100: (2.5, 0.5)},
+                  1: {0: (1.0, 0.0), 10: (2.0, 0.4), 100: (2.6, 0.7)}},
+    ("sfnn", 2): {0: {0: (0.5, 0.0), 10: (1.0, 0.2), 100: (1.5, 0.4)},
+                  1: {0: (0.5, 0.0), 10: (1.0, 0.3), 100: (1.2, 0.6)}},
+    ("jointimb", 1): {0: {0: (1.0, 0.0), 10: (2.0, 0.6), 100: (1.6, 0.7)},
+                      1: {0: (1.0, 0.0), 10: (2.0, 0.5), 100: (2.2, 0.65)}},
+    ("jointimb", 2): {0: {0: (0.5, 0.0), 10: (1.2, 0.45), 100: (1.1, 0.6)},
+                      1: {0: (0.5, 0.0), 10: (1.1, 0.4), 100: (1.3, 0.5)}},
+}
+
+
+def test_over_seed_summary_by_hand():
+    """Per seed and over seeds: final relevance with mean, std (ddof 1), min, max; the
+    epoch each seed reaches its own SFNN's final relevance in every layer; compression
+    per seed; and the verdicts, which need every seed to agree or a mean beyond noise."""
+    t = infoplane_report.summarize_seeds(BY_SEED, ["sfnn", "jointimb"])
+    assert t["seeds"] == [0, 1]
+    z1 = t["final_relevance"]["jointimb"][1]
+    assert z1["per_seed"] == {0: 0.7, 1: 0.65}
+    assert z1["mean"] == pytest.approx(0.675) and z1["std"] == pytest.approx(0.05 / 2 ** 0.5)
+    assert (z1["min"], z1["max"]) == (0.65, 0.7)
+    assert t["max_relevance"]["sfnn"][2]["per_seed"] == {0: 0.4, 1: 0.6}
+    # Seed 0: JointIMB passes SFNN's (0.5, 0.4) at epoch 10; seed 1 never has (0.7, 0.6).
+    assert t["reach_sfnn"]["jointimb"] == {"per_seed": {0: 10, 1: None}, "reached": 1}
+    # Compression: seed 0's JointIMB layers fall (2.0 -> 1.6, 1.2 -> 1.1); seed 1's rise.
+    assert t["compression"]["jointimb"] == {1: {0: True, 1: False}, 2: {0: True, 1: False}}
+    height = t["verdicts"]["height: jointimb above sfnn"]
+    # Z_1: +0.2 and -0.05, mean +0.075, SE 0.125: seeds disagree within noise.
+    assert height["Z_1"][0] == "not decided" and "2 x SE 0.250" in height["Z_1"][1]
+    # Z_2: +0.2 and -0.1: the same.
+    assert height["Z_2"][0] == "not decided"
+    assert t["verdicts"]["speed: jointimb reaches sfnn's final relevance"] == \
+        ("not decided", "1 of 2 seeds reach it")
+    assert t["verdicts"]["compression: jointimb"] == \
+        ("not decided", "1 of 2 seeds show a fall of I(Z_l;X) in some layer")
+    assert t["verdicts"]["compression: sfnn"][0] == "refuted"
+    # SFNN's highest relevance: Z_1 0.5 and 0.7 (both below 0.8), Z_2 0.4 and 0.6.
+    assert t["verdicts"]["height: sfnn stays below 0.8 bit"]["Z_1"] == \
+        ("supported", "every seed agrees")
+    md = "\n".join(infoplane_report.seeds_markdown(t))
+    assert "| jointimb | 0.675 +- 0.035 (0.650 .. 0.700) |" in md
+    assert "- jointimb: 1 of 2 seeds reach it (seed 0: 10, seed 1: -)" in md
+
+
+@pytest.mark.parametrize("differences, word", [
+    ([0.1, 0.2, 0.05], "supported"),            # every seed agrees
+    ([0.30, 0.32, 0.31, 0.29, -0.01], "supported"),   # one disagrees, mean beyond 2 SE
+    ([0.2, -0.05], "not decided"),               # disagree, within noise
+    ([-0.1, -0.3], "refuted"),                   # every seed disagrees
+])
+def test_a_claim_over_seeds_needs_agreement_or_a_mean_beyond_noise(differences, word):
+    assert infoplane_report.verdict(differences)[0] == word
+
+
+def test_the_figure_shows_each_seed_faint_behind_the_mean():
+    fig = infoplane_report.figure(infoplane_report.seed_mean(BY_SEED), ["sfnn", "jointimb"],
+                                  100, by_seed=BY_SEED)
+    faint = [line for ax in fig.axes for line in ax.lines if line.get_alpha() == 0.3]
+    assert len(faint) == 2 * 2 * 2                  # models x layers x seeds
+    alone = infoplane_report.figure(infoplane_report.seed_mean(BY_SEED), ["sfnn"], 100)
+    assert not [line for ax in alone.axes for line in ax.lines if line.get_alpha() == 0.3]
+
+
 @pytest.mark.parametrize("curve, compresses", [
     ({0: (1.0, 0), 10: (2.0, 0), 100: (1.985, 0)}, True),     # a fall of 0.015 bit
     ({0: (1.0, 0), 10: (2.0, 0), 100: (1.995, 0)}, False),    # 0.005: within noise
@@ -86,6 +152,17 @@ def test_short_run_writes_csv_png_and_summary(tmp_path, run_py):
     summary = json.load(open(out / "summary.json"))
     assert set(summary["max_relevance"]) == {"sfnn", "jointimb", "greedyimb"}
     assert "jointimb" in summary["epochs_to_sfnn_final_relevance"]
+    # The over-seed figures, recomputed here from the CSV by hand.
+    last = {(r["model"], int(r["layer"]), int(r["seed"])): float(r["I_Y"])
+            for r in rows if int(r["epoch"]) == 4}
+    final = summary["over_seeds"]["final_relevance"]
+    for (m, l, seed), value in last.items():
+        assert final[m][str(l)]["per_seed"][str(seed)] == value
+        pair = [last[(m, l, 0)], last[(m, l, 1)]]
+        assert final[m][str(l)]["mean"] == pytest.approx(sum(pair) / 2, abs=1e-12)
+        assert final[m][str(l)]["std"] == pytest.approx(abs(pair[0] - pair[1]) / 2 ** 0.5,
+                                                        abs=1e-12)
+    assert "## Verdicts over seeds" in res.stdout
     assert "Highest relevance" in res.stdout and "infoplane.png" in res.stdout
     assert "models: sfnn, greedyimb, jointimb, network 12-5-4-3-2" in res.stdout
     # Rerunning into the same folder skips what is complete and changes nothing.

@@ -55,7 +55,8 @@ from ..models import TREE_MODELS
 from ..training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
 from ..training.experiment import describe, output_folder
 from .pair_progress import PairProgress
-from .infoplane_report import plot, read_csv, summarize, summary_markdown, training_label
+from .infoplane_report import (plot, read_seeds, seed_mean, summarize, summarize_seeds,
+                               summary_markdown, training_label)
 
 CSV_COLUMNS = ("model", "seed", "epoch", "layer", "I_X", "I_Y")
 DPI_TOL = 1e-9      # bits; enumeration sums of 4096 x 1024 float64 terms round at ~1e-12
@@ -262,8 +263,10 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     parts = os.path.join(out_dir, "parts")
     if os.path.isdir(parts) and not os.listdir(parts):
         os.rmdir(parts)
-    table = read_csv(csv_path)
+    by_seed = read_seeds(csv_path)
+    table = seed_mean(by_seed)
     summary = summarize(table, models, cfg.epochs)
+    summary["over_seeds"] = summarize_seeds(by_seed, models)
     summary["I_XY"] = label_information(*whole_distribution(
         *synthetic12.load_task(cfg.data_file))[1:])
     for key in ("test_error", "exact_test_error"):
@@ -272,7 +275,7 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     with atomic_write(os.path.join(out_dir, "summary.md")) as fh:
         fh.write(summary_markdown(summary, cfg, seeds))
     plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs,
-         title=figure_title(cfg, len(seeds)))
+         title=figure_title(cfg, len(seeds)), by_seed=by_seed)
     return summary
 
 
@@ -281,7 +284,7 @@ def figure_title(cfg, n_seeds):
     objective, adam lr 0.01, batch 64'."""
     task = (f"12-bit task ({os.path.basename(cfg.data_file)})" if cfg.data_file
             else "12-bit task (icosahedral rule)")
-    seeds = "1 seed" if n_seeds == 1 else f"mean of {n_seeds} seeds"
+    seeds = "1 seed" if n_seeds == 1 else f"mean of {n_seeds} seeds (faint: each seed)"
     return (f"Information plane, {task}: {cfg.epochs:,} epochs, {seeds}, "
             f"{training_label(cfg)}")
 

@@ -12,16 +12,31 @@ from ..files import optional_figure, save_figure
 from ..models import KINDS
 
 
-def read_csv(path):
-    """{(model, layer): {epoch: (mean I_X, mean I_Y) over seeds}}."""
-    acc = {}
+def read_seeds(path):
+    """{(model, layer): {seed: {epoch: (I_X, I_Y)}}}, each seed's own curve."""
+    out = {}
     with open(path) as fh:
         for row in csv.DictReader(fh):
-            key = (row["model"], int(row["layer"]))
-            acc.setdefault(key, {}).setdefault(int(row["epoch"]), []).append(
-                (float(row["I_X"]), float(row["I_Y"])))
-    return {key: {e: tuple(np.mean(v, axis=0)) for e, v in sorted(by_epoch.items())}
-            for key, by_epoch in acc.items()}
+            curve = out.setdefault((row["model"], int(row["layer"])), {}).setdefault(
+                int(row["seed"]), {})
+            curve[int(row["epoch"])] = (float(row["I_X"]), float(row["I_Y"]))
+    return {key: {seed: dict(sorted(c.items())) for seed, c in sorted(by_seed.items())}
+            for key, by_seed in out.items()}
+
+
+def seed_mean(by_seed):
+    """{(model, layer): {epoch: (mean I_X, mean I_Y) over the seeds measured there}}."""
+    out = {}
+    for key, curves in by_seed.items():
+        epochs = sorted({e for c in curves.values() for e in c})
+        out[key] = {e: tuple(np.mean([c[e] for c in curves.values() if e in c], axis=0))
+                    for e in epochs}
+    return out
+
+
+def read_csv(path):
+    """{(model, layer): {epoch: (mean I_X, mean I_Y) over seeds}}."""
+    return seed_mean(read_seeds(path))
 
 
 # The paper's speed claim (Section 5.3) measures the IMB models against SFNN, the
@@ -60,6 +75,151 @@ def summarize(table, models, epochs):
     return out
 
 
+def spread(values):
+    """Mean, standard deviation over seeds (ddof = 1; None for one seed), min and max."""
+    v = np.asarray(values, dtype=float)
+    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else None,
+            "min": float(v.min()), "max": float(v.max())}
+
+
+def _compresses(curve):
+    """A fall in I(Z_l;X) of more than 0.01 bit after its peak (summarize's test)."""
+    peak = max(curve, key=lambda e: curve[e][0])
+    return bool(curve[peak][0] - curve[max(curve)][0] > 0.01 and peak < max(curve))
+
+
+def _first_reach(curves, target, layers):
+    """The first measured epoch at which every layer's I(Z_l;Y) is at or above its
+    target, or None. curves: {layer: {epoch: (I_X, I_Y)}}."""
+    epochs = sorted(curves[layers[0]])
+    return next((e for e in epochs if all(curves[l][e][1] >= target[l] for l in layers)),
+                None)
+
+
+def verdict(differences, more=True):
+    """A claim that a difference (one per seed) is positive (negative: more=False) is
+    "supported" when every seed agrees, or the seed mean is beyond its noise (more than
+    twice its standard error, std / sqrt(n), ddof = 1); "refuted" on the same terms the
+    other way; else "not decided". Returns (verdict, why)."""
+    d = np.asarray(differences, dtype=float) * (1 if more else -1)
+    n = d.size
+    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else None
+    beyond = se is not None and abs(d.mean()) > 2 * se
+    if np.all(d > 0) or (beyond and d.mean() > 0):
+        return "supported", ("every seed agrees" if np.all(d > 0) else
+                             f"mean beyond seed noise ({d.mean():+.3f} > 2 x SE {se:.3f})")
+    if np.all(d < 0) or (beyond and d.mean() < 0):
+        return "refuted", ("every seed disagrees" if np.all(d < 0) else
+                           f"mean beyond seed noise the other way ({d.mean():+.3f})")
+    if se is None:
+        return "not decided", "one seed, and its difference is zero"
+    return "not decided", (f"seeds disagree and the mean ({d.mean():+.3f}) is within seed "
+                           f"noise (2 x SE {2 * se:.3f})")
+
+
+def summarize_seeds(by_seed, models):
+    """Each of Section 5.3's claims per seed and over seeds: the final and highest
+    relevance of each layer (per seed, mean, std, min, max); the epoch at which each IMB
+    model reaches the same seed's SFNN final relevance in every layer, and how many seeds
+    reach it; compression per seed; and a verdict per claim (see `verdict`). A seed
+    counts only where every model has it (the models start from the same initialisation
+    for one seed, so differences are paired by seed)."""
+    layers = sorted({l for (_, l) in by_seed})
+    seeds = sorted(set.intersection(*(set(by_seed[(m, l)]) for m in models for l in layers)))
+    out = {"seeds": seeds, "final_relevance": {}, "max_relevance": {}, "compression": {}}
+    for m in models:
+        for key, pick in (("final_relevance", lambda c: c[max(c)][1]),
+                          ("max_relevance", lambda c: max(v[1] for v in c.values()))):
+            out[key][m] = {l: dict(per_seed={s: pick(by_seed[(m, l)][s]) for s in seeds},
+                                   **spread([pick(by_seed[(m, l)][s]) for s in seeds]))
+                           for l in layers}
+        out["compression"][m] = {l: {s: _compresses(by_seed[(m, l)][s]) for s in seeds}
+                                 for l in layers}
+    if BASELINE not in models:
+        return out
+    final = out["final_relevance"]
+    out["reach_sfnn"], out["verdicts"] = {}, {}
+    for m in (m for m in models if m != BASELINE):
+        per = {s: _first_reach({l: by_seed[(m, l)][s] for l in layers},
+                               {l: final[BASELINE][l]["per_seed"][s] for l in layers},
+                               layers) for s in seeds}
+        out["reach_sfnn"][m] = {"per_seed": per,
+                                "reached": sum(e is not None for e in per.values())}
+        out["verdicts"][f"height: {m} above sfnn"] = {
+            f"Z_{l}": verdict([final[m][l]["per_seed"][s] - final[BASELINE][l]["per_seed"][s]
+                               for s in seeds]) for l in layers}
+    # The paper: SFNN's relevance "degrades before ever reaching the value of 0.8 bits".
+    out["verdicts"]["height: sfnn stays below 0.8 bit"] = {
+        f"Z_{l}": verdict([0.8 - out["max_relevance"][BASELINE][l]["per_seed"][s]
+                           for s in seeds]) for l in layers}
+    for m, r in out["reach_sfnn"].items():
+        out["verdicts"][f"speed: {m} reaches sfnn's final relevance"] = _count(
+            [e is not None for e in r["per_seed"].values()], "seeds reach it")
+    # The paper: the joint objective reaches it in about a quarter of the greedy one's
+    # epochs (4.68% against 17.95% of the run).
+    joint = [m for m in out["reach_sfnn"] if not KINDS[m].greedy]
+    greedy = [m for m in out["reach_sfnn"] if KINDS[m].greedy]
+    for a, b in ((a, b) for a in joint for b in greedy):
+        never = float("inf")
+        ea, eb = out["reach_sfnn"][a]["per_seed"], out["reach_sfnn"][b]["per_seed"]
+        out["verdicts"][f"speed: {a} before {b}"] = _count(
+            [(never if ea[s] is None else ea[s]) < (never if eb[s] is None else eb[s])
+             for s in seeds], f"seeds have {a} first")
+    for m in models:
+        fell = [any(out["compression"][m][l][s] for l in layers) for s in seeds]
+        out["verdicts"][f"compression: {m}"] = _count(
+            fell, "seeds show a fall of I(Z_l;X) in some layer")
+    return out
+
+
+def _count(holds, what):
+    """A yes/no claim over seeds: supported when every seed has it, refuted when none
+    does, else not decided; with the count."""
+    word = "supported" if all(holds) else "refuted" if not any(holds) else "not decided"
+    return word, f"{sum(holds)} of {len(holds)} {what}"
+
+
+def seeds_markdown(t):
+    """summary.md's per-seed section: relevance with its spread, the epoch each seed
+    reaches SFNN's final relevance, compression per seed, and the verdicts."""
+    models, seeds = list(t["final_relevance"]), t["seeds"]
+    layers = sorted(t["final_relevance"][models[0]], key=int)
+    lines = ["", f"## Over seeds ({len(seeds)}: {seeds}): final relevance I(Z_l;Y), mean "
+             "+- std (min .. max)", "",
+             "| model | " + " | ".join(f"Z_{l}" for l in layers) + " |",
+             "|---" * (len(layers) + 1) + "|"]
+    fmt = lambda r: (f"{r['mean']:.3f}" + ("" if r["std"] is None else
+                                           f" +- {r['std']:.3f}")
+                     + f" ({r['min']:.3f} .. {r['max']:.3f})")
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(fmt(t["final_relevance"][m][l])
+                                             for l in layers) + " |")
+    lines += ["", "Per seed, final relevance:", "",
+              "| model | seed | " + " | ".join(f"Z_{l}" for l in layers) + " | compresses in |",
+              "|---" * (len(layers) + 3) + "|"]
+    for m in models:
+        for s in seeds:
+            where = [f"Z_{l}" for l in layers if t["compression"][m][l][s]] or ["-"]
+            lines.append(f"| {m} | {s} | " + " | ".join(
+                f"{t['final_relevance'][m][l]['per_seed'][s]:.3f}" for l in layers)
+                + f" | {', '.join(where)} |")
+    if "reach_sfnn" in t:
+        lines += ["", "Epoch at which each seed has that seed's SFNN final relevance in "
+                  "every layer (first measured epoch; - : never within the run):", ""]
+        for m, r in t["reach_sfnn"].items():
+            cells = ", ".join(f"seed {s}: {'-' if e is None else e}"
+                              for s, e in r["per_seed"].items())
+            lines.append(f"- {m}: {r['reached']} of {len(seeds)} seeds reach it ({cells})")
+        lines += ["", "## Verdicts over seeds", ""]
+        for claim, v in t["verdicts"].items():
+            if isinstance(v, dict):
+                lines.append(f"- {claim}: " + "; ".join(f"{l} {w} ({why})"
+                                                        for l, (w, why) in v.items()))
+            else:
+                lines.append(f"- {claim}: {v[0]} ({v[1]})")
+    return lines
+
+
 def summary_markdown(s, cfg, seeds):
     lines = [f"# Information plane: {cfg.epochs} epochs, seeds {list(seeds)}, "
              f"{training_label(cfg)}",
@@ -91,6 +251,8 @@ def summary_markdown(s, cfg, seeds):
             mark = " (compresses)" if c["compresses"] else ""
             cells.append(f"{c['peak_I_X']:.3f} @ {c['peak_epoch']} -> {c['final_I_X']:.3f}{mark}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if "over_seeds" in s:
+        lines += seeds_markdown(s["over_seeds"])
     return "\n".join(lines) + "\n"
 
 
@@ -106,17 +268,20 @@ def training_label(cfg):
 
 
 @optional_figure
-def plot(table, models, path, epochs, title=None):
+def plot(table, models, path, epochs, title=None, by_seed=None):
     """Write `figure(...)` to `path` (a PNG, through a temporary name)."""
     import matplotlib.pyplot as plt
-    fig = figure(table, models, epochs, title)
+    fig = figure(table, models, epochs, title, by_seed)
     save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
-def figure(table, models, epochs, title=None):
-    """Figure 1: one panel per model, one trajectory per layer, coloured by epoch; the
-    panels share both axes, so trajectories compare across models at a glance."""
+def figure(table, models, epochs, title=None, by_seed=None):
+    """Figure 1: one panel per model, one trajectory per layer (the seed mean), coloured
+    by epoch; the panels share both axes, so trajectories compare across models at a
+    glance. With `by_seed` (read_seeds) and more than one seed, each seed's trajectory
+    is drawn faint behind the mean and its last point as a small cross: the spread
+    between seeds is seen beside the gap between models."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -135,6 +300,13 @@ def figure(table, models, epochs, title=None):
             ep = np.array(list(curve))
             pts = np.array(list(curve.values()))
             marker = markers[(l - 1) % len(markers)]
+            seeds = (by_seed or {}).get((name, l), {})
+            for k, c in enumerate(seeds.values() if len(seeds) > 1 else ()):
+                sp = np.array(list(c.values()))
+                ax.plot(sp[:, 0], sp[:, 1], color="tab:red", lw=0.6, alpha=0.3, zorder=0,
+                        label="one seed" if k == 0 and l == layers[0] else None)
+                ax.scatter(sp[-1:, 0], sp[-1:, 1], marker="x", s=14, color="tab:red",
+                           alpha=0.6, zorder=0)
             ax.plot(pts[:, 0], pts[:, 1], color="0.8", lw=0.8, zorder=1)
             trained = ep >= 1          # the colour scale is logarithmic: epochs 1 and on
             sc = ax.scatter(pts[trained, 0], pts[trained, 1], c=ep[trained], cmap="viridis",
@@ -153,6 +325,8 @@ def figure(table, models, epochs, title=None):
             if text.get_text().startswith("epoch 0"):
                 h.set_facecolor("none")
                 h.set_edgecolor("black")
+            elif text.get_text() == "one seed":
+                continue
             else:                      # a layer's marker, in grey: colour is the epoch
                 h.set_array(None)
                 h.set_color("0.3")
