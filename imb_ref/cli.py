@@ -28,10 +28,32 @@ from . import backend
 from .errors import UserError
 from .experiments import infoplane
 from .experiments.infoplane import InfoplaneSettings
-from .parsers import COMMANDS, build_parsers, foreign_flag, train_line
+from .parsers import COMMANDS, build_parsers, train_line
 from .training.experiment import (GoldenSettings, TrainSettings, build_model, golden_command,
                                   train_command)
 from .training.settings import check_backend, load
+
+# Flags that were modes before the commands existed.
+FORMER_MODES = {"--table1": "table1", "--export-golden": "golden", "--plan": "table1",
+                "--checkpoint": "attack"}
+
+
+def foreign_flag(command, extras, parsers):
+    """The one-line refusal of arguments that `command` does not take."""
+    token = extras[0]
+    if not token.startswith("-"):
+        return f"`python run.py {command}` takes no argument {token!r}"
+    flag = token.split("=", 1)[0]
+    if flag in FORMER_MODES:
+        return (f"{flag}: that job is now its own command, `python run.py "
+                f"{FORMER_MODES[flag]}` (see python run.py {FORMER_MODES[flag]} --help)")
+    owners = [c for c, p in parsers.items() if flag in p._option_string_actions]
+    if owners:
+        return (f"{flag} is not a flag of `python run.py {command}`; it belongs to "
+                f"{', '.join('`' + c + '`' for c in owners)} "
+                f"(see python run.py {command} --help)")
+    return f"unrecognized argument {flag} (see python run.py {command} --help)"
+
 
 def parse(argv):
     """(command, {flag: value} of the flags given). No arguments: the embedded demo;

@@ -31,11 +31,6 @@ COMMANDS = {
     "bench": "time one training step against PyTorch in the same process",
 }
 
-# Flags that were modes before the commands existed.
-FORMER_MODES = {"--table1": "table1", "--export-golden": "golden", "--plan": "table1",
-                "--checkpoint": "attack"}
-
-
 def _parser(command):
     return ArgumentParser(prog=f"python run.py {command}",
                           description=COMMANDS[command] + ".", allow_abbrev=False,
@@ -271,23 +266,6 @@ def build_parsers():
     """{command: its parser}. Flags are shared through the add_* groups above."""
     return {"train": train_parser(), "infoplane": infoplane_parser(),
             "table1": table1_parser(), "attack": attack_parser(), "golden": golden_parser()}
-
-
-def foreign_flag(command, extras, parsers):
-    """The one-line refusal of arguments that `command` does not take."""
-    token = extras[0]
-    if not token.startswith("-"):
-        return f"`python run.py {command}` takes no argument {token!r}"
-    flag = token.split("=", 1)[0]
-    if flag in FORMER_MODES:
-        return (f"{flag}: that job is now its own command, `python run.py "
-                f"{FORMER_MODES[flag]}` (see python run.py {FORMER_MODES[flag]} --help)")
-    owners = [c for c, p in parsers.items() if flag in p._option_string_actions]
-    if owners:
-        return (f"{flag} is not a flag of `python run.py {command}`; it belongs to "
-                f"{', '.join('`' + c + '`' for c in owners)} "
-                f"(see python run.py {command} --help)")
-    return f"unrecognized argument {flag} (see python run.py {command} --help)"
 
 
 def unparse(parser, values):
