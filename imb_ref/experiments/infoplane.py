@@ -499,7 +499,7 @@ def command(settings, xp, data):
     describe(cfg, xp, data, model, out_dir, models)
     print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
           f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {settings.points} log-spaced "
-          f"epochs", flush=True)
+          f"epochs" + (f", preset {settings.preset}" if settings.preset else ""), flush=True)
     try:
         with run_folder(out_dir):
             write_json(os.path.join(out_dir, "config.json"), asdict(settings))
