@@ -1,9 +1,6 @@
-"""imb_ref's flags: one parser per command, built from shared groups (add_data,
-add_model, ...), and the parsers' inverse (unparse), which writes a command line back
-from settings (table1 --plan's lines). The help texts read each default from the
-settings class that holds it (RunSettings, InfoplaneSettings, AttackSettings); cli.py
-parses and dispatches.
-"""
+"""imb_ref's flags: one parser per command from shared groups (add_data, add_model, ...),
+whose help reads each default from its settings class, and their inverse (unparse), which
+writes settings back as a command line (table1 --plan's lines)."""
 
 import argparse
 import sys
