@@ -87,7 +87,8 @@ class Table1Settings:
                      for name in MODELS)    # every run's settings, before any folder
         settings = cls(rows, attack=AttackSettings.from_flags(attack_flags) if attack
                        else None, **own)
-        settings.grid(), check_seeds(settings.seeds)
+        settings.grid()                     # refuses a malformed grid
+        check_seeds(settings.seeds)
         if settings.dataset not in ("mnist", "cifar10", "fashion-mnist"):
             raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for mnist, "
                             f"cifar10 or fashion-mnist")

@@ -21,10 +21,11 @@ from . import checkpoint
 from .settings import RunSettings, check_backend, load, parse_sizes, per_layer
 from .evaluate import chunk_size
 from .metrics import check_metrics, read_metrics
-from ..files import check_writable_file, check_writable_folder, folder_lock, run_folder, write_json
+from ..files import check_writable_file, check_writable_folder, run_folder, write_json
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from .loop import final_evaluation, fit
+from .run_state import RunState
 
 
 def build_model(cfg, n_features, n_classes):
@@ -53,7 +54,7 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
     The summary's wall_s is the whole run's time, however many times it was interrupted
     and resumed: its epochs' time_s in metrics.jsonl plus the final evaluation (eval_s)."""
     os.makedirs(out_dir, exist_ok=True)
-    with folder_lock(out_dir):                 # one process per run folder at a time
+    with RunState.folder(out_dir).lock():      # one process per run folder at a time
         write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
         if cfg.epochs == 0 and resume is None:
             params = {k: xp.asarray(v) for k, v in model.init(

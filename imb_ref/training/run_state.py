@@ -36,18 +36,12 @@ class RunState:
         """The folder's lock, held while the run trains (one process per run)."""
         return folder_lock(os.path.dirname(self.checkpoint_path))
 
-    def load(self):
-        """checkpoint.load's (params, best, optimiser state, meta), or None."""
-        if not os.path.exists(self.checkpoint_path):
-            return None
-        return checkpoint.load(self.checkpoint_path)
-
     def init_or_resume(self, model, seed, dtype, xp, opt, saved=None):
         """(params, best, meta) on the device. A new run: the model's initialisation from
-        the seed's INIT stream, meta {"epoch": 0}. A resumed run (`saved`, what load()
-        returned): its parameters, its best-validation snapshot (or its parameters),
-        its meta, and the optimiser's state put back into `opt` (the step count `t`
-        stays a host integer). Records of epochs after the start are dropped."""
+        the seed's INIT stream, meta {"epoch": 0}. A resumed run (`saved`, what
+        checkpoint.load gave): its parameters, its best-validation snapshot (or its
+        parameters), its meta, and the optimiser's state put back into `opt` (the step
+        count `t` stays a host integer). Records of epochs after the start are dropped."""
         if saved is None:
             params = {k: xp.asarray(v) for k, v in model.init(init_rng(seed), dtype).items()}
             best, meta = {k: v.copy() for k, v in params.items()}, {"epoch": 0}
@@ -99,10 +93,8 @@ class EarlyStopping:
         meta.update(best_val=None, bad_epochs=0)
 
     def update(self, meta, record, stage, params):
-        """Returns whether to stop after this epoch."""
-        meta.setdefault("best_val", None)
-        meta.setdefault("best_epoch", 0)
-        meta.setdefault("bad_epochs", 0)
+        """Returns whether to stop after this epoch. `meta` holds best_val, best_epoch
+        and bad_epochs (fit starts them at None, 0, 0)."""
         if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
             meta.update(best_val=record["val_error"], best_epoch=record["epoch"],
                         bad_epochs=0)
