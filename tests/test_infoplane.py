@@ -86,12 +86,21 @@ def test_over_seed_summary_by_hand():
     assert t["verdicts"]["compression: jointimb"] == \
         ("not decided", "1 of 2 seeds show a fall of I(Z_l;X) in some layer")
     assert t["verdicts"]["compression: sfnn"][0] == "refuted"
+    # Final I(Z_l;X): SFNN (2.5, 1.5) and (2.6, 1.2), JointIMB (1.6, 1.1) and (2.2, 1.3).
+    x1 = t["final_I_X"]["jointimb"][1]
+    assert x1["per_seed"] == {0: 1.6, 1: 2.2} and x1["mean"] == pytest.approx(1.9)
+    left = t["verdicts"]["compression: jointimb left of sfnn at the end"]
+    # Z_1: SFNN - JointIMB = +0.9, +0.4: every seed has JointIMB further left.
+    assert left["Z_1"] == ("supported", "every seed agrees")
+    # Z_2: +0.4, -0.1: mean +0.15, std 0.5 / sqrt 2, 2 x SE 0.5: within noise.
+    assert left["Z_2"][0] == "not decided" and "2 x SE 0.500" in left["Z_2"][1]
     # SFNN's highest relevance: Z_1 0.5 and 0.7 (both below 0.8), Z_2 0.4 and 0.6.
     assert t["verdicts"]["height: sfnn stays below 0.8 bit"]["Z_1"] == \
         ("supported", "every seed agrees")
     md = "\n".join(infoplane_report.seeds_markdown(t))
     assert "| jointimb | 0.675 +- 0.035 (0.650 .. 0.700) |" in md
     assert "- jointimb: 1 of 2 seeds reach it (seed 0: 10, seed 1: -)" in md
+    assert "| sfnn | 2.550 +- 0.071 (2.500 .. 2.600) | 1.350 +- 0.212 (1.200 .. 1.500) |" in md
 
 
 @pytest.mark.parametrize("differences, word", [
@@ -155,9 +164,13 @@ def test_short_run_writes_csv_png_and_summary(tmp_path, run_py):
     # The over-seed figures, recomputed here from the CSV by hand.
     last = {(r["model"], int(r["layer"]), int(r["seed"])): float(r["I_Y"])
             for r in rows if int(r["epoch"]) == 4}
+    last_x = {(r["model"], int(r["layer"]), int(r["seed"])): float(r["I_X"])
+              for r in rows if int(r["epoch"]) == 4}
     final = summary["over_seeds"]["final_relevance"]
     for (m, l, seed), value in last.items():
         assert final[m][str(l)]["per_seed"][str(seed)] == value
+        assert summary["over_seeds"]["final_I_X"][m][str(l)]["per_seed"][str(seed)] == \
+            last_x[(m, l, seed)]
         pair = [last[(m, l, 0)], last[(m, l, 1)]]
         assert final[m][str(l)]["mean"] == pytest.approx(sum(pair) / 2, abs=1e-12)
         assert final[m][str(l)]["std"] == pytest.approx(abs(pair[0] - pair[1]) / 2 ** 0.5,

@@ -121,15 +121,19 @@ def summarize_seeds(by_seed, models):
     """Each of Section 5.3's claims per seed and over seeds: the final and highest
     relevance of each layer (per seed, mean, std, min, max); the epoch at which each IMB
     model reaches the same seed's SFNN final relevance in every layer, and how many seeds
-    reach it; compression per seed; and a verdict per claim (see `verdict`). A seed
+    reach it; compression per seed (a fall of I(Z_l;X) after its peak) and the final
+    I(Z_l;X) of each layer, likewise with its spread; and a verdict per claim (see
+    `verdict`). A seed
     counts only where every model has it (the models start from the same initialisation
     for one seed, so differences are paired by seed)."""
     layers = sorted({l for (_, l) in by_seed})
     seeds = sorted(set.intersection(*(set(by_seed[(m, l)]) for m in models for l in layers)))
-    out = {"seeds": seeds, "final_relevance": {}, "max_relevance": {}, "compression": {}}
+    out = {"seeds": seeds, "final_relevance": {}, "max_relevance": {}, "final_I_X": {},
+           "compression": {}}
     for m in models:
         for key, pick in (("final_relevance", lambda c: c[max(c)][1]),
-                          ("max_relevance", lambda c: max(v[1] for v in c.values()))):
+                          ("max_relevance", lambda c: max(v[1] for v in c.values())),
+                          ("final_I_X", lambda c: c[max(c)][0])):
             out[key][m] = {l: dict(per_seed={s: pick(by_seed[(m, l)][s]) for s in seeds},
                                    **spread([pick(by_seed[(m, l)][s]) for s in seeds]))
                            for l in layers}
@@ -169,6 +173,13 @@ def summarize_seeds(by_seed, models):
         fell = [any(out["compression"][m][l][s] for l in layers) for s in seeds]
         out["verdicts"][f"compression: {m}"] = _count(
             fell, "seeds show a fall of I(Z_l;X) in some layer")
+    # The paper: IMB's compression terms "keep the layer representation from shifting to
+    # the right" in the information plane, i.e. a smaller I(Z_l;X) than SFNN's.
+    x = out["final_I_X"]
+    for m in (m for m in models if m != BASELINE):
+        out["verdicts"][f"compression: {m} left of sfnn at the end"] = {
+            f"Z_{l}": verdict([x[BASELINE][l]["per_seed"][s] - x[m][l]["per_seed"][s]
+                               for s in seeds]) for l in layers}
     return out
 
 
@@ -193,6 +204,12 @@ def seeds_markdown(t):
                      + f" ({r['min']:.3f} .. {r['max']:.3f})")
     for m in models:
         lines.append(f"| {m} | " + " | ".join(fmt(t["final_relevance"][m][l])
+                                             for l in layers) + " |")
+    lines += ["", "Final compression I(Z_l;X), mean +- std (min .. max):", "",
+              "| model | " + " | ".join(f"Z_{l}" for l in layers) + " |",
+              "|---" * (len(layers) + 1) + "|"]
+    for m in models:
+        lines.append(f"| {m} | " + " | ".join(fmt(t["final_I_X"][m][l])
                                              for l in layers) + " |")
     lines += ["", "Per seed, final relevance:", "",
               "| model | seed | " + " | ".join(f"Z_{l}" for l in layers) + " | compresses in |",
