@@ -514,3 +514,37 @@ def test_an_impossible_memory_limit_is_refused_before_any_folder(tmp_path, run_p
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "raise --max-memory" in res.stderr
     assert not out.exists()
+
+
+def test_a_run_in_progress_reports_its_whole_seeds(tmp_path, monkeypatch):
+    """Pairs run seed by seed (every model of seed 0 before seed 1), and each seed that
+    every model has complete rewrites the summary and the figure: stopped during seed 1,
+    the folder holds seed 0's comparison, marked as in progress; the finished run's
+    report covers both seeds and is no longer marked."""
+    import numpy as np
+
+    from imb_ref.data import load_dataset
+    data = load_dataset("synthetic12")
+    cfg = _tiny_cfg(epochs=2)
+    order, real = [], infoplane._train_pair
+
+    def stop_at_seed_one(cfg, name, seed, *args, **kw):
+        order.append((name, seed))
+        if seed == 1:
+            raise KeyboardInterrupt
+        return real(cfg, name, seed, *args, **kw)
+    monkeypatch.setattr(infoplane, "_train_pair", stop_at_seed_one)
+    with pytest.raises(KeyboardInterrupt):
+        infoplane.run_experiment(cfg, ["sfnn", "jointimb"], [0, 1], data, np,
+                                 str(tmp_path), 2, log=print)
+    assert order == [("sfnn", 0), ("jointimb", 0), ("sfnn", 1)]
+    summary = json.load(open(tmp_path / "summary.json"))
+    assert summary["in_progress"] == {"seeds_complete": [0], "seeds": [0, 1]}
+    assert summary["over_seeds"]["seeds"] == [0]
+    assert "**In progress**: seeds [0] of [0, 1]" in (tmp_path / "summary.md").read_text()
+    assert (tmp_path / "infoplane.png").stat().st_size > 10000
+    monkeypatch.setattr(infoplane, "_train_pair", real)
+    final = infoplane.run_experiment(cfg, ["sfnn", "jointimb"], [0, 1], data, np,
+                                     str(tmp_path), 2, log=print)
+    assert "in_progress" not in final and final["over_seeds"]["seeds"] == [0, 1]
+    assert "In progress" not in (tmp_path / "summary.md").read_text()

@@ -235,9 +235,12 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     new_file = not os.path.exists(csv_path)
     results_path = os.path.join(out_dir, "runs.json")
     results = json.load(open(results_path)) if os.path.exists(results_path) else {}
+    # Seed by seed, every model of a seed before the next seed: the models of one seed
+    # are compared with each other (summarize_seeds pairs them), so an experiment
+    # stopped part-way has whole seeds to compare.
     todo = []
-    for name in models:
-        for seed in seeds:
+    for seed in seeds:
+        for name in models:
             if (name, seed) in done:
                 log(f"{name} seed {seed}: already complete in {csv_path}, skipped")
             else:
@@ -252,6 +255,7 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
             finished = _run_in_workers(cfg, todo, data, points, out_dir, jobs, progress)
         else:
             finished = _run_here(cfg, todo, data, xp, points, out_dir, progress)
+        reported = []
         for name, seed, res in finished:
             _merge_pair(out_dir, name, seed, write_row)
             results[f"{name}/{seed}"] = res
@@ -260,22 +264,48 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
                 log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
                     f"test error {100 * res['exact_test_error']:.1f}% exact, "
                     f"{100 * res['test_error']:.1f}% sampled (M = {cfg.test_samples})")
+            fh.flush()
+            whole = complete_seeds(csv_path, models, seeds, cfg.epochs)
+            if whole != reported and whole != list(seeds):     # a seed more, run not done
+                write_report(cfg, models, seeds, out_dir, results, whole)
+                reported = whole
     parts = os.path.join(out_dir, "parts")
     if os.path.isdir(parts) and not os.listdir(parts):
         os.rmdir(parts)
-    by_seed = read_seeds(csv_path)
+    return write_report(cfg, models, seeds, out_dir, results, list(seeds))
+
+
+def complete_seeds(csv_path, models, seeds, final_epoch):
+    """The seeds of `seeds` that every model has complete in infoplane.csv."""
+    done = completed_runs(csv_path, final_epoch)
+    return [s for s in seeds if all((m, s) in done for m in models)]
+
+
+def write_report(cfg, models, seeds, out_dir, results, whole):
+    """summary.json, summary.md and infoplane.png over the seeds `whole` (those every
+    model has complete): all of `seeds` at the end, fewer while the run is in progress,
+    so a long run shows its whole seeds so far."""
+    by_seed = {key: {s: c for s, c in curves.items() if s in whole}
+               for key, curves in read_seeds(os.path.join(out_dir, "infoplane.csv")).items()
+               if key[0] in models}
     table = seed_mean(by_seed)
     summary = summarize(table, models, cfg.epochs)
     summary["over_seeds"] = summarize_seeds(by_seed, models)
     summary["I_XY"] = label_information(*whole_distribution(
         *synthetic12.load_task(cfg.data_file))[1:])
     for key in ("test_error", "exact_test_error"):
-        summary[key] = {name: _seed_mean(results, key, name, seeds) for name in models}
+        summary[key] = {name: _seed_mean(results, key, name, whole) for name in models}
+    partial = list(whole) != list(seeds)
+    if partial:
+        summary["in_progress"] = {"seeds_complete": list(whole), "seeds": list(seeds)}
     write_json(os.path.join(out_dir, "summary.json"), summary)
     with atomic_write(os.path.join(out_dir, "summary.md")) as fh:
-        fh.write(summary_markdown(summary, cfg, seeds))
-    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs,
-         title=figure_title(cfg, len(seeds)), by_seed=by_seed)
+        fh.write(summary_markdown(summary, cfg, whole))
+    title = figure_title(cfg, len(whole))
+    if partial:
+        title += f" (in progress: {len(whole)} of {len(seeds)} seeds)"
+    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs, title=title,
+         by_seed=by_seed)
     return summary
 
 

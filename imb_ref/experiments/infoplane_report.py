@@ -241,6 +241,11 @@ def summary_markdown(s, cfg, seeds):
     lines = [f"# Information plane: {cfg.epochs} epochs, seeds {list(seeds)}, "
              f"{training_label(cfg)}",
              "", f"Seed-averaged, exact, in bits. I(X;Y) = {s['I_XY']:.3f} bit.", ""]
+    if "in_progress" in s:
+        p = s["in_progress"]
+        lines += [f"**In progress**: seeds {p['seeds_complete']} of {p['seeds']} are complete "
+                  "for every model; this summary covers them, and is rewritten as each "
+                  "further seed completes.", ""]
     models = list(s["max_relevance"])
     layers = sorted(s["max_relevance"][models[0]], key=int)
     lines += ["## Highest relevance I(Z_l;Y) reached (paper: SFNN stays below 0.8 bits)", "",
