@@ -264,7 +264,6 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
                 log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
                     f"test error {100 * res['exact_test_error']:.1f}% exact, "
                     f"{100 * res['test_error']:.1f}% sampled (M = {cfg.test_samples})")
-            fh.flush()
             whole = complete_seeds(csv_path, models, seeds, cfg.epochs)
             if whole != reported and whole != list(seeds):     # a seed more, run not done
                 write_report(cfg, models, seeds, out_dir, results, whole)
