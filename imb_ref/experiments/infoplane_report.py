@@ -123,9 +123,8 @@ def summarize_seeds(by_seed, models):
     model reaches the same seed's SFNN final relevance in every layer, and how many seeds
     reach it; compression per seed (a fall of I(Z_l;X) after its peak) and the final
     I(Z_l;X) of each layer, likewise with its spread; and a verdict per claim (see
-    `verdict`). A seed
-    counts only where every model has it (the models start from the same initialisation
-    for one seed, so differences are paired by seed)."""
+    `verdict`). A seed counts only where every model has it (the models start from the
+    same initialisation for one seed, so differences are paired by seed)."""
     layers = sorted({l for (_, l) in by_seed})
     seeds = sorted(set.intersection(*(set(by_seed[(m, l)]) for m in models for l in layers)))
     out = {"seeds": seeds, "final_relevance": {}, "max_relevance": {}, "final_I_X": {},
