@@ -264,7 +264,8 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
                 log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
                     f"test error {100 * res['exact_test_error']:.1f}% exact, "
                     f"{100 * res['test_error']:.1f}% sampled (M = {cfg.test_samples})")
-            whole = complete_seeds(csv_path, models, seeds, cfg.epochs)
+            done.add((name, seed))
+            whole = [s for s in seeds if all((m, s) in done for m in models)]
             if whole != reported and whole != list(seeds):     # a seed more, run not done
                 write_report(cfg, models, seeds, out_dir, results, whole)
                 reported = whole
@@ -272,12 +273,6 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
     if os.path.isdir(parts) and not os.listdir(parts):
         os.rmdir(parts)
     return write_report(cfg, models, seeds, out_dir, results, list(seeds))
-
-
-def complete_seeds(csv_path, models, seeds, final_epoch):
-    """The seeds of `seeds` that every model has complete in infoplane.csv."""
-    done = completed_runs(csv_path, final_epoch)
-    return [s for s in seeds if all((m, s) in done for m in models)]
 
 
 def write_report(cfg, models, seeds, out_dir, results, whole):
@@ -294,7 +289,7 @@ def write_report(cfg, models, seeds, out_dir, results, whole):
         *synthetic12.load_task(cfg.data_file))[1:])
     for key in ("test_error", "exact_test_error"):
         summary[key] = {name: _seed_mean(results, key, name, whole) for name in models}
-    partial = list(whole) != list(seeds)
+    partial = whole != list(seeds)
     if partial:
         summary["in_progress"] = {"seeds_complete": list(whole), "seeds": list(seeds)}
     write_json(os.path.join(out_dir, "summary.json"), summary)
