@@ -20,6 +20,7 @@ USAGE = """imb_ref's command line: one command per job.
     python run.py golden case.npz                  # a reference case for cross-checks
     python run.py golden --check case.npz          # check a case another framework wrote
     python run.py bench                            # time the objective against PyTorch
+    python run.py report                           # results/ and the claims, judged, from results/runs/
 
 Each command has its own --help; a flag of another command is refused. Bad input ends
 with one line on stderr and exit code 2."""
@@ -105,6 +106,16 @@ def bench_command(argv):
     return bench.main(argv, prog="python run.py bench")
 
 
+def report_command(settings):
+    from imb_ref.claims.command import report_command as run_report
+    return run_report(settings)
+
+
+def _report_settings(flags):
+    from imb_ref.claims.command import ReportSettings
+    return ReportSettings.from_flags(flags)
+
+
 def _table1_settings(flags):
     from imb_ref.experiments.table1 import Table1Settings
     return Table1Settings.from_flags(flags)
@@ -118,9 +129,11 @@ def _attack_settings(flags):
 # Each command: its settings from the parser's flags (checked there), and its job.
 SETTINGS = {"train": TrainSettings.from_flags, "infoplane": InfoplaneSettings.from_flags,
             "table1": _table1_settings, "attack": _attack_settings,
-            "golden": GoldenSettings.from_flags, "bench": lambda flags: flags["argv"]}
+            "golden": GoldenSettings.from_flags, "bench": lambda flags: flags["argv"],
+            "report": _report_settings}
 RUN = {"train": train_command, "infoplane": infoplane_command, "table1": table1_command,
-       "attack": attack_command, "golden": golden_command, "bench": bench_command}
+       "attack": attack_command, "golden": golden_command, "bench": bench_command,
+       "report": report_command}
 
 
 def why(argv, command):

@@ -26,6 +26,8 @@ COMMANDS = {
     "golden": "write one float64 reference case of the objective for cross-checks, or "
               "check a case another framework wrote (--check)",
     "bench": "time one training step against PyTorch in the same process",
+    "report": "the reports of results/ and the claims ledger, judged, from the committed "
+              "run summaries (results/runs/); --add gathers finished run folders into one",
 }
 
 def _parser(command):
@@ -259,10 +261,28 @@ def golden_parser():
     return p
 
 
+def report_parser():
+    p = _parser("report")
+    p.add_argument("folders", metavar="RUN", nargs="*", help="with --add: finished train "
+                   "run folders, one per (model, seed)")
+    p.add_argument("--add", metavar="NAME", help="write results/runs/NAME.json from the "
+                   "run folders named (numbers from the folders; a title, notes and "
+                   "differences already in NAME.json are kept), then regenerate")
+    p.add_argument("--title", help="with --add: the summary's title")
+    p.add_argument("--check", action="store_true", help="write nothing: exit 1 naming each "
+                   "report that differs from what the summaries give, 0 if none does")
+    p.add_argument("--results", help="the reports' folder, whose runs/ holds the "
+                   "summaries (default results)")
+    p.add_argument("--readme", help="the README whose claims block is rewritten (default "
+                   "README.md; none to leave it)")
+    return p
+
+
 def build_parsers():
     """{command: its parser}. Flags are shared through the add_* groups above."""
     return {"train": train_parser(), "infoplane": infoplane_parser(),
-            "table1": table1_parser(), "attack": attack_parser(), "golden": golden_parser()}
+            "table1": table1_parser(), "attack": attack_parser(), "golden": golden_parser(),
+            "report": report_parser()}
 
 
 def unparse(parser, values):

@@ -46,6 +46,7 @@ BASE = {
                "--eot-samples", "2", "--attack-eval-samples", "2"],
     "golden": ["--hidden", "3", "--samples", "2", "--batch-size", "4"],
     "bench": ["--shapes", "mnist", "--impl", "numpy", "--steps", "1"],
+    "report": ["--readme", "none", "--results", "@folder"],
 }
 
 
