@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from imb_ref.experiments.pair_progress import PairProgress
@@ -64,7 +65,10 @@ BY_SEED = {
 def test_over_seed_summary_by_hand():
     """Per seed and over seeds: final relevance with mean, std (ddof 1), min, max; the
     epoch each seed reaches its own SFNN's final relevance in every layer; compression
-    per seed; and the verdicts, which need every seed to agree or a mean beyond noise."""
+    per seed; and the verdicts, from the one judge's paired one-sided t-tests. With two
+    seeds the t statistic has 1 degree of freedom, P(T > t) = 1/2 - atan(t) / pi."""
+    import math
+    cauchy = lambda t: 0.5 - math.atan(t) / math.pi
     t = infoplane_report.summarize_seeds(BY_SEED, ["sfnn", "jointimb"])
     assert t["seeds"] == [0, 1]
     z1 = t["final_relevance"]["jointimb"][1]
@@ -77,26 +81,29 @@ def test_over_seed_summary_by_hand():
     # Compression: seed 0's JointIMB layers fall (2.0 -> 1.6, 1.2 -> 1.1); seed 1's rise.
     assert t["compression"]["jointimb"] == {1: {0: True, 1: False}, 2: {0: True, 1: False}}
     height = t["verdicts"]["height: jointimb above sfnn"]
-    # Z_1: +0.2 and -0.05, mean +0.075, SE 0.125: seeds disagree within noise.
-    assert height["Z_1"][0] == "not decided" and "2 x SE 0.250" in height["Z_1"][1]
-    # Z_2: +0.2 and -0.1: the same.
+    # Z_1: +0.2 and -0.05: mean 0.075, SE 0.125, t = 0.6.
+    assert height["Z_1"][0] == "not decided" and "n = 2 seeds" in height["Z_1"][1]
+    assert f"p = {cauchy(0.6):.3g}" in height["Z_1"][1]
     assert height["Z_2"][0] == "not decided"
-    assert t["verdicts"]["speed: jointimb reaches sfnn's final relevance"] == \
-        ("not decided", "1 of 2 seeds reach it")
-    assert t["verdicts"]["compression: jointimb"] == \
-        ("not decided", "1 of 2 seeds show a fall of I(Z_l;X) in some layer")
+    # Speed: fractions 10/100 and 1 (never: the whole run): 1 - mean = 0.45, SE 0.45, t = 1.
+    speed = t["verdicts"]["speed: jointimb reaches sfnn's final relevance"]
+    assert speed[0] == "not decided" and f"p = {cauchy(1.0):.3g}" in speed[1]
+    # Largest falls of I(Z_l;X): JointIMB 0.4 and 0 bit against 0.01: t = 0.19 / 0.2.
+    comp = t["verdicts"]["compression: jointimb"]
+    assert comp[0] == "not decided" and f"p = {cauchy(0.95):.3g}" in comp[1]
+    # SFNN never falls in either seed: no spread, the whole sample below 0.01.
     assert t["verdicts"]["compression: sfnn"][0] == "refuted"
     # Final I(Z_l;X): SFNN (2.5, 1.5) and (2.6, 1.2), JointIMB (1.6, 1.1) and (2.2, 1.3).
     x1 = t["final_I_X"]["jointimb"][1]
     assert x1["per_seed"] == {0: 1.6, 1: 2.2} and x1["mean"] == pytest.approx(1.9)
     left = t["verdicts"]["compression: jointimb left of sfnn at the end"]
-    # Z_1: SFNN - JointIMB = +0.9, +0.4: every seed has JointIMB further left.
-    assert left["Z_1"] == ("supported", "every seed agrees")
-    # Z_2: +0.4, -0.1: mean +0.15, std 0.5 / sqrt 2, 2 x SE 0.5: within noise.
-    assert left["Z_2"][0] == "not decided" and "2 x SE 0.500" in left["Z_2"][1]
-    # SFNN's highest relevance: Z_1 0.5 and 0.7 (both below 0.8), Z_2 0.4 and 0.6.
-    assert t["verdicts"]["height: sfnn stays below 0.8 bit"]["Z_1"] == \
-        ("supported", "every seed agrees")
+    # Z_1: SFNN - JointIMB = +0.9, +0.4: both seeds agree, yet t = 0.65 / 0.25 = 2.6 on
+    # one degree of freedom is p = 0.117: two seeds do not decide it.
+    assert left["Z_1"][0] == "not decided" and f"p = {cauchy(2.6):.3g}" in left["Z_1"][1]
+    assert left["Z_2"][0] == "not decided"
+    # SFNN's highest relevance: Z_1 0.5 and 0.7: 0.8 minus them, 0.3 and 0.1, t = 2.
+    below = t["verdicts"]["height: sfnn stays below 0.8 bit"]["Z_1"]
+    assert below[0] == "not decided" and f"p = {cauchy(2.0):.3g}" in below[1]
     md = "\n".join(infoplane_report.seeds_markdown(t))
     assert "| jointimb | 0.675 +- 0.035 (0.650 .. 0.700) |" in md
     assert "- jointimb: 1 of 2 seeds reach it (seed 0: 10, seed 1: -)" in md
@@ -104,13 +111,26 @@ def test_over_seed_summary_by_hand():
 
 
 @pytest.mark.parametrize("differences, word", [
-    ([0.1, 0.2, 0.05], "supported"),            # every seed agrees
-    ([0.30, 0.32, 0.31, 0.29, -0.01], "supported"),   # one disagrees, mean beyond 2 SE
-    ([0.2, -0.05], "not decided"),               # disagree, within noise
-    ([-0.1, -0.3], "refuted"),                   # every seed disagrees
+    ([0.1, 0.2, 0.05], "not decided"),           # three seeds agree, t = 2.65 on 2 df
+    ([0.30, 0.32, 0.31, 0.29, -0.01], "supported"),   # one of five disagrees, t = 3.83
+    ([0.2, -0.05], "not decided"),               # t = 0.6 on 1 df
+    ([-0.1, -0.3, -0.2, -0.25], "refuted"),      # the other way, t = -5.42 on 3 df
+    ([0.3], "not tested"),                       # one seed
 ])
-def test_a_claim_over_seeds_needs_agreement_or_a_mean_beyond_noise(differences, word):
-    assert infoplane_report.verdict(differences)[0] == word
+def test_a_claim_over_seeds_is_the_judges_paired_t_test(differences, word):
+    """The one-sample t statistic of the per-seed differences, by hand, and its tail."""
+    import re
+    from scipy import stats
+    got = infoplane_report.verdict(differences)
+    assert got[0] == word
+    if word == "not tested":
+        assert "fewer than 2 seeds" in got[1]
+        return
+    d = np.asarray(differences)
+    t = d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
+    p = stats.t.sf(abs(t), d.size - 1)            # the tail on the side the word names
+    printed = float(re.search(r"p = ([0-9.e-]+)", got[1]).group(1))
+    assert printed == pytest.approx(p, rel=5e-3)  # printed to 3 significant figures
 
 
 def test_the_figure_shows_each_seed_faint_behind_the_mean():

@@ -219,31 +219,35 @@ def test_a_rows_curve_is_the_seeds_mean_in_the_tables_metric():
     assert mean_curve([], "error") == []
 
 
-def test_seed_noise_separates_a_real_difference_from_noise():
-    """Twice the standard error of a difference of two seed means, by hand: seeds
-    (1.0, 1.2) and (1.5, 1.7) have s^2 = 0.02 each, so 2 sqrt(0.02/2 + 0.02/2) = 0.283;
-    the difference 0.5 is beyond it, a difference 0.1 within, one seed unknown."""
-    from imb_ref.experiments.table1 import markdown, seed_noise
+def test_model_pairs_are_judged_by_the_one_judge():
+    """Seeds (1.5, 1.7) and (1.0, 1.2) of two binary-network models, paired by seed: the
+    differences are 0.5 and 0.5, no spread, so "JointIMB has the lower error" is
+    supported with p = 0 (an exact difference); VIB against JointIMB is Welch's test
+    (another network), t = 0.1 / 0.141 on 2 df; one seed is not tested."""
+    from scipy import stats
+    from imb_ref.experiments.table1 import markdown, model_pairs
     row = lambda m, seeds, paper: {"model": m, "beta": None, "per_seed": seeds,
                                    "mean": float(np.mean(seeds)), "std": float(np.std(seeds)),
                                    "paper": paper, "seeds": len(seeds), "epochs": 1,
                                    "wall_s": 1.0}
     rows = [row("sfnn", [1.5, 1.7], 1.44), row("jointimb", [1.0, 1.2], 1.36),
             row("vib", [1.1, 1.3], None), row("det", [1.65], 1.73)]
-    pairs = {(p["a"], p["b"]): p for p in seed_noise(rows)}
+    pairs = {(p["a"], p["b"]): p for p in model_pairs(rows, "lower")}
     assert len(pairs) == 6
     p = pairs[("sfnn", "jointimb")]
     # float64 sums of a few decimals: exact to about 1e-15
     assert p["difference"] == pytest.approx(0.5, abs=1e-12)
-    assert p["two_se"] == pytest.approx(2 * np.sqrt(0.02), abs=1e-12)
-    assert p["within_noise"] is False and p["paper_difference"] == pytest.approx(0.08)
-    assert pairs[("jointimb", "vib")]["within_noise"] is True
-    assert pairs[("jointimb", "vib")]["paper_difference"] is None
-    assert pairs[("sfnn", "det")]["within_noise"] is None
+    assert p["verdict"] == "refuted" and p["test"] == "one-sided paired t-test"
+    assert p["paper_difference"] == pytest.approx(0.08)
+    q = pairs[("jointimb", "vib")]
+    assert q["test"] == "one-sided Welch t-test" and q["verdict"] == "not decided"
+    assert q["p"] == pytest.approx(stats.ttest_ind([1.0, 1.2], [1.1, 1.3], equal_var=False,
+                                                   alternative="less").pvalue, abs=1e-12)
+    assert pairs[("sfnn", "det")]["verdict"] == "not tested"
     md = markdown({"dataset": "mnist", "metric": "test error (%)", "command": "c",
                    "date": "d", "backend": "numpy", "device": "cpu", "machine": "m",
                    "network": "512,512", "M": 8, "test_runs": 2, "limits": {},
                    "wall_s": 1.0, "rows": rows})
-    assert "| sfnn - jointimb | +0.50 | 0.28 | beyond seed noise | +0.08 |" in md
-    assert "| jointimb - vib | -0.10 | 0.28 | within seed noise | - |" in md
-    assert "| sfnn - det | -0.05 | - | noise unknown (one seed) | -0.29 |" in md
+    assert "| sfnn - jointimb | +0.50 | refuted | one-sided paired t-test |" in md
+    assert "| jointimb - vib | -0.10 | not decided | one-sided Welch t-test |" in md
+    assert "| sfnn - det | -0.05 | not tested (fewer than 2 seeds (2 and 1)) |" in md

@@ -8,6 +8,7 @@ import csv
 
 import numpy as np
 
+from ..claims import judge
 from ..files import optional_figure, save_figure
 from ..models import KINDS
 
@@ -97,24 +98,27 @@ def _first_reach(curves, target, layers):
 
 
 def verdict(differences, more=True):
-    """A claim that a difference (one per seed) is positive (negative: more=False) is
-    "supported" when every seed agrees, or the seed mean is beyond its noise (more than
-    twice its standard error, std / sqrt(n), ddof = 1); "refuted" on the same terms the
-    other way; else "not decided". Returns (verdict, why)."""
-    d = np.asarray(differences, dtype=float) * (1 if more else -1)
-    n = d.size
-    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else None
-    beyond = se is not None and abs(d.mean()) > 2 * se
-    if np.all(d > 0) or (beyond and d.mean() > 0):
-        return "supported", ("every seed agrees" if np.all(d > 0) else
-                             f"mean beyond seed noise ({d.mean():+.3f} > 2 x SE {se:.3f})")
-    if np.all(d < 0) or (beyond and d.mean() < 0):
-        return "refuted", ("every seed disagrees" if np.all(d < 0) else
-                           f"mean beyond seed noise the other way ({d.mean():+.3f})")
-    if se is None:
-        return "not decided", "one seed, and its difference is zero"
-    return "not decided", (f"seeds disagree and the mean ({d.mean():+.3f}) is within seed "
-                           f"noise (2 x SE {2 * se:.3f})")
+    """A claim that a difference taken seed by seed is positive (negative: more=False),
+    judged by the one judge (`imb_ref.claims.judge`): the paired one-sided t-test, i.e.
+    the one-sample t-test of the per-seed differences against 0. Returns (word, why)."""
+    sign = 1.0 if more else -1.0
+    return said(judge.threshold(judge.Sample(by_seed={
+        str(i): sign * float(x) for i, x in enumerate(differences)}), 0.0, "above"))
+
+
+def said(v):
+    """(word, why) of a judge's Verdict: the test, the effect with its 95% interval, p
+    and n; for "not tested", the reason."""
+    if v.word == "not tested":
+        return v.word, v.reason
+    p = "<1e-6" if v.p < 1e-6 else f"{v.p:.3g}"
+    return v.word, (f"{v.test}, effect {v.effect:+.3f} [{v.ci[0]:+.3f}, {v.ci[1]:+.3f}], "
+                    f"p = {p}, n = {v.n}")
+
+
+def _fall(curve):
+    """How far I(Z_l;X) ends below its peak, in bits (0 where it ends at its peak)."""
+    return max(v[0] for v in curve.values()) - curve[max(curve)][0]
 
 
 def summarize_seeds(by_seed, models):
@@ -123,8 +127,9 @@ def summarize_seeds(by_seed, models):
     model reaches the same seed's SFNN final relevance in every layer, and how many seeds
     reach it; compression per seed (a fall of I(Z_l;X) after its peak) and the final
     I(Z_l;X) of each layer, likewise with its spread; and a verdict per claim (see
-    `verdict`). A seed counts only where every model has it (the models start from the
-    same initialisation for one seed, so differences are paired by seed)."""
+    the one judge: `verdict`, `judge.reach`, `judge.order`, `judge.threshold`). A seed
+    counts only where every model has it (the models start from the same initialisation
+    for one seed, so differences are paired by seed)."""
     layers = sorted({l for (_, l) in by_seed})
     seeds = sorted(set.intersection(*(set(by_seed[(m, l)]) for m in models for l in layers)))
     out = {"seeds": seeds, "final_relevance": {}, "max_relevance": {}, "final_I_X": {},
@@ -155,23 +160,27 @@ def summarize_seeds(by_seed, models):
     out["verdicts"]["height: sfnn stays below 0.8 bit"] = {
         f"Z_{l}": verdict([0.8 - out["max_relevance"][BASELINE][l]["per_seed"][s]
                            for s in seeds]) for l in layers}
+    # A seed that never reaches the target takes at least the whole run.
+    last = max(max(c) for curves in by_seed.values() for c in curves.values())
+    took = lambda e: last if e is None else e
     for m, r in out["reach_sfnn"].items():
-        out["verdicts"][f"speed: {m} reaches sfnn's final relevance"] = _count(
-            [e is not None for e in r["per_seed"].values()], "seeds reach it")
+        out["verdicts"][f"speed: {m} reaches sfnn's final relevance"] = said(judge.reach(
+            {str(s): took(e) / last for s, e in r["per_seed"].items()}))
     # The paper: the joint objective reaches it in about a quarter of the greedy one's
     # epochs (4.68% against 17.95% of the run).
     joint = [m for m in out["reach_sfnn"] if not KINDS[m].greedy]
     greedy = [m for m in out["reach_sfnn"] if KINDS[m].greedy]
     for a, b in ((a, b) for a in joint for b in greedy):
-        never = float("inf")
         ea, eb = out["reach_sfnn"][a]["per_seed"], out["reach_sfnn"][b]["per_seed"]
-        out["verdicts"][f"speed: {a} before {b}"] = _count(
-            [(never if ea[s] is None else ea[s]) < (never if eb[s] is None else eb[s])
-             for s in seeds], f"seeds have {a} first")
+        out["verdicts"][f"speed: {a} before {b}"] = said(judge.order(
+            judge.Sample(by_seed={str(s): took(ea[s]) for s in seeds}),
+            judge.Sample(by_seed={str(s): took(eb[s]) for s in seeds}), "lower", paired=True))
+    # Compression: the largest fall of I(Z_l;X) after its peak over the layers, per seed,
+    # above 0.01 bit.
     for m in models:
-        fell = [any(out["compression"][m][l][s] for l in layers) for s in seeds]
-        out["verdicts"][f"compression: {m}"] = _count(
-            fell, "seeds show a fall of I(Z_l;X) in some layer")
+        falls = {str(s): max(_fall(by_seed[(m, l)][s]) for l in layers) for s in seeds}
+        out["verdicts"][f"compression: {m}"] = said(judge.threshold(
+            judge.Sample(by_seed=falls), 0.01, "above"))
     # The paper: IMB's compression terms "keep the layer representation from shifting to
     # the right" in the information plane, i.e. a smaller I(Z_l;X) than SFNN's.
     x = out["final_I_X"]
@@ -180,13 +189,6 @@ def summarize_seeds(by_seed, models):
             f"Z_{l}": verdict([x[BASELINE][l]["per_seed"][s] - x[m][l]["per_seed"][s]
                                for s in seeds]) for l in layers}
     return out
-
-
-def _count(holds, what):
-    """A yes/no claim over seeds: supported when every seed has it, refuted when none
-    does, else not decided; with the count."""
-    word = "supported" if all(holds) else "refuted" if not any(holds) else "not decided"
-    return word, f"{sum(holds)} of {len(holds)} {what}"
 
 
 def seeds_markdown(t):

@@ -38,7 +38,9 @@ from ..training.experiment import (build_model, finished_or_resumable, finished_
                                    output_folder, run_seconds, train_run)
 from ..files import (atomic_write, folder_busy, optional_figure, run_folder, save_figure,
                      write_json)
+from ..claims import judge
 from ..models import KINDS, MODELS          # Table 1's rows, in its order
+from ..models.families import BINARY
 from ..training.loop import stage_length
 from ..training.metrics import check_metrics, read_metrics
 
@@ -430,26 +432,22 @@ def curves_png(path, t):
     plt.close(fig)
 
 
-def seed_noise(rows):
-    """Every pair of rows, each model against those after it in Table 1's order: our
-    difference of seed means, its noise, and the paper's difference.
-
-    A difference is within seed noise when it is smaller than twice its standard error,
-    2 sqrt(s_a^2/n_a + s_b^2/n_b), with s the sample standard deviation over seeds
-    (ddof = 1), roughly a two-sided 95% test (with 2 seeds a crude one: s rests on
-    one degree of freedom). With one seed per model the noise is unknown (None)."""
+def model_pairs(rows, better):
+    """Every pair of rows, each model against those after it in Table 1's order, judged
+    by the one judge (`imb_ref.claims.judge.order`): "a is better than b" ("lower" or
+    "higher" is better), paired by seed where both share their initialisation (the
+    binary network's models), Welch's otherwise; with one seed it is not tested."""
+    sample = lambda r: judge.Sample(by_seed={str(i): v for i, v in enumerate(r["per_seed"])})
     out = []
     for i, a in enumerate(rows):
         for b in rows[i + 1:]:
-            se2 = [np.var(r["per_seed"], ddof=1) / len(r["per_seed"])
-                   if len(r["per_seed"]) > 1 else None for r in (a, b)]
-            two_se = None if None in se2 else 2 * float(np.sqrt(se2[0] + se2[1]))
-            diff = a["mean"] - b["mean"]
+            paired = all(KINDS[r["model"]].network is BINARY for r in (a, b))
+            v = judge.order(sample(a), sample(b), better, paired)
             paper = None if a["paper"] is None or b["paper"] is None \
                 else a["paper"] - b["paper"]
-            out.append({"a": a["model"], "b": b["model"], "difference": diff,
-                        "two_se": two_se, "paper_difference": paper,
-                        "within_noise": None if two_se is None else abs(diff) < two_se})
+            out.append({"a": a["model"], "b": b["model"], "difference": a["mean"] - b["mean"],
+                        "verdict": v.word, "test": v.test or "-", "p": v.p, "ci": v.ci,
+                        "reason": v.reason, "paper_difference": paper})
     return out
 
 
@@ -480,14 +478,18 @@ def markdown(t):
                             f"{fmt(a.get(g + '_single_sample'))}; {fmt(p.get(g))} |"
                             for g in ("targeted", "untargeted"))
         lines.append(line)
-    pairs = seed_noise(t["rows"])
+    better = "higher" if "accuracy" in t["metric"] else "lower"
+    pairs = model_pairs(t["rows"], better)
     if pairs:
         lines += ["", "Differences of seed means (first model minus second, points of "
-                  f"{t['metric']}), noise = twice their standard error over seeds:", "",
-                  "| models | ours | noise | verdict | paper |", "|---|---|---|---|---|"]
+                  f"{t['metric']}), and the one judge on \"the first is better\" (alpha "
+                  "0.05; the interval is of the first's lead, 95%):", "",
+                  "| models | ours | the first better: verdict | test | lead [95% CI] | p | "
+                  "paper |", "|---|---|---|---|---|---|---|"]
         for p in pairs:
-            verdict = ("noise unknown (one seed)" if p["within_noise"] is None else
-                       "within seed noise" if p["within_noise"] else "beyond seed noise")
-            lines.append(f"| {p['a']} - {p['b']} | {signed(p['difference'])} | "
-                         f"{fmt(p['two_se'])} | {verdict} | {signed(p['paper_difference'])} |")
+            ci = "-" if p["ci"] is None else f"[{p['ci'][0]:+.2f}, {p['ci'][1]:+.2f}]"
+            pv = "-" if p["p"] is None else f"{p['p']:.3g}"
+            word = p["verdict"] + (f" ({p['reason']})" if p["reason"] else "")
+            lines.append(f"| {p['a']} - {p['b']} | {signed(p['difference'])} | {word} | "
+                         f"{p['test']} | {ci} | {pv} | {signed(p['paper_difference'])} |")
     return "\n".join(lines) + "\n"
