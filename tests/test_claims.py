@@ -306,3 +306,35 @@ def test_report_add_gathers_train_folders_and_judges_them(tmp_path, monkeypatch,
     os.remove(os.path.join(folders[0], "summary.json"))
     with pytest.raises(UserError, match="not a finished run"):
         from_train_folders("x", [folders[0]], str)
+
+
+@pytest.mark.slow
+def test_report_add_gathers_an_information_plane_folder(tmp_path, monkeypatch):
+    """A tiny information plane (2 seeds, SFNN and GreedyIMB with its first stage for
+    the whole run): per-seed finals read back from infoplane.csv, the GreedyIMB row named
+    greedyimb-l1 (Appendix E's 'GreedyIMB at l = 1'), its reach of each seed's SFNN final
+    relevance, and a command that parses back."""
+    from imb_ref import cli
+    from imb_ref.experiments import infoplane_report as ip
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["infoplane", "--models", "sfnn,greedyimb", "--epochs", "6",
+                     "--stage-epochs", "6", "--seeds", "2", "--points", "3", "--jobs", "1",
+                     "--quiet", "--output-dir", "ip"]) == 0
+    os.makedirs("res/runs")
+    assert cli.main(["report", "--add", "l1", "ip", "--results", "res", "--readme",
+                     "none"]) == 0
+    s = json.load(open("res/runs/l1.json"))
+    assert set(s["models"]) == {"sfnn", "greedyimb-l1"} and s["epochs"] == 6
+    curves = ip.read_seeds("ip/infoplane.csv")
+    for seed in (0, 1):
+        c = curves[("greedyimb", 2)][seed]
+        got = s["models"]["greedyimb-l1"]["final_I_Y"]["Z_2"]["by_seed"][str(seed)]
+        assert got == pytest.approx(c[max(c)][1], abs=1e-6)     # rounded to 6 decimals
+    reach = s["models"]["greedyimb-l1"]["reach_sfnn_final"]
+    assert set(reach) == {"0", "1"} and all(e is None or 0 <= e <= 6 for e in reach.values())
+    assert "stage 1 for all 6" in s["this_run"]["length"]
+    cli.parse(s["command"].split()[2:])
+    with pytest.raises(UserError, match="gathered alone"):
+        from imb_ref.claims.command import ReportSettings, report_command
+        report_command(ReportSettings(results="res", readme=None, add="x",
+                                      folders=("ip", "ip")))

@@ -47,19 +47,25 @@ class ReportSettings:
 
 def add_summary(settings):
     from ..parsers import train_line
-    from .gather import from_train_folders
+    from .gather import from_infoplane_folder, from_train_folders
     path = os.path.join(settings.results, "runs", settings.add + ".json")
     previous = None
     if os.path.isfile(path):
         with open(path) as fh:
             previous = json.load(fh)
-    summary = from_train_folders(settings.add, settings.folders, train_line, previous,
-                                 settings.title)
+    plane = [f for f in settings.folders if os.path.isfile(os.path.join(f, "infoplane.csv"))]
+    if plane and len(settings.folders) > 1:
+        raise UserError(f"report --add {settings.add}: an information-plane folder is "
+                        f"gathered alone ({plane[0]})")
+    if plane:
+        summary = from_infoplane_folder(settings.add, plane[0], previous, settings.title)
+    else:
+        summary = from_train_folders(settings.add, settings.folders, train_line, previous,
+                                     settings.title)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_write(path) as fh:
         fh.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    seeds = ", ".join(f"{m} ({len(v['by_seed'])} seeds)" for m, v in summary["models"].items())
-    print(f"wrote {path}: {seeds}")
+    print(f"wrote {path}: {', '.join(summary['models'])}, seeds {summary['this_run']['seeds']}")
 
 
 def stale(settings):

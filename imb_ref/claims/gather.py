@@ -183,3 +183,131 @@ def from_train_folders(name, folders, train_line, previous=None, title=None):
         "models": {k: models[k] for k in order},
         "notes": prev.get("notes", []),
     }
+
+
+# ----------------------------------------------------------------------------- the information plane
+
+
+def plane_label(model, run):
+    """A GreedyIMB whose first stage spans the run is "GreedyIMB at l = 1" (Appendix E:
+    the PIB objective on the first hidden layer alone)."""
+    stage = run.get("stage_epochs")
+    return "greedyimb-l1" if model == "greedyimb" and stage and stage >= run["epochs"] \
+        else model
+
+
+def plane_command(name, settings):
+    r = settings["run"]
+    parts = ["python run.py infoplane", f"--models {settings['models']}",
+             f"--seeds {settings['seeds']}", f"--epochs {r['epochs']}",
+             f"--points {settings['points']}", f"--estimator {r['estimator']}"]
+    if r["estimator"] != "exact":
+        parts.append(f"--samples {r['samples']}")
+    parts += [f"--optimizer {r['optimizer']}", f"--lr {r['lr']:g}"]
+    if r["optimizer"] == "sgd":
+        parts.append(f"--momentum {r['momentum']:g}")
+    parts += [f"--batch-size {r['batch_size']}", f"--betas {r['betas']}",
+              f"--gammas {r['gammas']}"]
+    if r.get("stage_epochs"):
+        parts.append(f"--stage-epochs {r['stage_epochs']}")
+    if r["seed"]:
+        parts.append(f"--seed {r['seed']}")
+    return " ".join(parts + [f"--output-dir runs/{name}"])
+
+
+def plane_this_run(settings, seeds):
+    r = settings["run"]
+    objective = ("exact (the limit M -> infinity, its gradient by enumeration)"
+                 if r["estimator"] == "exact" else
+                 f"sampled, M = {r['samples']}, the {r['estimator']} estimator")
+    optimiser = f"{r['optimizer']}, lr {r['lr']:g}, batch {r['batch_size']}" + (
+        f", momentum {r['momentum']:g}" if r["optimizer"] == "sgd" else "")
+    stage = (f" (GreedyIMB: stage 1 for all {r['epochs']:,})" if r.get("stage_epochs")
+             and r["stage_epochs"] >= r["epochs"] else "")
+    return {
+        "task": "the file " + os.path.basename(r["data_file"]) if r.get("data_file") else
+                "our icosahedral 12-bit task (theory/synthetic12.md), not Shwartz-Ziv and "
+                "Tishby's file",
+        "network": "12-" + r["hidden"].replace(",", "-") + "-2",
+        "split": "80% training",
+        "objective": objective,
+        "optimiser": optimiser,
+        "beta": f"{r['betas']} per layer (JointIMB, GreedyIMB)",
+        "gamma": r["gammas"],
+        "length": f"{r['epochs']:,} epochs{stage}",
+        "seeds": ", ".join(str(s) for s in seeds) + "; the models of a seed share their "
+                 "initialisation",
+        "measurements": f"{settings['points']} log-spaced epochs",
+    }
+
+
+def from_infoplane_folder(name, folder, previous=None, title=None):
+    """The summary of `name` from a finished (or partly finished: its complete seeds)
+    information-plane folder: per seed, each layer's final I(Z_l;Y) and I(Z_l;X), the
+    largest fall of I(Z_l;X) and of I(Z_l;Y) after their peaks, and the first measured
+    epoch at which each model has its own seed's SFNN final relevance in every layer."""
+    from ..experiments import infoplane_report as ip
+    settings = _read(folder, "config.json")
+    csv_path = os.path.join(folder, "infoplane.csv")
+    if not os.path.isfile(csv_path):
+        raise UserError(f"{folder} has no infoplane.csv: no seed is complete yet")
+    by_seed = ip.read_seeds(csv_path)
+    pairs = _read(folder, "runs.json")
+    models = [m for m in settings["models"].split(",") if any(k[0] == m for k in by_seed)]
+    layers = sorted({l for (_, l) in by_seed})
+    seeds = sorted(set.intersection(*(set(by_seed[(m, l)]) for m in models for l in layers)))
+    if not seeds:
+        raise UserError(f"{folder}: no seed is complete for every model yet")
+    r = settings["run"]
+    epochs = r["epochs"]
+    final = lambda m, l, s, i: by_seed[(m, l)][s][max(by_seed[(m, l)][s])][i]
+    fall = lambda m, l, s, i: max(v[i] for v in by_seed[(m, l)][s].values()) - final(m, l, s, i)
+    out = {}
+    for m in models:
+        entry = {
+            "final_I_Y": {f"Z_{l}": {"by_seed": {str(s): round(final(m, l, s, 1), 6)
+                                                 for s in seeds}} for l in layers},
+            "final_I_X": {f"Z_{l}": {"by_seed": {str(s): round(final(m, l, s, 0), 6)
+                                                 for s in seeds}} for l in layers},
+            "I_X_fall": {"by_seed": {str(s): round(max(fall(m, l, s, 0) for l in layers), 6)
+                                     for s in seeds}},
+            "I_Y_fall": {"by_seed": {str(s): round(max(fall(m, l, s, 1) for l in layers), 6)
+                                     for s in seeds}},
+        }
+        if m != "sfnn" and "sfnn" in models:
+            entry["reach_sfnn_final"] = {str(s): ip._first_reach(
+                {l: by_seed[(m, l)][s] for l in layers},
+                {l: final("sfnn", l, s, 1) for l in layers}, layers) for s in seeds}
+        errs = [pairs.get(f"{m}/{s}") for s in seeds]
+        if all(errs):
+            entry["test_error"] = (f"{100 * sum(e['exact_test_error'] for e in errs) / len(errs):.1f}%"
+                                   f" / {100 * sum(e['test_error'] for e in errs) / len(errs):.1f}%")
+        out[plane_label(m, r)] = entry
+    prev = previous or {}
+    stamp = os.path.getmtime(csv_path)
+    complete = len(seeds) == settings["seeds"]
+    return {
+        "name": name,
+        "title": title or prev.get("title") or f"The information plane, {epochs:,} epochs, "
+                                                f"{len(seeds)} seeds",
+        "experiment": "infoplane", "protocol": "infoplane", "dataset": "synthetic12",
+        "metric": "bits", "better": "higher",
+        "source": {"kind": "run folders",
+                   "from": f"an information-plane folder, {len(seeds)} of "
+                           f"{settings['seeds']} seeds complete"
+                           + ("" if complete else " (in progress)")
+                           + f", gathered with python run.py report --add {name}"},
+        "command": plane_command(name, settings),
+        "data": "the 12-bit task, 80% training split; I(Z_l;X) and I(Z_l;Y) exact, over "
+                "all 4,096 patterns",
+        "hardware": prev.get("hardware") or f"{os.cpu_count()}-core {platform.machine()}, "
+                                             f"NumPy",
+        "date": datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc)
+                .strftime("%Y-%m-%d"),
+        "paired_by_seed": [plane_label(m, r) for m in models],
+        "epochs": epochs,
+        "this_run": plane_this_run(settings, seeds),
+        "differences": prev.get("differences", []),
+        "models": out,
+        "notes": prev.get("notes", []),
+    }
