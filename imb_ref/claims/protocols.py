@@ -23,7 +23,7 @@ _CLASSIFICATION = (
      "32 samples per stochastic layer",
      "32 (bash/pib1.sh: --n_particles=32; config.py's default is 16)"),
     ("M at test",
-     "32 (VIB: not stated)",
+     "32 for every stochastic model, VIB included ('all except DET')",
      "32 (test_n_particles)"),
     ("test passes",
      "10, the mean error reported",

@@ -252,9 +252,7 @@ def run_markdown(run, rows):
         out += [f"**Transcribed**, not regenerated from run folders: {src['from']}.", ""]
     else:
         out += [f"Built from the run folders: {src['from']}.", ""]
-    out += ["```bash", run["command"], "```", "",
-            f"Data: {run['data']}. Hardware: {run['hardware']}. Date: {run['date']}.", "",
-            "## Protocol", "", "| setting | paper | authors' released code | this run |",
+    out += ["## Protocol", "", "| setting | paper | authors' released code | this run |",
             "|---|---|---|---|"]
     for setting, paper, authors in PROTOCOLS[run["protocol"]]:
         mine = run["this_run"].get(setting, "not recorded")
@@ -262,6 +260,8 @@ def run_markdown(run, rows):
     if run.get("differences"):
         out += ["", "Differences from the paper's setting: " + "; ".join(run["differences"])
                 + "."]
+    out += ["", "```bash", run["command"], "```", "",
+            f"Data: {run['data']}. Hardware: {run['hardware']}. Date: {run['date']}."]
     out += ["", "## Figures", ""] + FIGURES[run["experiment"]](run)
     judged = [(r, o) for r in rows for o in [r] + r["other_runs"] if o["run"] == run["name"]]
     out += ["", "## Claims judged on this run", "",
