@@ -155,10 +155,16 @@ def claim_rows(runs):
     return rows
 
 
+def sig(x, digits=6):
+    """A float to `digits` significant figures: claims.json's numbers do not depend on
+    the last bits of a library's tail function."""
+    return None if x is None else float(f"{x:.{digits}g}")
+
+
 def _entry(claim, run, v):
-    return {"run": run["name"], "verdict": v.word, "test": v.test, "p": v.p, "n": v.n,
-            "ours": ours(claim, run), "effect": v.effect,
-            "ci": list(v.ci) if v.ci else None, "reason": v.reason,
+    return {"run": run["name"], "verdict": v.word, "test": v.test, "p": sig(v.p), "n": v.n,
+            "ours": ours(claim, run), "effect": sig(v.effect),
+            "ci": [sig(c) for c in v.ci] if v.ci else None, "reason": v.reason,
             "transcribed": run["source"]["kind"] == "transcribed",
             "differences": run.get("differences", [])}
 
