@@ -1,13 +1,29 @@
-"""A PyTorch twin of the IMB objective, used only as a test oracle.
+"""The PyTorch twin of the IMB objective: the cross-checker's worked example, and this
+project's test oracle and benchmark baseline.
 
-Same parameters, same uniforms, same tree layout; gradients from autograd through the
-estimator's surrogate: z = p + (z - p).detach() (Raiko) or z = a + (z - a).detach()
-(straight-through). Everything in float64. Not imported by imb_ref.
+Same parameters, same uniforms, same tree layout as imb_ref's objective; gradients from
+autograd through the estimator's surrogate: z = p + (z - p).detach() (Raiko) or
+z = a + (z - a).detach() (straight-through). Everything in float64. A framework author
+starts from `reference_case`: run the forward pass on a case's parameters and uniforms,
+keep each tensor, backward, save, and `python run.py golden --check` the file.
+
+PyTorch is an optional extra (`pip install "imb_ref[twin]"`); nothing else in imb_ref
+imports this module, except the benchmark, by name, when asked to time PyTorch.
+
+    python -m imb_ref.twin case.npz     # writes the twin's own reference case
 """
 
 import math
+import sys
 
-import torch
+NEEDS = 'imb_ref.twin is the PyTorch twin and needs PyTorch: pip install "imb_ref[twin]"'
+try:
+    import torch
+except ImportError as exc:
+    if __name__ == "__main__":       # python -m imb_ref.twin: one line, no traceback
+        print(f"error: {NEEDS}", file=sys.stderr)
+        raise SystemExit(2)
+    raise ImportError(NEEDS) from exc
 
 
 def twin_objective(params, x, y, uniforms, M, gammas, betas, estimator="raiko",
@@ -160,7 +176,7 @@ def time_step(sizes, M, gammas, betas, data, steps, compiled=False):
 
 
 # ---- a reference case written by the twin -------------------------------------------
-# tests/data/twin_case.npz is this function's output, committed: imb_ref's tests replay
+# tests/data/twin_case.npz is this function's output, committed: the tests replay
 # it without PyTorch (test_golden.test_the_committed_twin_case_replays), so the
 # cross-check against an independent implementation runs on every machine.
 TWIN_CASE = dict(sizes=(6, 5, 4, 3), M=3, B=4, seed=2026)
@@ -196,9 +212,17 @@ def reference_case(sizes, M, B, seed):
     return case
 
 
-if __name__ == "__main__":         # python tests/torch_twin.py tests/data/twin_case.npz
-    import sys
-
+def main(argv=None):
+    """python -m imb_ref.twin CASE.npz: write the twin's reference case (TWIN_CASE)."""
     import numpy as np
-    np.savez(sys.argv[1], **reference_case(**TWIN_CASE))
-    print(f"wrote {sys.argv[1]}")
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or not argv[0].endswith(".npz"):
+        print("usage: python -m imb_ref.twin CASE.npz", file=sys.stderr)
+        return 2
+    np.savez(argv[0], **reference_case(**TWIN_CASE))
+    print(f"wrote {argv[0]}")
+    return 0
+
+
+if __name__ == "__main__":         # python -m imb_ref.twin tests/data/twin_case.npz
+    raise SystemExit(main())

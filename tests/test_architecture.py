@@ -112,11 +112,9 @@ def test_models_are_told_apart_by_kind_not_by_name():
 
 
 def test_test_doubles_never_reach_the_package():
-    """The CuPy stand-in, the kernel emulator and the PyTorch twin are for tests: no
-    module of imb_ref and not run.py imports anything from tests/, and no name of a
-    tests/ module appears in them except one: the benchmark's PyTorch twin is a plug-in
-    (bench --twin MODULE), whose default, bench.DEFAULT_TWIN = "tests.torch_twin", is the
-    only place the library names tests/."""
+    """The CuPy stand-in and the kernel emulator are for tests: no module of imb_ref and
+    not run.py imports anything from tests/, or names a tests/ module. (The PyTorch twin
+    ships in the package, imb_ref/twin.py, and only the benchmark names it.)"""
     doubles = ("cupy_standin", "cuda_emu", "tests.cupy_standin", "tests.cuda_emu")
     paths = list(modules().values()) + [os.path.join(ROOT, "run.py")]
     named = []
@@ -130,7 +128,7 @@ def test_test_doubles_never_reach_the_package():
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
                     re.match(r"tests\.\w+$", node.value):
                 named.append((os.path.relpath(path, ROOT), node.value))
-    assert named == [(os.path.join("imb_ref", "experiments", "bench.py"), "tests.torch_twin")]
+    assert named == []
 
 
 def test_random_streams_are_named_in_one_place_and_never_renumbered():

@@ -133,7 +133,7 @@ def workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # What the commands import is imported now: the budget's timer must not stop an
     # import half-way (a half-imported PyTorch cannot be imported again).
-    for module in ("torch", "tests.torch_twin", "matplotlib.pyplot", "scipy.io", "tqdm"):
+    for module in ("torch", "imb_ref.twin", "matplotlib.pyplot", "scipy.io", "tqdm"):
         try:
             __import__(module)
         except ImportError:

@@ -71,7 +71,7 @@ def test_the_benchmarks_cupy_code_runs(monkeypatch, tmp_path, capsys):
     the per-kernel breakdown) on a small shape; its numbers mean nothing here."""
     from imb_ref.experiments import bench
     try:                                 # PyTorch looks for CuPy when first imported:
-        import tests.torch_twin  # noqa: F401  (let it find none before the stand-in)
+        import imb_ref.twin  # noqa: F401  (let it find none before the stand-in)
     except ImportError:
         pass
     cupy_standin.install(monkeypatch)

@@ -75,8 +75,8 @@ def test_the_committed_twin_case_is_the_twins_output():
     """Where PyTorch is installed, the twin rewrites the same case: the committed file is
     its output, not imb_ref's."""
     pytest.importorskip("torch")
-    from tests import torch_twin
-    fresh = torch_twin.reference_case(**torch_twin.TWIN_CASE)
+    from imb_ref import twin
+    fresh = twin.reference_case(**twin.TWIN_CASE)
     case = golden.read_case(TWIN_CASE)
     assert sorted(fresh) == sorted(case)
     for k in case:

@@ -48,3 +48,46 @@ def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
     assert str(venv) in res.stdout                                 # the installed copy
     assert "matplotlib is not installed, so fig.png was not written" in res.stderr
     assert not os.path.exists(away / "fig.png")
+    # Without PyTorch (not in the runtime dependencies) the twin and the benchmark's
+    # PyTorch side each say so in one line.
+    res = subprocess.run([python, "-m", "imb_ref.twin", "case.npz"], capture_output=True,
+                         text=True, timeout=300, cwd=away)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert 'pip install "imb_ref[twin]"' in res.stderr
+
+
+def _installed_copy(tmp_path):
+    """`pip install --no-deps` of a copy of the package into a folder of its own (the
+    running interpreter's other packages, PyTorch among them, stay visible)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copytree(os.path.join(ROOT, "imb_ref"), src / "imb_ref",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(ROOT, name), src / name)
+    site = tmp_path / "site"
+    res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                          "--target", str(site), str(src)], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return site
+
+
+@pytest.mark.slow
+def test_an_installed_package_benchmarks_against_its_own_twin(tmp_path):
+    """The benchmark's PyTorch side is the package's twin (imb_ref/twin.py), so an
+    installed copy times PyTorch from outside the repository (`pip install
+    ".[twin]"`), with nothing from tests/."""
+    pytest.importorskip("torch")
+    site = _installed_copy(tmp_path)
+    away = tmp_path / "elsewhere"
+    away.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    res = subprocess.run([sys.executable, "-m", "imb_ref.experiments.bench", "--shapes",
+                          "mnist", "--impl", "numpy,torch-eager", "--steps", "1"],
+                         capture_output=True, text=True, timeout=900, cwd=away, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "torch-eager" in res.stdout
+    res = subprocess.run([sys.executable, "-c", "import imb_ref.twin as t; print(t.__file__)"],
+                         capture_output=True, text=True, timeout=300, cwd=away, env=env)
+    assert res.stdout.startswith(str(site)), res.stdout + res.stderr

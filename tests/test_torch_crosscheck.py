@@ -1,5 +1,5 @@
 """PyTorch autograd as an oracle: the same parameters and uniforms in a float64 twin
-(tests/torch_twin.py) give the same loss, VCRs, KLs and gradients to 1e-10.
+(imb_ref/twin.py) give the same loss, VCRs, KLs and gradients to 1e-10.
 Skipped when torch is absent; CI installs the CPU build."""
 
 import numpy as np
@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from imb_ref.models import sbn
 from test_objective import random_case
-from tests.torch_twin import twin_objective
+from imb_ref.twin import twin_objective
 
 
 @pytest.mark.parametrize("estimator", ["raiko", "st"])

@@ -192,7 +192,7 @@ def plane_label(model, run):
     """A GreedyIMB whose first stage spans the run is "GreedyIMB at l = 1" (Appendix E:
     the PIB objective on the first hidden layer alone)."""
     stage = run.get("stage_epochs")
-    return "greedyimb-l1" if model == "greedyimb" and stage and stage >= run["epochs"] \
+    return f"{model}-l1" if KINDS[model].greedy and stage and stage >= run["epochs"] \
         else model
 
 
@@ -274,10 +274,10 @@ def from_infoplane_folder(name, folder, previous=None, title=None):
             "I_Y_fall": {"by_seed": {str(s): round(max(fall(m, l, s, 1) for l in layers), 6)
                                      for s in seeds}},
         }
-        if m != "sfnn" and "sfnn" in models:
+        if m != ip.BASELINE and ip.BASELINE in models:
             entry["reach_sfnn_final"] = {str(s): ip._first_reach(
                 {l: by_seed[(m, l)][s] for l in layers},
-                {l: final("sfnn", l, s, 1) for l in layers}, layers) for s in seeds}
+                {l: final(ip.BASELINE, l, s, 1) for l in layers}, layers) for s in seeds}
         errs = [pairs.get(f"{m}/{s}") for s in seeds]
         if all(errs):
             entry["test_error"] = (f"{100 * sum(e['exact_test_error'] for e in errs) / len(errs):.1f}%"

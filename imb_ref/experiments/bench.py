@@ -7,7 +7,7 @@ Shapes: batch 100, M = 32, 784-512-512-10 (MNIST) and 3072-512-512-10 (CIFAR10).
 Implementations: numpy; cupy (the reference path) and cupy-fused (imb_ref/gpu/fused.py: leaves
 drawn in-kernel) where a GPU is present; and, where torch is installed, an
 equivalent PyTorch step: the twin, a plug-in named by --twin (by default
-tests/torch_twin.py: same tree sampling, the Raiko surrogate), eager, and with
+imb_ref/twin.py: same tree sampling, the Raiko surrogate), eager, and with
 `torch.compile` on a GPU. All run in this one process; each reports the median
 of `--steps` timed steps after two warm-up steps (CUDA events on a GPU), examples per
 second, peak memory, and the ratio to torch-eager on the same device
@@ -142,11 +142,12 @@ def breakdown(sizes, steps):
     return whole, per_kernel
 
 
-# The PyTorch side of the comparison is a plug-in, named by --twin: PyTorch stays out of
-# imb_ref (no autograd framework in the library), so the twin lives with the tests, and
-# the benchmark imports it only by the name it is given. The module must offer
+# The PyTorch side of the comparison is a plug-in, named by --twin (default the package's
+# own twin, imb_ref/twin.py, an optional module: PyTorch is an extra and the reference
+# never imports it); the benchmark imports it only by the name it is given, only when a
+# torch-* implementation is timed. The module must offer
 # time_step(sizes, M, gammas, betas, data, steps, compiled) and cuda_available().
-DEFAULT_TWIN = "tests.torch_twin"
+DEFAULT_TWIN = "imb_ref.twin"
 
 
 def load_twin(name):
