@@ -9,7 +9,7 @@ from . import backend
 from .data import SOURCES
 from .errors import ArgumentParser
 from .experiments.infoplane import InfoplaneSettings
-from .models import KINDS, TREE_MODELS, estimators
+from .models import KINDS, estimators, tree_models
 from .optim import OPTIMIZERS
 from .training.settings import RunSettings
 
@@ -189,8 +189,8 @@ def infoplane_parser():
     g.add_argument("--preset", choices=tuple(I.PRESETS), help="paper: Section "
                    "5.3's length, 20,000 epochs, 5 seeds, 30 measurements (hours; default: "
                    f"the demo, {I.EPOCHS} epochs, {I.seeds} seed)")
-    g.add_argument("--models", help=f"comma list of {', '.join(TREE_MODELS)} (default "
-                   f"{I.models})")
+    g.add_argument("--models", help=f"comma list of {', '.join(tree_models())} (default "
+                   f"{','.join(I.default_models())}: the models of Section 5.3)")
     g.add_argument("--seeds", type=int, help="initialisations seed, seed+1, ... (default "
                    f"{I.seeds}; 5 with --preset paper)")
     g.add_argument("--points", type=int, help="log-spaced epochs at which I(Z_l;X) and "

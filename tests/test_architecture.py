@@ -95,12 +95,11 @@ def test_the_import_graph_has_no_cycle():
 def test_models_are_told_apart_by_kind_not_by_name():
     """Every model is listed once (imb_ref.models.KINDS); no code compares a model's
     name with a literal."""
-    from imb_ref.experiments import table1
-    from imb_ref.models import KINDS, MODELS, TREE_MODELS
-    assert table1.MODELS is MODELS and list(KINDS) == list(MODELS)
+    from imb_ref.models import KINDS, models_in
     from imb_ref.experiments.infoplane import InfoplaneSettings
-    assert InfoplaneSettings.models == ",".join(TREE_MODELS)
-    names = "|".join(MODELS)
+    assert models_in("table1") == tuple(KINDS)
+    assert InfoplaneSettings.default_models() == ("sfnn", "greedyimb", "jointimb")
+    names = "|".join(KINDS)
     pattern = re.compile(rf"""(==|!=)\s*["']({names})["']|["']({names})["']\s*(==|!=)|"""
                          rf"""in \(["']({names})["']""")
     hits = []

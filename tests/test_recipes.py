@@ -26,12 +26,31 @@ def _train(tmp_path, capsys, argv):
 
 def test_add_a_model_is_one_row(tmp_path, capsys, monkeypatch):
     """Recipe 1: a row in imb_ref/models/__init__.py (here: JointIMB's objective without
-    the KL terms, a 'VCR-only' model on the binary network)."""
+    the KL terms, a 'VCR-only' model on the binary network). The row is added before
+    anything reads the rows; it trains with `train`, and since it names no experiment,
+    Table 1's plan and the information plane's defaults are the five models' as before."""
+    from imb_ref.experiments.infoplane import InfoplaneSettings
+    before_plan = _plan(tmp_path / "before", capsys)
     monkeypatch.setitem(KINDS, "vcronly", Kind("vcronly", "VCR-only", BINARY, tree=True,
                                                stochastic=True, beta="betas"))
     summary, printed = _train(tmp_path, capsys, ["--model", "vcronly", "--betas", "0",
                                                  "--estimator", "raiko"])
     assert summary["model"] == "vcronly" and "model: vcronly, network 12-4-3-2" in printed
+    after_plan = _plan(tmp_path / "before", capsys)
+    assert after_plan == before_plan and "vcronly" not in after_plan
+    assert InfoplaneSettings.from_flags({}).model_list() == ["sfnn", "greedyimb", "jointimb"]
+    # Asked for by name, the information plane measures it like any tree model.
+    chosen = InfoplaneSettings.from_flags({"models": "sfnn,vcronly"}).model_list()
+    assert chosen == ["sfnn", "vcronly"]
+
+
+def _plan(out, capsys):
+    """table1 --plan's lines for a tiny MNIST-shaped table (the folder need not exist)."""
+    argv = ["table1", "--plan", "--hidden", "3", "--samples", "2", "--epochs", "1",
+            "--seeds", "1", "--beta-grid", "1e-4", "--output-dir", str(out)]
+    capsys.readouterr()
+    assert run_module.main(argv) == 0
+    return capsys.readouterr().out
 
 
 def test_add_a_dataset_is_one_entry(tmp_path, capsys, monkeypatch):

@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 
 from imb_ref.errors import UserError
-from imb_ref.experiments.table1 import MODELS, PAPER, Table1Settings, mean_curve
+from imb_ref.experiments.table1 import Table1Settings, mean_curve
+from imb_ref.models import KINDS, models_in
+
+MODELS = models_in("table1")
+PAPER = {m: KINDS[m].paper for m in MODELS}
 
 
 def test_whole_table_on_a_tiny_subset(tmp_path, run_py):
@@ -64,7 +68,7 @@ PAPER_TEXT = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "pape
 
 
 def test_paper_numbers_are_read_from_the_papers_table_1():
-    """Every number of imb_ref.experiments.table1.PAPER against the rows of Table 1 in the paper's
+    """Every model row's Table 1 figures (imb_ref.models.KINDS[m].paper) against the rows of Table 1 in the paper's
     text (where the text is on hand: ../shared/paper next to the repository)."""
     if not os.path.isfile(PAPER_TEXT):
         pytest.skip(f"the paper's text is not at {PAPER_TEXT}")
@@ -81,7 +85,7 @@ def test_paper_numbers_are_read_from_the_papers_table_1():
 
 
 def test_the_paper_column_is_the_papers_and_ours_is_ours():
-    """table1.md puts imb_ref.experiments.table1.PAPER beside our figure, never in its place."""
+    """table1.md puts each row's paper figure beside our figure, never in its place."""
     from imb_ref.experiments.table1 import markdown
     rows = [{"model": m, "beta": None, "mean": 10.0 + i, "std": 0.5, "seeds": 2,
              "per_seed": [9.5 + i, 10.5 + i], "paper": PAPER[m]["mnist"], "epochs": 3,

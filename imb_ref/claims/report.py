@@ -18,7 +18,7 @@ import json
 import os
 
 from ..errors import UserError
-from ..experiments.table1 import PAPER as PAPER_TABLE1
+from ..models import KINDS
 from ..files import atomic_write
 from .judge import figures, judge_claim
 from .ledger import CLAIMS, LAYERS
@@ -299,7 +299,7 @@ def _table1_figures(run):
         for k in extra:
             c = m.get("columns", {}).get(k, "-")
             cols.append(c if isinstance(c, str) else ", ".join(c.values()))
-        paper = PAPER_TABLE1.get(name, {}).get(run["dataset"])
+        paper = (KINDS[name].paper or {}).get(run["dataset"]) if name in KINDS else None
         out.append(f"| {name} | {seeds} | {spread(s)} | {num(paper, 2)} | "
                    + " | ".join(cols) + " |")
     return out
@@ -315,7 +315,7 @@ def _robustness_figures(run):
         t, u = m["targeted"], m["untargeted"]
         three = lambda d: " / ".join(num(d[k], 1) for k in ("verified", "majority",
                                                             "single_draw"))
-        p = PAPER_TABLE1[name]
+        p = KINDS[name].paper
         out.append(f"| {name} | {num(m['test_error'], 2)} | {m['n']} | {three(t)} | "
                    f"{three(u)} | {num(u['single_draw_by_decision'], 1)} | "
                    f"{p['targeted']:.2f} / {p['untargeted']:.2f} |")

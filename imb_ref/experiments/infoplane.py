@@ -51,7 +51,7 @@ from ..gpu.launch import optimizer_kernels
 from ..optim import make_optimizer
 from ..training.loop import progress_bar, run_epochs
 from ..training.run_state import RunState
-from ..models import TREE_MODELS
+from ..models import models_in, tree_models
 from ..training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
 from ..training.experiment import describe, output_folder
 from .pair_progress import PairProgress
@@ -462,7 +462,7 @@ class InfoplaneSettings:
     model and seed; run.seed is the first seed), which models and seeds, how many
     measurements, how many pairs at once. Without a preset it is the embedded demo."""
     run: RunSettings
-    models: str = ",".join(TREE_MODELS)
+    models: str = None      # None: the models of Section 5.3, read from their rows
     seeds: int = 1
     points: int = 16
     jobs: int = max(1, min(3, os.cpu_count() or 1))     # the cores here, up to 3 pairs
@@ -481,6 +481,7 @@ class InfoplaneSettings:
                    "dataset": "synthetic12"}
         own = {k: layered.pop(k) for k in ("models", "seeds", "points", "jobs", "output_dir")
                if k in layered}
+        own.setdefault("models", ",".join(cls.default_models()))   # the rows, read now
         layered.setdefault("backend", default_backend())
         if layered["backend"] == "cupy" and "jobs" not in flags:
             own["jobs"] = 1                 # one process drives the GPU
@@ -499,11 +500,17 @@ class InfoplaneSettings:
                             "use --jobs 1 (one process drives the GPU)")
         return self
 
+    @staticmethod
+    def default_models():
+        return models_in("infoplane")
+
     def model_list(self):
+        if self.models is None:
+            return list(self.default_models())
         models = split_list(self.models, "--models", "sfnn,jointimb")
-        bad = [m for m in models if m not in TREE_MODELS]
+        bad = [m for m in models if m not in tree_models()]
         if bad or not models:
-            raise UserError(f"--models {self.models!r}: choose from {', '.join(TREE_MODELS)}")
+            raise UserError(f"--models {self.models!r}: choose from {', '.join(tree_models())}")
         return models
 
     def seed_list(self):

@@ -39,21 +39,12 @@ from ..training.experiment import (build_model, finished_or_resumable, finished_
 from ..files import (atomic_write, folder_busy, optional_figure, run_folder, save_figure,
                      write_json)
 from ..claims import judge
-from ..models import KINDS, MODELS          # Table 1's rows, in its order
+from ..models import KINDS, models_in       # Table 1's rows, in its order
 from ..models.families import BINARY
 from ..training.loop import stage_length
 from ..training.metrics import check_metrics, read_metrics
 
 PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
-# Table 1 of the paper: MNIST test error (%), CIFAR10 test accuracy (%), adversarial
-# robustness (%) of MNIST models under targeted and untargeted C&W L2.
-PAPER = {
-    "det": {"mnist": 1.73, "cifar10": 53.91, "targeted": 0.00, "untargeted": 0.00},
-    "vib": {"mnist": 1.45, "cifar10": 54.41, "targeted": 83.70, "untargeted": 93.10},
-    "sfnn": {"mnist": 1.44, "cifar10": 55.94, "targeted": 83.00, "untargeted": 95.20},
-    "greedyimb": {"mnist": 1.54, "cifar10": 57.61, "targeted": 83.21, "untargeted": 94.30},
-    "jointimb": {"mnist": 1.36, "cifar10": 55.62, "targeted": 84.16, "untargeted": 96.00},
-}
 
 
 def metric_name(dataset):
@@ -86,7 +77,7 @@ class Table1Settings:
         flags.setdefault("preset", "paper")
         flags.setdefault("backend", default_backend())
         rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
-                     for name in MODELS)    # every run's settings, before any folder
+                     for name in models_in("table1"))   # every run's settings first
         settings = cls(rows, attack=AttackSettings.from_flags(attack_flags) if attack
                        else None, **own)
         settings.grid()                     # refuses a malformed grid
@@ -95,6 +86,11 @@ class Table1Settings:
             raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for mnist, "
                             f"cifar10 or fashion-mnist")
         return settings
+
+    @property
+    def models(self):
+        """The table's models, in its order (the rows made from the flags)."""
+        return [name for name, _ in self.rows]
 
     def row(self, name, **step):
         """Model `name`'s run settings with this step's changes (seed, beta, ...)."""
@@ -236,12 +232,12 @@ def _row(name, settings, out, data, xp, log):
            "epochs": int(schedule["epochs"]), "seeds": len(per_seed),
            "mean": float(values.mean()), "std": float(values.std()),
            "per_seed": values.tolist(), "metric": f"test {metric} (%)",
-           "paper": PAPER[name].get(dataset), "wall_s": round(wall_s, 1),
+           "paper": KINDS[name].paper.get(dataset), "wall_s": round(wall_s, 1),
            "test_curve": mean_curve(curves, metric)}
     if attack is not None:
         row["robustness"] = attack
         # The paper's robustness columns are MNIST's.
-        row["paper_robustness"] = {k: PAPER[name][k] if dataset == "mnist" else None
+        row["paper_robustness"] = {k: KINDS[name].paper[k] if dataset == "mnist" else None
                                    for k in ("targeted", "untargeted")}
     return row
 
@@ -265,12 +261,12 @@ def run_table1(settings, xp, log=print, train_line=None):
     # Made once the data is there; removed again if the first run is refused (a NaN)
     # before anything is finished.
     with run_folder(os.path.join(out, "runs")):
-        log(f"Table 1 on {dataset}: models {', '.join(MODELS)}; beta grid "
+        log(f"Table 1 on {dataset}: models {', '.join(settings.models)}; beta grid "
             f"{settings.grid()}; seeds {settings.seed_list()}; selection on "
             f"{sel_data.summary()}; backend {base.backend} ({device_name(xp)}); output {out}")
         t_start = time.time()
         rows = []
-        for name in MODELS:
+        for name in settings.models:
             rows.append(_row(name, settings, out, (sel_data, full_data), xp, log))
             write_json(os.path.join(out, "table1.json"), _table(rows, base, xp, t_start))
         table = _table(rows, base, xp, t_start)
@@ -320,7 +316,7 @@ def plan_table1(settings, train_line):
             lines.append(run_command(cfg, folder, train_line))
         return summary
 
-    for name in MODELS:
+    for name in settings.models:
         summaries = [(beta, summary_or_plan(cfg, folder)) for beta, cfg, folder
                      in selection_runs(settings, name, out)]
         if any(s is None for _, s in summaries):
