@@ -205,11 +205,11 @@ def test_a_comma_list_with_a_gap_is_refused_naming_what_is_wrong(tmp_path, capsy
 # ---- Ctrl-C ---------------------------------------------------------------------------------
 def test_ctrl_c_before_any_pair_has_a_checkpoint_keeps_nothing_and_says_so(tmp_path,
                                                                           monkeypatch, capsys):
-    from imb_ref.experiments import infoplane
+    from imb_ref.experiments.infoplane import measure
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(infoplane, "run_epochs", interrupt)
+    monkeypatch.setattr(measure, "run_epochs", interrupt)
     out = tmp_path / "ip"
     assert run_module.main(["infoplane", "--epochs", "5", "--points", "2", "--jobs", "1",
                             "--output-dir", str(out)] + TINY) == 130

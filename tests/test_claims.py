@@ -315,7 +315,7 @@ def test_report_add_gathers_an_information_plane_folder(tmp_path, monkeypatch):
     greedyimb-l1 (Appendix E's 'GreedyIMB at l = 1'), its reach of each seed's SFNN final
     relevance, and a command that parses back."""
     from imb_ref import cli
-    from imb_ref.experiments import infoplane_report as ip
+    from imb_ref.experiments.infoplane import report as ip
     monkeypatch.chdir(tmp_path)
     assert cli.main(["infoplane", "--models", "sfnn,greedyimb", "--epochs", "6",
                      "--stage-epochs", "6", "--seeds", "2", "--points", "3", "--jobs", "1",

@@ -10,9 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from imb_ref.experiments.pair_progress import PairProgress
+from imb_ref.experiments.infoplane.progress import PairProgress
 
-from imb_ref.experiments import infoplane, infoplane_report
+from imb_ref.experiments import infoplane
+from imb_ref.experiments.infoplane import measure, pool
+from imb_ref.experiments.infoplane import report as infoplane_report
 from imb_ref.training import loop as train_module
 from imb_ref.errors import UserError
 
@@ -213,7 +215,7 @@ def test_interrupted_rows_are_dropped_before_resuming(tmp_path):
         w.writerow(dict(model="jointimb", seed=0, epoch=0, layer=1, I_X=1, I_Y=0))
     done = infoplane.completed_runs(str(path), 5)
     assert done == {("sfnn", 0)}
-    infoplane._drop_partial(str(path), done)
+    infoplane.drop_partial(str(path), done)
     assert [r["model"] for r in csv.DictReader(open(path))] == ["sfnn", "sfnn"]
 
 
@@ -258,8 +260,8 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
     cfg = replace(RunSettings(), hidden="3", samples=2, epochs=1, optimizer="nonsense")
     data = load_dataset("synthetic12", val_size=0)
     with pytest.raises(UserError, match="unknown optimizer 'nonsense'"):
-        list(infoplane._run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
-                                       str(tmp_path), 2, PairProgress(["a", "b"], 1, True)))
+        list(pool.run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
+                                 str(tmp_path), 2, PairProgress(["a", "b"], 1, True)))
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -473,7 +475,7 @@ def test_an_interrupted_pair_continues_from_its_checkpoint(tmp_path, monkeypatch
     import numpy as np
 
     from imb_ref.data import load_dataset
-    monkeypatch.setattr(infoplane, "CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr(measure, "CHECKPOINT_EVERY", 5)
     data = load_dataset("synthetic12")
     cfg = _tiny_cfg(epochs=12)
     whole, broken = tmp_path / "whole", tmp_path / "broken"
@@ -546,14 +548,14 @@ def test_a_run_in_progress_reports_its_whole_seeds(tmp_path, monkeypatch):
     from imb_ref.data import load_dataset
     data = load_dataset("synthetic12")
     cfg = _tiny_cfg(epochs=2)
-    order, real = [], infoplane._train_pair
+    order, real = [], pool.train_pair
 
     def stop_at_seed_one(cfg, name, seed, *args, **kw):
         order.append((name, seed))
         if seed == 1:
             raise KeyboardInterrupt
         return real(cfg, name, seed, *args, **kw)
-    monkeypatch.setattr(infoplane, "_train_pair", stop_at_seed_one)
+    monkeypatch.setattr(pool, "train_pair", stop_at_seed_one)
     with pytest.raises(KeyboardInterrupt):
         infoplane.run_experiment(cfg, ["sfnn", "jointimb"], [0, 1], data, np,
                                  str(tmp_path), 2, log=print)
@@ -563,7 +565,7 @@ def test_a_run_in_progress_reports_its_whole_seeds(tmp_path, monkeypatch):
     assert summary["over_seeds"]["seeds"] == [0]
     assert "**In progress**: seeds [0] of [0, 1]" in (tmp_path / "summary.md").read_text()
     assert (tmp_path / "infoplane.png").stat().st_size > 10000
-    monkeypatch.setattr(infoplane, "_train_pair", real)
+    monkeypatch.setattr(pool, "train_pair", real)
     final = infoplane.run_experiment(cfg, ["sfnn", "jointimb"], [0, 1], data, np,
                                      str(tmp_path), 2, log=print)
     assert "in_progress" not in final and final["over_seeds"]["seeds"] == [0, 1]

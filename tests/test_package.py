@@ -40,7 +40,7 @@ def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
              "assert os.path.exists(os.path.join(os.path.dirname(imb_ref.__file__), 'gpu', "
              "'kernels', 'tree.cu')); "
              "assert importlib.util.find_spec('matplotlib') is None; "
-             "from imb_ref.experiments.infoplane_report import plot; "
+             "from imb_ref.experiments.infoplane.report import plot; "
              "assert plot({}, [], 'fig.png', 10) is None; print(imb_ref.__file__)")
     res = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=300,
                          cwd=away)

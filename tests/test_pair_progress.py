@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from imb_ref.experiments.pair_progress import PairProgress
+from imb_ref.experiments.infoplane.progress import PairProgress
 
 
 class Clock:

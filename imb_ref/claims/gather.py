@@ -246,7 +246,7 @@ def from_infoplane_folder(name, folder, previous=None, title=None):
     information-plane folder: per seed, each layer's final I(Z_l;Y) and I(Z_l;X), the
     largest fall of I(Z_l;X) and of I(Z_l;Y) after their peaks, and the first measured
     epoch at which each model has its own seed's SFNN final relevance in every layer."""
-    from ..experiments import infoplane_report as ip
+    from ..experiments.infoplane import report as ip
     settings = _read(folder, "config.json")
     csv_path = os.path.join(folder, "infoplane.csv")
     if not os.path.isfile(csv_path):

@@ -3,7 +3,7 @@ the paper's presets, the lists flags take, and the checks.
 
 Precedence: a flag given, then the preset (`--preset paper|authors`), then the dataset's
 default, then RunSettings' default. The commands that train several runs hold
-RunSettings: InfoplaneSettings (experiments/infoplane.py), Table1Settings
+RunSettings: InfoplaneSettings (experiments/infoplane/settings.py), Table1Settings
 (experiments/table1.py); the attack's are AttackSettings (experiments/attack/command.py).
 """
 

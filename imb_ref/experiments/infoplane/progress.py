@@ -2,8 +2,8 @@
 time left, per pair.
 
 The pairs report the last epoch they finished (`update(i, epoch)`), from this process or
-from worker processes through a shared array (the parent polls it). On a terminal each
-pair has a tqdm bar; elsewhere (a pipe, a log file) one line is written at most every
+from worker processes through their pairs' epoch files (pool.py; the parent polls them).
+On a terminal each pair has a tqdm bar; elsewhere (a pipe, a log file) one line is written at most every
 `every_s` seconds; with --quiet nothing. Progress only reads the count: the numbers a
 run computes are the same with or without it.
 
@@ -41,7 +41,7 @@ class PairProgress:
     def _bars(self):
         from tqdm import tqdm
 
-        from ..training.loop import terminal_shape
+        from ...training.loop import terminal_shape
         width = max(len(s) for s in self.labels)
         return [tqdm(total=self.total, desc=f"{label:<{width}} (waiting)", unit="epoch",
                      position=i, leave=False, file=self.stream, **terminal_shape())

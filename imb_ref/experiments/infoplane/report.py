@@ -1,16 +1,19 @@
-"""The information-plane experiment's report: the seed-averaged curves read from
-infoplane.csv, the paper's three claims of Section 5.3 measured on them (summary.json,
-summary.md), and the figure (infoplane.png). imb_ref/experiments/infoplane.py trains and
-measures; this module only reads what it wrote.
+"""The information-plane experiment's report: the curves read from infoplane.csv, the
+paper's claims of Section 5.3 measured on them, per seed and over seeds, judged by the
+one judge (summary.json, summary.md), and the figure (infoplane.png). The other rooms of
+this package train and measure; this one only reads what they wrote.
 """
 
 import csv
+import os
 
 import numpy as np
 
-from ..claims import judge
-from ..files import optional_figure, save_figure
-from ..models import KINDS
+from ...claims import judge
+from ...data import synthetic12
+from ...files import atomic_write, optional_figure, save_figure, write_json
+from ...models import KINDS
+from .measure import label_information, whole_distribution
 
 
 def read_seeds(path):
@@ -35,11 +38,6 @@ def seed_mean(by_seed):
     return out
 
 
-def read_csv(path):
-    """{(model, layer): {epoch: (mean I_X, mean I_Y) over seeds}}."""
-    return seed_mean(read_seeds(path))
-
-
 # The paper's speed claim (Section 5.3) measures the IMB models against SFNN, the
 # maximum-likelihood network: the epochs each needs to reach SFNN's final relevance.
 BASELINE = "sfnn"
@@ -57,10 +55,9 @@ def summarize(table, models, epochs):
         for l in layers:
             curve = table[(name, l)]
             peak_epoch = max(curve, key=lambda e: curve[e][0])
-            drop = curve[peak_epoch][0] - curve[max(curve)][0]
             comp[l] = {"peak_I_X": curve[peak_epoch][0], "peak_epoch": peak_epoch,
-                       "final_I_X": curve[max(curve)][0], "drop": drop,
-                       "compresses": bool(drop > 0.01 and peak_epoch < max(curve))}
+                       "final_I_X": curve[max(curve)][0], "drop": _fall(curve),
+                       "compresses": _compresses(curve)}
         out["compression"][name] = comp
     if BASELINE in models:
         target = {l: out["final"][BASELINE][l][1] for l in layers}
@@ -68,9 +65,7 @@ def summarize(table, models, epochs):
         for name in models:
             if name == BASELINE:
                 continue
-            epochs_seen = sorted(table[(name, layers[0])])
-            reached = next((e for e in epochs_seen
-                            if all(table[(name, l)][e][1] >= target[l] for l in layers)), None)
+            reached = _first_reach({l: table[(name, l)] for l in layers}, target, layers)
             out["epochs_to_sfnn_final_relevance"][name] = {
                 "epoch": reached, "fraction": None if reached is None else reached / epochs}
     return out
@@ -84,9 +79,8 @@ def spread(values):
 
 
 def _compresses(curve):
-    """A fall in I(Z_l;X) of more than 0.01 bit after its peak (summarize's test)."""
-    peak = max(curve, key=lambda e: curve[e][0])
-    return bool(curve[peak][0] - curve[max(curve)][0] > 0.01 and peak < max(curve))
+    """A fall in I(Z_l;X) of more than 0.01 bit after its peak."""
+    return bool(_fall(curve) > 0.01)
 
 
 def _first_reach(curves, target, layers):
@@ -356,3 +350,49 @@ def figure(table, models, epochs, title=None, by_seed=None):
     axes[0][0].set_ylabel("I(Z_l; Y)  [bits]")
     fig.colorbar(sc, ax=axes[0].tolist(), label="epoch")
     return fig
+
+
+# ---- the report a run folder gets ----------------------------------------------------
+def write_report(cfg, models, seeds, out_dir, results, whole):
+    """summary.json, summary.md and infoplane.png over the seeds `whole` (those every
+    model has complete): all of `seeds` at the end, fewer while the run is in progress,
+    so a long run shows its whole seeds so far."""
+    by_seed = {key: {s: c for s, c in curves.items() if s in whole}
+               for key, curves in read_seeds(os.path.join(out_dir, "infoplane.csv")).items()
+               if key[0] in models}
+    table = seed_mean(by_seed)
+    summary = summarize(table, models, cfg.epochs)
+    summary["over_seeds"] = summarize_seeds(by_seed, models)
+    summary["I_XY"] = label_information(*whole_distribution(
+        *synthetic12.load_task(cfg.data_file))[1:])
+    for key in ("test_error", "exact_test_error"):
+        summary[key] = {name: _seed_mean(results, key, name, whole) for name in models}
+    partial = whole != list(seeds)
+    if partial:
+        summary["in_progress"] = {"seeds_complete": list(whole), "seeds": list(seeds)}
+    write_json(os.path.join(out_dir, "summary.json"), summary)
+    with atomic_write(os.path.join(out_dir, "summary.md")) as fh:
+        fh.write(summary_markdown(summary, cfg, whole))
+    title = figure_title(cfg, len(whole))
+    if partial:
+        title += f" (in progress: {len(whole)} of {len(seeds)} seeds)"
+    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs, title=title,
+         by_seed=by_seed)
+    return summary
+
+
+def figure_title(cfg, n_seeds):
+    """'Information plane, 12-bit task (icosahedral rule): 300 epochs, 1 seed, exact
+    objective, adam lr 0.01, batch 64'."""
+    task = (f"12-bit task ({os.path.basename(cfg.data_file)})" if cfg.data_file
+            else "12-bit task (icosahedral rule)")
+    seeds = "1 seed" if n_seeds == 1 else f"mean of {n_seeds} seeds (faint: each seed)"
+    return (f"Information plane, {task}: {cfg.epochs:,} epochs, {seeds}, "
+            f"{training_label(cfg)}")
+
+
+def _seed_mean(results, key, name, seeds):
+    """Mean of runs.json's `key` over the seeds that have it (None if none has)."""
+    values = [results[f"{name}/{s}"][key] for s in seeds
+              if key in results.get(f"{name}/{s}", {})]
+    return float(np.mean(values)) if values else None
