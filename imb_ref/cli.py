@@ -29,7 +29,7 @@ from . import backend
 from .errors import UserError
 from .experiments import infoplane
 from .experiments.infoplane import InfoplaneSettings
-from .parsers import COMMANDS, build_parsers, train_line
+from .parsers import COMMANDS, build_parsers, resume_line, train_line
 from .training.experiment import (GoldenSettings, TrainSettings, build_model, golden_command,
                                   train_command)
 from .training.settings import check_backend, load
@@ -87,11 +87,31 @@ def infoplane_command(settings):
     return infoplane.command(settings, xp, load(settings.run))
 
 
+class CommandLines:
+    """The command lines table1 --plan prints, for the program the user ran."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def train(self, cfg, folder):
+        return train_line(cfg, folder, self.script)
+
+    def resume(self, folder):
+        return resume_line(folder, self.script)
+
+
+def program():
+    """The script the user ran (a path to run.py), else run.py: the commands a run
+    prints or records name it."""
+    return sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
+
+
 def table1_command(settings):
     from imb_ref.experiments.table1 import run_table1
     # Planning trains nothing: the backend is resolved where the commands run.
     xp = None if settings.plan else backend.resolve(settings.base.backend)
-    run_table1(settings, xp, train_line=train_line)
+    run_table1(settings, xp, lines=CommandLines(program()),
+               command_line=" ".join(["python", program()] + sys.argv[1:]))
     return 0
 
 

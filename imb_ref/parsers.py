@@ -3,7 +3,6 @@ whose help reads each default from its settings class, and their inverse (unpars
 writes settings back as a command line (table1 --plan's lines)."""
 
 import argparse
-import sys
 
 from . import backend
 from .data import SOURCES
@@ -310,11 +309,18 @@ def unparse(parser, values):
     return args
 
 
-def train_line(cfg, folder):
-    """The `python run.py train` command line that trains RunSettings `cfg` into `folder`
-    (table1 --plan's lines): every setting spelled out, by the parser's inverse."""
+def train_line(cfg, folder, script="run.py"):
+    """The `python <script> train` command line that trains RunSettings `cfg` into
+    `folder` (table1 --plan's lines): every setting spelled out, by the parser's inverse.
+    `script` is the program the user ran (cli.program())."""
     import shlex
-    script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
     args = ["python", script, "train"] + unparse(train_parser(), cfg.to_dict()) + \
         ["--output-dir", folder]
     return " ".join(shlex.quote(a) for a in args)
+
+
+def resume_line(folder, script="run.py"):
+    """The `python <script> train --resume` line that continues the run in `folder`."""
+    import shlex
+    return " ".join(shlex.quote(a) for a in ("python", script, "train", "--resume", folder,
+                                            "--quiet"))

@@ -21,7 +21,6 @@ import json
 import math
 import os
 import platform
-import shlex
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -188,10 +187,10 @@ def retraining_runs(settings, name, beta, schedule, out):
             for seed in settings.seed_list()]
 
 
-def _print_plan(settings, train_line):
+def _print_plan(settings, lines):
     """--plan: the runs that can start now, one command per line on stdout; on stderr,
     the runs another process holds, or that every run is finished."""
-    lines, busy = plan_table1(settings, train_line)
+    lines, busy = plan_table1(settings, lines)
     for line in lines:
         print(line, flush=True)
     if busy:
@@ -242,11 +241,12 @@ def _row(name, settings, out, data, xp, log):
     return row
 
 
-def run_table1(settings, xp, log=print, train_line=None):
+def run_table1(settings, xp, log=print, lines=None, command_line="python run.py table1"):
     """The table from `settings` (Table1Settings) on `xp`; with --plan, print the runs
-    that can start now, each as the command line `train_line(cfg, folder)` gives."""
+    that can start now, each as the command line `lines` (a CommandLines) gives.
+    `command_line` is the command that made the table, recorded in table1.json."""
     if settings.plan:
-        return _print_plan(settings, train_line)
+        return _print_plan(settings, lines)
     dataset, base = settings.dataset, settings.base
     out = output_folder(settings.output_dir, f"table1-{dataset}")
     dtype = np.dtype(base.dtype)
@@ -268,8 +268,9 @@ def run_table1(settings, xp, log=print, train_line=None):
         rows = []
         for name in settings.models:
             rows.append(_row(name, settings, out, (sel_data, full_data), xp, log))
-            write_json(os.path.join(out, "table1.json"), _table(rows, base, xp, t_start))
-        table = _table(rows, base, xp, t_start)
+            write_json(os.path.join(out, "table1.json"),
+                       _table(rows, base, xp, t_start, command_line))
+        table = _table(rows, base, xp, t_start, command_line)
         write_json(os.path.join(out, "table1.json"), table)
         md = markdown(table)
         with atomic_write(os.path.join(out, "table1.md")) as fh:
@@ -281,19 +282,17 @@ def run_table1(settings, xp, log=print, train_line=None):
 
 
 # ---- --plan: the table's runs as independent commands, for any scheduler ---------------
-def run_command(cfg, folder, train_line):
+def run_command(cfg, folder, lines):
     """One self-contained `python run.py train` line that trains `cfg` into `folder`:
-    `train_line(cfg, folder)`, every setting spelled out by the train parser's inverse
+    `lines.train(cfg, folder)`, every setting spelled out by the train parser's inverse
     (so the folder's config.json is the table's, whatever the defaults of the machine
-    that runs it); a run interrupted earlier is resumed."""
+    that runs it); a run interrupted earlier is resumed (`lines.resume(folder)`)."""
     if os.path.exists(os.path.join(folder, checkpoint.FILENAME)):   # no need to load it
-        script = sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
-        return " ".join(shlex.quote(a) for a in
-                        ("python", script, "train", "--resume", folder, "--quiet"))
-    return train_line(cfg, folder)
+        return lines.resume(folder)
+    return lines.train(cfg, folder)
 
 
-def plan_table1(settings, train_line):
+def plan_table1(settings, lines):
     """(lines, busy): the runs that can start now, one command per line: every
     unfinished selection run, and the retraining runs of each model whose selection is
     complete; and the folders left out because another process trains them right now
@@ -304,7 +303,7 @@ def plan_table1(settings, train_line):
         raise UserError("--plan needs --output-dir: the planned runs write their folders "
                         "under it, and the gathering `table1` reads them there")
     out = settings.output_dir
-    lines, busy = [], []
+    commands, planned, busy = lines, [], []
 
     def summary_or_plan(cfg, folder):
         """A finished run's summary; else None, the run listed (or noted as busy)."""
@@ -313,7 +312,7 @@ def plan_table1(settings, train_line):
         if summary is None and folder_busy(folder):
             busy.append(folder)
         elif summary is None:
-            lines.append(run_command(cfg, folder, train_line))
+            planned.append(run_command(cfg, folder, commands))
         return summary
 
     for name in settings.models:
@@ -325,7 +324,7 @@ def plan_table1(settings, train_line):
         schedule = retraining_schedule(name, chosen, settings.base)
         for _, cfg, folder in retraining_runs(settings, name, beta, schedule, out):
             summary_or_plan(cfg, folder)
-    return lines, busy
+    return planned, busy
 
 
 def retraining_schedule(name, chosen, sel_cfg):
@@ -366,9 +365,9 @@ def _attack(settings, folder, xp):
     return out
 
 
-def _table(rows, base, xp, t_start):
+def _table(rows, base, xp, t_start, command_line):
     return {"dataset": base.dataset, "metric": f"test {metric_name(base.dataset)} (%)",
-            "command": "python run.py " + " ".join(sys.argv[1:]),
+            "command": command_line,
             "date": datetime.date.today().isoformat(), "backend": base.backend,
             "device": device_name(xp), "machine": f"{platform.machine()}, "
             f"{os.cpu_count()} CPU cores", "network": base.hidden, "M": base.samples,
