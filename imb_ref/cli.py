@@ -30,8 +30,8 @@ from .errors import UserError
 from .experiments import infoplane
 from .experiments.infoplane import InfoplaneSettings
 from .parsers import COMMANDS, build_parsers, resume_line, train_line
-from .training.experiment import (GoldenSettings, TrainSettings, build_model, golden_command,
-                                  train_command)
+from .training.commands import GoldenSettings, TrainSettings, golden_command, train_command
+from .training.run import build_model
 from .training.settings import check_backend, load
 
 # Flags that were modes before the commands existed.

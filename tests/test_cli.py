@@ -87,7 +87,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_py):
 @pytest.mark.parametrize("has_checkpoint", [True, False])
 def test_ctrl_c_names_the_run_folder_to_resume_only_if_there_is_a_checkpoint(
         tmp_path, has_checkpoint):
-    from imb_ref.training.experiment import interrupted
+    from imb_ref.training.commands import interrupted
     folder = tmp_path / "mnist-jointimb-x"
     if has_checkpoint:
         folder.mkdir()

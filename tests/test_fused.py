@@ -310,7 +310,7 @@ def test_model_steps_through_the_fused_path(monkeypatch):
     generator; without an accelerator (--no-fused) it keeps the reference path, and
     build_model hands one in unless --no-fused."""
     from imb_ref.training.settings import RunSettings
-    from imb_ref.training.experiment import build_model
+    from imb_ref.training.run import build_model
     from imb_ref.models.registry import Model
     monkeypatch.setattr(launch, "default_kernels", lambda xp: EMU)
     fast = fused.FusedPath()

@@ -391,7 +391,7 @@ def test_exact_estimator_trains_on_the_exact_objective():
 
     from imb_ref.data import load_dataset
     from imb_ref.exact import exact_objective
-    from imb_ref.training.experiment import build_model
+    from imb_ref.training.run import build_model
     cfg = _tiny_cfg(estimator="exact", model="jointimb")
     model = build_model(cfg, 12, 2)
     params = model.init(np.random.default_rng(0), np.float64)

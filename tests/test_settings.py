@@ -17,7 +17,7 @@ from imb_ref.models import KINDS
 from imb_ref.experiments.table1 import (Table1Settings, check_reuse, retraining_runs,
                                         selection_runs)
 from imb_ref.training import checkpoint
-from imb_ref.training.experiment import TrainSettings
+from imb_ref.training.commands import TrainSettings
 from imb_ref.training.settings import RunSettings
 from test_train import small_synthetic
 

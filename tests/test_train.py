@@ -132,7 +132,7 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     """Appendix D: M = 32 for every stochastic model, VIB's bottleneck included: under
     --preset paper a VIB training step draws 32 eps per example (1 without the preset),
     and the loss is the mean over the draws."""
-    from imb_ref.training.experiment import build_model
+    from imb_ref.training.run import build_model
     from imb_ref.models import vib
     paper = RunSettings.from_flags({"dataset": "mnist", "model": "vib", "preset": "paper", "hidden": "6"})
     assert paper.vib_samples == 32

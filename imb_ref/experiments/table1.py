@@ -33,7 +33,7 @@ from ..training.settings import RunSettings, check_seeds, parse_sizes, split_lis
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
-from ..training.experiment import (build_model, finished_or_resumable, finished_summary,
+from ..training.run import (build_model, finished_or_resumable, finished_summary,
                                    output_folder, run_seconds, train_run)
 from ..files import (atomic_write, folder_busy, optional_figure, run_folder, save_figure,
                      write_json)

@@ -60,7 +60,7 @@ def supports(tree, estimator, xp):
 
 class FusedPath:
     """The fused kernels as a Model's accelerator (imb_ref/models/registry.py): the
-    model never imports this module; imb_ref.training.experiment.build_model hands it in."""
+    model never imports this module; imb_ref.training.run.build_model hands it in."""
 
     def available(self, model, xp):
         return supports(model.kind.tree, model.estimator, xp)

@@ -13,7 +13,7 @@ family (`self.kind.network`, imb_ref.models.families), which does the work.
 
 This is the reference: it imports no GPU code. A faster path for the tree (the fused
 kernels of imb_ref/gpu/fused.py) is handed in as `accelerator` by whoever builds the model
-(imb_ref.training.experiment.build_model); it needs only `available(model, xp)`,
+(imb_ref.training.run.build_model); it needs only `available(model, xp)`,
 `objective(model, params, x, y, rng, gammas, betas)` and
 `predict_proba(model, params, x, rng)`.
 """

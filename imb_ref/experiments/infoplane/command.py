@@ -9,7 +9,7 @@ import numpy as np
 
 from ...files import run_folder, write_json
 from ...training.evaluate import chunk_size
-from ...training.experiment import describe, output_folder
+from ...training.run import describe, output_folder
 from .experiment import run_experiment
 from .measure import build
 

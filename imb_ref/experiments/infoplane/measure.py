@@ -165,5 +165,5 @@ def exact_error(params, x, y):
 
 def build(name, cfg):
     """The model `name` with the run's configuration, on the 12-bit task's shapes."""
-    from ...training.experiment import build_model
+    from ...training.run import build_model
     return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)

@@ -1,114 +1,24 @@
-"""One training run from a configuration: train (or resume), evaluate, write the files.
+"""The `train` and `golden` commands: their settings (TrainSettings, GoldenSettings),
+built from the parser's flags and checked, and what each does."""
 
-Shared by `run.py` (one model) and the Table 1 driver (many runs). A run folder holds
-config.json, metrics.jsonl, checkpoint.npz and, once finished, summary.json.
-"""
-
-import datetime
-import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import backend, golden
 from ..errors import UserError
+from ..files import check_writable_file, run_folder
 from ..models import sbn
 from ..streams import init_rng
 from . import checkpoint
-from .settings import RunSettings, check_backend, load, parse_sizes, per_layer
 from .evaluate import chunk_size
-from .metrics import check_metrics, read_metrics
-from ..files import check_writable_file, check_writable_folder, run_folder, write_json
-from ..gpu.fused import FusedPath
-from ..models.registry import Model
-from .loop import final_evaluation, fit
-from .run_state import RunState
+from .metrics import check_metrics
+from .run import build_model, describe, output_folder, train_run
+from .settings import RunSettings, check_backend, load
 
 
-def build_model(cfg, n_features, n_classes):
-    """The Model a configuration describes, for data of this shape."""
-    hidden = parse_sizes(cfg.hidden)
-    L = len(hidden)
-    return Model(cfg.model, (n_features,) + hidden + (n_classes,), M=cfg.samples,
-                 test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
-                 betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
-                 vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_samples=cfg.vib_samples,
-                 vib_test_samples=cfg.vib_test_samples,
-                 accelerator=None if cfg.fused is False else FusedPath())
-
-
-def output_folder(given, name):
-    """--output-dir, else runs/<name>-<time>; refused (not created) if it is a file,
-    lies under a file, or cannot be written."""
-    out = given or os.path.join("runs", f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}")
-    check_writable_folder(out, "--output-dir")
-    return out
-
-
-def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
-    """Train `model` into `out_dir` (continuing from `resume`), evaluate, return summary.
-
-    The summary's wall_s is the whole run's time, however many times it was interrupted
-    and resumed: its epochs' time_s in metrics.jsonl plus the final evaluation (eval_s)."""
-    os.makedirs(out_dir, exist_ok=True)
-    with RunState.folder(out_dir).lock():      # one process per run folder at a time
-        write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
-        if cfg.epochs == 0 and resume is None:
-            params = {k: xp.asarray(v) for k, v in model.init(
-                init_rng(cfg.seed),
-                np.dtype(cfg.dtype)).items()}
-            meta = {"epoch": 0}
-        else:
-            params, meta = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
-        t0 = time.time()
-        summary = final_evaluation(cfg, model, params, data, xp)
-        eval_s = time.time() - t0
-        summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
-                       best_val_error=meta.get("best_val"), eval_s=round(eval_s, 2),
-                       wall_s=round(epoch_seconds(out_dir) + eval_s, 2),
-                       backend=cfg.backend, device=backend.device_name(xp),
-                       model=cfg.model, dataset=cfg.dataset)
-        write_json(os.path.join(out_dir, "summary.json"), summary)
-    return summary
-
-
-def epoch_seconds(out_dir):
-    """The time of a run folder's epochs, summed over metrics.jsonl (every segment of a
-    resumed run: a resume drops the lines after its checkpoint, so none counts twice)."""
-    records = read_metrics(os.path.join(out_dir, "metrics.jsonl"))
-    return float(sum(r.get("time_s", 0.0) for r in records))
-
-
-def run_seconds(out_dir, summary):
-    """A finished run's whole time: summary.json's wall_s, or, for a summary written
-    before wall_s counted earlier segments (no eval_s), its epochs' time alone."""
-    return summary["wall_s"] if "eval_s" in summary else epoch_seconds(out_dir)
-
-
-def finished_summary(out_dir):
-    """A finished run folder's summary.json, or None while the run is unfinished."""
-    summary_path = os.path.join(out_dir, "summary.json")
-    if not os.path.exists(summary_path):
-        return None
-    with open(summary_path) as fh:
-        return json.load(fh)
-
-
-def finished_or_resumable(out_dir):
-    """(summary or None, checkpoint tuple or None) for a run folder."""
-    summary = finished_summary(out_dir)
-    if summary is not None:
-        return summary, None
-    ckpt = os.path.join(out_dir, checkpoint.FILENAME)
-    if os.path.exists(ckpt):
-        return None, checkpoint.load(ckpt)
-    return None, None
-
-
-# ---- the train and golden commands ----------------------------------------------------
 @dataclass(frozen=True)
 class TrainSettings:
     """`python run.py train`: one run's settings, and where it goes or which folder it
@@ -130,42 +40,6 @@ class TrainSettings:
         saved = RunSettings.from_dict(checkpoint.load(resume)[3]["config"])
         folder = os.path.dirname(checkpoint.resolve_path(resume))
         return cls(saved.resumed_with(flags, folder).check(), folder, resume)
-
-
-def describe(cfg, xp, data, model, out_dir, models=None):
-    """The run's settings, one per line, before it starts."""
-    lines = [
-        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"
-                    + (", fused kernels" if model.uses_fused(xp) else "")),
-        ("dtype", cfg.dtype),
-        ("dataset", data.summary()),
-        ("models" if models else "model",
-         f"{', '.join(models) if models else model.name}, network "
-         f"{'-'.join(map(str, model.sizes))}"),
-    ]
-    if model.exact:
-        lines.append(("objective", "exact: every state of every layer enumerated, no "
-                      f"sampling in training; M={model.test_samples} at test, "
-                      f"{cfg.test_runs} test runs"))
-    elif model.stochastic_tree:
-        lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
-                      f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
-                      f"estimator {cfg.estimator}"))
-        if model.kind.beta:
-            lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
-    if model.kind.network.bottleneck:
-        lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
-                      f"{cfg.vib_samples} draws per example in training, "
-                      f"{cfg.vib_test_samples} at test"))
-    lines += [
-        ("training", f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer}"
-         f"{'' if cfg.lr is None else f' lr {cfg.lr}'}, clip {cfg.clip or 'none'}, "
-         f"patience {cfg.patience or 'none'}, seed {cfg.seed}"
-         f"{f', preset {cfg.preset}' if cfg.preset else ''}"),
-        ("output", out_dir),
-    ]
-    for key, value in lines:
-        print(f"{key:>10}: {value}", flush=True)
 
 
 def prepare_output(given, cfg, resuming):
