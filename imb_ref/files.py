@@ -53,6 +53,28 @@ def atomic_write(path, mode="w"):
         raise
 
 
+def path_problem(path):
+    """Why `path` cannot be read as a file (a folder, a broken link, unreadable), or None
+    if it can. A path that does not exist at all is the caller's to describe."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"is a broken link (to {os.readlink(path)})"
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    if os.path.exists(path) and not os.access(path, os.R_OK):
+        return "cannot be read (no permission)"
+    return None
+
+
+def check_readable_file(path, what):
+    """Refuse, in one line naming it, a path where `what` (a file) is expected but that
+    is missing, a folder, a broken link or unreadable."""
+    why = path_problem(path)
+    if why:
+        raise UserError(f"{path}: {why}; {what} is expected there")
+    if not os.path.exists(path):
+        raise UserError(f"{path}: no such file; {what} is expected there")
+
+
 def check_writable_file(path, flag):
     """Refuse, in one line, a file path that cannot be written: a folder, a missing or
     unwritable parent folder. Called before the work whose result it will hold."""

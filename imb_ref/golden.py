@@ -39,7 +39,7 @@ import numpy as np
 
 from .backend import to_numpy
 from .errors import UserError
-from .files import atomic_write, check_writable_file
+from .files import atomic_write, check_writable_file, path_problem
 from .models import sbn
 from .nn.bernoulli import bernoulli_backward, bernoulli_forward, sum_children
 from .nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
@@ -129,6 +129,9 @@ def write_case(path, case):
 def read_case(path):
     """The case in `path`, checked for its keys, shapes and dtypes (UserError: one line
     naming what is wrong)."""
+    problem = path_problem(path)
+    if problem:
+        raise UserError(f"{path}: {problem}; a reference case (.npz) is expected there")
     try:
         with np.load(path, allow_pickle=False) as data:
             case = {k: data[k] for k in data.files}

@@ -232,3 +232,39 @@ def test_a_reader_that_goes_away_is_no_traceback(tmp_path, run_py):
     proc.wait(timeout=120)
     assert first.startswith(b"command: train (named on the command line)")
     assert "Traceback" not in err and proc.returncode in (0, 141), err
+
+
+# ---- a path where a file is expected: a folder, a broken link -------------------------------
+@pytest.mark.parametrize("kind", ["folder", "broken link"])
+@pytest.mark.parametrize("argv, where", [
+    (["train", "--dataset", "mnist", "--data-dir", "D", "--epochs", "1"],
+     "D/mnist/train-images-idx3-ubyte.gz"),
+    (["train", "--dataset", "cifar10", "--data-dir", "D", "--epochs", "1"],
+     "D/cifar10/cifar-10-batches-bin/data_batch_1.bin"),
+    (["infoplane", "--data-file", "D/var_u.mat", "--epochs", "1", "--points", "1",
+      "--jobs", "1"], "D/var_u.mat"),
+    (["golden", "--check", "D/case.npz"], "D/case.npz"),
+])
+def test_a_folder_or_a_broken_link_where_a_file_belongs_is_one_line(tmp_path, capsys,
+                                                                     monkeypatch, kind,
+                                                                     argv, where):
+    """Every loader that opens a file names the path and what is wrong with it (a folder,
+    a broken link), exit 2, no traceback; nothing is downloaded over it."""
+    from fixtures import unused_port_url
+    for var in ("IMB_MNIST_MIRRORS", "IMB_CIFAR10_MIRRORS"):
+        monkeypatch.setenv(var, unused_port_url())
+    base = tmp_path / "D"
+    path = tmp_path / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "folder":
+        path.mkdir()
+    else:
+        os.symlink(tmp_path / "nowhere", path)
+    if "cifar10" in where:                   # the other five files present, so the folder is read
+        for name in ("data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                     "data_batch_5.bin", "test_batch.bin"):
+            (path.parent / name).write_bytes(b"")
+    argv = [a.replace("D", str(base)) if a.startswith("D") else a for a in argv]
+    err = one_line_exit_2(capsys, argv + (TINY if argv[0] == "train" else []))
+    reason = "is a folder, not a file" if kind == "folder" else "is a broken link"
+    assert str(path) in err and reason in err, err

@@ -33,7 +33,8 @@ WORK_FLAGS = {"--epochs", "--stage-epochs", "--test-runs", "--points", "--seeds"
               "--attack-n", "--attack-iters", "--attack-binary-steps", "--eot-samples",
               "--attack-eval-samples", "--attack-batch", "--steps", "--jobs",
               "--cifar-train-batches"}
-PATHS = ["@file", "@folder", "@nowhere/x", "@file/under", "@new", "@run"]
+PATHS = ["@file", "@folder", "@nowhere/x", "@file/under", "@new", "@run", "@broken",
+         "@data/mnist"]
 # The small base of each command; the fuzzed flags come after it and win.
 BASE = {
     "train": ["--hidden", "3", "--samples", "2", "--test-runs", "1", "--epochs", "1",
@@ -121,6 +122,9 @@ def workspace(tmp_path, monkeypatch):
     from fixtures import unused_port_url
     (tmp_path / "file").write_text("not a checkpoint")
     (tmp_path / "folder").mkdir()
+    os.symlink(tmp_path / "gone", tmp_path / "broken")        # a link to nothing
+    # The data cache with a folder where MNIST's first file belongs.
+    (tmp_path / "data" / "mnist" / "train-images-idx3-ubyte.gz").mkdir(parents=True)
     # A real run folder (3-unit SFNN, one epoch): for attack and train --resume.
     assert run_module.main(["train", "--model", "sfnn", "--estimator", "raiko", "--quiet",
                             "--output-dir", str(tmp_path / "run")] + BASE["train"]) == 0

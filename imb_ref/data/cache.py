@@ -6,6 +6,7 @@ import os
 import zlib
 
 from ..errors import UserError
+from ..files import path_problem
 from .download import fetch, md5sum
 
 SYSTEM_FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -46,6 +47,10 @@ def check_file(path, md5, raw_md5=None):
     recompressed (Debian's Fashion-MNIST package) differs from the original archive but
     holds the same bytes once unpacked, and is accepted.
     """
+    problem = path_problem(path)
+    if problem:                       # a folder or a broken link where a file belongs
+        raise UserError(f"{path}: {problem}; the data file of that name is expected "
+                        f"there (move it away to download the file again)")
     got = md5sum(path)
     if got == md5 or (raw_md5 is not None and gunzip_md5(path) == raw_md5):
         return None
@@ -65,7 +70,7 @@ def ensure_files(folder, md5s, mirrors, quiet=False, raw_md5s=None):
     paths, corrupt, missing = {}, [], []
     for name, md5 in md5s.items():
         path = os.path.join(folder, name)
-        if not os.path.exists(path):
+        if not os.path.lexists(path):       # a broken link is reported, not downloaded over
             missing.append(name)
             continue
         why = check_file(path, md5, raw_md5s.get(name))

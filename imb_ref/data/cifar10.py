@@ -125,6 +125,10 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def load_batch(path):
     """(images uint8 (N, 3072), labels int64 (N,)) from one pickled batch."""
+    from ..files import path_problem
+    problem = path_problem(path)
+    if problem:
+        raise UserError(f"{path}: {problem}; a CIFAR-10 batch file is expected there")
     try:
         with open(path, "rb") as fh:
             batch = RestrictedUnpickler(fh, encoding="bytes").load()
@@ -195,6 +199,15 @@ def needed_files(version, train_batches=5):
 
 
 def _has_all(folder, names):
+    """Whether `folder` holds every file of `names`; a folder or a broken link where one
+    of them belongs is refused, naming it (never taken for a missing file)."""
+    from ..files import path_problem
+    for n in names:
+        path = os.path.join(folder, n)
+        problem = os.path.lexists(path) and path_problem(path)
+        if problem:
+            raise UserError(f"{path}: {problem}; the CIFAR-10 file of that name is "
+                            f"expected there")
     return all(os.path.isfile(os.path.join(folder, n)) for n in names)
 
 

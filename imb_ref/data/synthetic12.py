@@ -110,6 +110,8 @@ def make_task(rule=RULE):
 
 def load_mat(path):
     """The original task file `var_u.mat` (arrays F, 4096 x 12, and y, 1 x 4096)."""
+    from ..files import check_readable_file
+    check_readable_file(path, "--data-file, a .mat file,")
     try:
         from scipy.io import loadmat
         mat = loadmat(path)
