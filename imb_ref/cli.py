@@ -90,20 +90,28 @@ def infoplane_command(settings):
 class CommandLines:
     """The command lines table1 --plan prints, for the program the user ran."""
 
-    def __init__(self, script):
-        self.script = script
+    def __init__(self, program):
+        self.program = program
 
     def train(self, cfg, folder):
-        return train_line(cfg, folder, self.script)
+        return train_line(cfg, folder, self.program)
 
     def resume(self, folder):
-        return resume_line(folder, self.script)
+        return resume_line(folder, self.program)
 
 
 def program():
-    """The script the user ran (a path to run.py), else run.py: the commands a run
-    prints or records name it."""
-    return sys.argv[0] if sys.argv and sys.argv[0].endswith("run.py") else "run.py"
+    """How the user ran the command line, as the commands a run prints or records
+    should: `python path/to/run.py`, the installed console command `imb-ref`, or
+    `python -m imb_ref`; `python run.py` where it cannot tell."""
+    first = sys.argv[0] if sys.argv else ""
+    if first.endswith("run.py"):
+        return ("python", first)
+    if os.path.basename(first) == "imb-ref":
+        return ("imb-ref",)
+    if first.endswith(os.path.join("imb_ref", "__main__.py")):
+        return ("python", "-m", "imb_ref")
+    return ("python", "run.py")
 
 
 def table1_command(settings):
@@ -111,7 +119,7 @@ def table1_command(settings):
     # Planning trains nothing: the backend is resolved where the commands run.
     xp = None if settings.plan else backend.resolve(settings.base.backend)
     run_table1(settings, xp, lines=CommandLines(program()),
-               command_line=" ".join(["python", program()] + sys.argv[1:]))
+               command_line=" ".join(list(program()) + sys.argv[1:]))
     return 0
 
 

@@ -309,18 +309,21 @@ def unparse(parser, values):
     return args
 
 
-def train_line(cfg, folder, script="run.py"):
-    """The `python <script> train` command line that trains RunSettings `cfg` into
-    `folder` (table1 --plan's lines): every setting spelled out, by the parser's inverse.
-    `script` is the program the user ran (cli.program())."""
+RUN_PY = ("python", "run.py")
+
+
+def train_line(cfg, folder, program=RUN_PY):
+    """The `<program> train` command line that trains RunSettings `cfg` into `folder`
+    (table1 --plan's lines): every setting spelled out, by the parser's inverse.
+    `program` is how the user ran the command line (cli.program())."""
     import shlex
-    args = ["python", script, "train"] + unparse(train_parser(), cfg.to_dict()) + \
+    args = list(program) + ["train"] + unparse(train_parser(), cfg.to_dict()) + \
         ["--output-dir", folder]
     return " ".join(shlex.quote(a) for a in args)
 
 
-def resume_line(folder, script="run.py"):
-    """The `python <script> train --resume` line that continues the run in `folder`."""
+def resume_line(folder, program=RUN_PY):
+    """The `<program> train --resume` line that continues the run in `folder`."""
     import shlex
-    return " ".join(shlex.quote(a) for a in ("python", script, "train", "--resume", folder,
-                                            "--quiet"))
+    return " ".join(shlex.quote(a) for a in
+                    list(program) + ["train", "--resume", folder, "--quiet"])

@@ -440,3 +440,24 @@ def test_the_first_line_names_the_command_and_why(argv, first, monkeypatch, caps
     monkeypatch.setitem(run_module.RUN, "infoplane", lambda explicit: 0)
     assert run_module.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith(first)
+
+
+@pytest.mark.parametrize("argv0, expected", [
+    ("/somewhere/run.py", ("python", "/somewhere/run.py")),
+    ("/venv/bin/imb-ref", ("imb-ref",)),
+    ("/site/imb_ref/__main__.py", ("python", "-m", "imb_ref")),
+    ("", ("python", "run.py")),
+])
+def test_printed_commands_name_the_program_the_user_ran(monkeypatch, argv0, expected):
+    """table1 --plan's lines start as the user started the command line: a checkout's
+    run.py, the installed console command imb-ref, or python -m imb_ref."""
+    import sys
+    from imb_ref import cli as run_module, parsers
+    from imb_ref.training.settings import RunSettings
+    monkeypatch.setattr(sys, "argv", [argv0, "table1"])
+    assert run_module.program() == expected
+    line = run_module.CommandLines(run_module.program()).train(RunSettings(epochs=1), "f")
+    assert line.startswith(" ".join(expected) + " train ")
+    assert run_module.CommandLines(expected).resume("f") == " ".join(expected) + \
+        " train --resume f --quiet"
+    assert parsers.train_line(RunSettings(), "f").startswith("python run.py train ")

@@ -32,7 +32,13 @@ def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
     res = subprocess.run([str(venv / "bin" / "imb-ref-golden"), "--check", TWIN_CASE],
                          capture_output=True, text=True, timeout=300, cwd=away)
     assert res.returncode == 0 and "all 27 tensors agree" in res.stdout, res.stdout + res.stderr
-    # The whole command line too: python -m imb_ref is run.py's.
+    # The whole command line as a console command, and as python -m imb_ref.
+    res = subprocess.run([str(venv / "bin" / "imb-ref"), "golden", "--check", TWIN_CASE],
+                         capture_output=True, text=True, timeout=300, cwd=away)
+    assert res.returncode == 0 and "all 27 tensors agree" in res.stdout, res.stdout + res.stderr
+    res = subprocess.run([str(venv / "bin" / "imb-ref"), "--help"], capture_output=True,
+                         text=True, timeout=300, cwd=away)
+    assert res.returncode == 0 and "  report " in res.stdout, res.stdout + res.stderr
     res = subprocess.run([python, "-m", "imb_ref", "golden", "--check", TWIN_CASE],
                          capture_output=True, text=True, timeout=300, cwd=away)
     assert res.returncode == 0 and "all 27 tensors agree" in res.stdout, res.stdout + res.stderr
