@@ -72,7 +72,7 @@ def check_readable_file(path, what):
     if why:
         raise UserError(f"{path}: {why}; {what} is expected there")
     if not os.path.exists(path):
-        raise UserError(f"{path}: no such file; {what} is expected there")
+        raise UserError(f"{path}: file not found; {what} is expected there")
 
 
 def check_writable_file(path, flag):

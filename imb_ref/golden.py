@@ -41,7 +41,7 @@ from .backend import to_numpy
 from .errors import UserError
 from .files import atomic_write, check_writable_file, path_problem
 from .models import sbn
-from .nn.bernoulli import bernoulli_backward, bernoulli_forward, sum_children
+from .nn.bernoulli import SURROGATES, bernoulli_backward, bernoulli_forward, sum_children
 from .nn.kl import bernoulli_kl_backward, bernoulli_kl_forward
 from .nn.linear import flat_matmul, linear_backward, linear_forward
 from .nn.softmax import log_softmax_at_backward, log_softmax_at_forward
@@ -58,9 +58,10 @@ RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-3}
 
 
 # ---- computing a case ------------------------------------------------------------------
-def compute(params, x, y, uniforms, M, gammas, betas):
+def compute(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
     """Every tensor of a format-2 case, from its inputs (float64 NumPy arrays), with the
-    nn/ forward/backward pairs in the order of Algorithm 1 (imb_ref/algorithm1.py)."""
+    nn/ forward/backward pairs in the order of Algorithm 1 (imb_ref/algorithm1.py);
+    `estimator` is the samples' pathwise surrogate (nn.bernoulli.SURROGATES)."""
     L = len(uniforms)
     B = x.shape[0]
     gammas, betas = np.asarray(gammas, np.float64), np.asarray(betas, np.float64)
@@ -93,7 +94,7 @@ def compute(params, x, y, uniforms, M, gammas, betas):
         lin, bern, kl_cache = tree[l - 1]
         da_kl, out[f"grad_rho_{l}"] = bernoulli_kl_backward(np.full(B, betas[l - 1] / B),
                                                             kl_cache)
-        da = bernoulli_backward(dz_sum, bern, "raiko") + da_kl
+        da = bernoulli_backward(dz_sum, bern, estimator) + da_kl
         out[f"da_{l}"] = da
         dz_prev, out[f"grad_W_{l-1}"], out[f"grad_b_{l-1}"] = linear_backward(
             da, lin, need_dx=l > 1)
@@ -102,19 +103,34 @@ def compute(params, x, y, uniforms, M, gammas, betas):
     return out
 
 
-def make_case(params, x, y, uniforms, M, gammas, betas):
-    """A format-2 case (host float64 arrays) for these inputs."""
+def make_case(params, x, y, uniforms, M, gammas, betas, estimator="raiko"):
+    """A format-2 case (host float64 arrays) for these inputs, its estimator recorded."""
     host = lambda v: np.asarray(to_numpy(v), dtype=np.float64)
     params = {k: host(v) for k, v in params.items()}
     x, y = host(x), np.asarray(to_numpy(y), dtype=np.int64)
     uniforms = [host(u) for u in uniforms]
     case = {"format_version": np.array(FORMAT_VERSION), "x": x, "y": y, "M": np.array(M),
             "gammas": np.asarray(gammas, dtype=np.float64),
-            "betas": np.asarray(betas, dtype=np.float64), **params}
+            "betas": np.asarray(betas, dtype=np.float64),
+            "estimator": np.array(estimator), **params}
     case.update({f"u_{l}": u for l, u in enumerate(uniforms, start=1)})
     case.update({k: np.asarray(v) for k, v in
-                 compute(params, x, y, uniforms, M, gammas, betas).items()})
+                 compute(params, x, y, uniforms, M, gammas, betas, estimator).items()})
     return case
+
+
+def case_estimator(case, path="case"):
+    """The case's estimator: its `estimator` key, else Raiko (cases written before the
+    key was recorded were all Raiko's)."""
+    if "estimator" not in case:
+        return "raiko"
+    name = str(np.asarray(case["estimator"]).reshape(-1)[0]) if np.asarray(
+        case["estimator"]).size else ""
+    if name not in SURROGATES:
+        raise UserError(f"{path}: estimator {name!r} is not one of {sorted(SURROGATES)} "
+                        f"(a case records a pathwise estimator); see the reference-case "
+                        f"table in README.md")
+    return name
 
 
 def write_case(path, case):
@@ -270,13 +286,35 @@ def check(case):
     f64 = lambda v: np.asarray(v, dtype=np.float64)
     params = {k: f64(case[k]) for k in case if k.split("_")[0] in ("W", "b", "rho")}
     uniforms = [f64(case[f"u_{l}"]) for l in range(1, L + 1)]
+    rows = _rows(case, params, uniforms, M, L, B, sizes, version, rtol, case_estimator(case))
+    return rows, rtol
+
+
+def _rows(case, params, uniforms, M, L, B, sizes, version, rtol, estimator):
+    f64 = lambda v: np.asarray(v, dtype=np.float64)
     ref = compute(params, f64(case["x"]), case["y"].astype(np.int64), uniforms, M,
-                  f64(case["gammas"]), f64(case["betas"]))
+                  f64(case["gammas"]), f64(case["betas"]), estimator)
     rows = []
     for key in expected_shapes(L, B, M, sizes, version)[1]:
         abs_d, rel_d, index = compare(case[key], ref[key], rtol)
         rows.append((key, meaning(key), abs_d, rel_d, index, rel_d <= rtol))
-    return rows, rtol
+    return rows
+
+
+def other_estimator(case):
+    """The surrogate whose gradients the case's match, where its recorded estimator's do
+    not (a straight-through twin checked against a Raiko case), or None."""
+    L, B, sizes = layout(case)
+    M, version = int(case["M"]), validate(case)
+    f64 = lambda v: np.asarray(v, dtype=np.float64)
+    params = {k: f64(case[k]) for k in case if k.split("_")[0] in ("W", "b", "rho")}
+    uniforms = [f64(case[f"u_{l}"]) for l in range(1, L + 1)]
+    rtol = RTOL[case["x"].dtype]
+    for name in SURROGATES:
+        if name != case_estimator(case) and all(r[5] for r in _rows(
+                case, params, uniforms, M, L, B, sizes, version, rtol, name)):
+            return name
+    return None
 
 
 def report(rows, rtol, out=None):
@@ -304,8 +342,17 @@ def check_file(path, out=None):
     rows, rtol = check(case)
     print(f"{path}: format {int(case['format_version'])}, {case['x'].dtype}, "
           f"B = {case['x'].shape[0]}, M = {int(case['M'])}, network "
-          f"{'-'.join(map(str, layout(case)[2]))}", file=out)
-    return report(rows, rtol, out)
+          f"{'-'.join(map(str, layout(case)[2]))}, estimator {case_estimator(case)}",
+          file=out)
+    code = report(rows, rtol, out)
+    if code:
+        other = other_estimator(case)
+        if other:
+            print(f"every tensor agrees with the {other} estimator instead: the case says "
+                  f"estimator = {case_estimator(case)!r}; write the case with your "
+                  f"estimator's name (estimator = {other!r}) or compute the {case_estimator(case)} "
+                  f"surrogate", file=out)
+    return code
 
 
 def case_params(case):
@@ -319,7 +366,8 @@ def replay(case, xp=np):
     L = len([k for k in case if k.startswith("u_")])
     uniforms = [xp.asarray(case[f"u_{l}"]) for l in range(1, L + 1)]
     out = sbn.imb_objective(params, xp.asarray(case["x"]), xp.asarray(case["y"]), uniforms,
-                            int(case["M"]), case["gammas"], case["betas"], "raiko")
+                            int(case["M"]), case["gammas"], case["betas"],
+                            case_estimator(case))
     diffs = {"loss": abs(float(to_numpy(out["loss"])) - float(case["loss"])),
              "vcr": float(np.abs(to_numpy(out["vcr"]) - case["vcr"]).max()),
              "kl": float(np.abs(to_numpy(out["kl"]) - case["kl"]).max())}

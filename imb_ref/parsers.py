@@ -9,6 +9,7 @@ from .data import SOURCES
 from .errors import ArgumentParser
 from .experiments.infoplane import InfoplaneSettings
 from .models import KINDS, estimators, tree_models
+from .nn.bernoulli import SURROGATES
 from .optim import OPTIMIZERS
 from .training.settings import RunSettings
 
@@ -253,6 +254,14 @@ def golden_parser():
                    "one does not, 2 if the case is malformed")
     add_data(p)
     g = add_model(p, one_model=False, vib=False)
+    for action in g._group_actions:          # the case's own defaults
+        if action.dest == "estimator":
+            action.help = (f"the samples' surrogate, recorded in the case: "
+                           f"{', '.join(SURROGATES)} (default raiko, on every dataset)")
+        elif action.dest in ("gammas", "betas"):
+            action.help = action.help.split(" (default")[0] + (
+                " (default: gamma_l = 2^-l" if action.dest == "gammas" else
+                " (default: beta_l = l/10") + ", a weight per layer)"
     g.add_argument("--batch-size", type=int, help="examples in the case (default "
                    f"{D.batch_size}; 64 for synthetic12)")
     g.add_argument("--seed", type=int, help=f"(default {D.seed})")

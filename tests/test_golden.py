@@ -184,3 +184,65 @@ def test_the_format_2_reference_is_the_training_code():
     assert max(golden.replay(golden.make_case(
         golden.case_params(case), case["x"], case["y"],
         [case[f"u_{l}"] for l in (1, 2)], 3, case["gammas"], case["betas"])).values()) == 0.0
+
+
+def test_a_case_records_its_estimator_and_a_twin_of_another_is_told_by_name(tmp_path,
+                                                                            capsys):
+    """golden writes the estimator into the case (Raiko by default, the 12-bit task's
+    exact default notwithstanding); a straight-through case labelled Raiko disagrees
+    first at da_L, and the check names the estimator its gradients do match."""
+    from imb_ref import cli
+    raiko, st = tmp_path / "raiko.npz", tmp_path / "st.npz"
+    tiny = ["--hidden", "5,4", "--samples", "3", "--batch-size", "4"]
+    assert cli.main(["golden", str(raiko)] + tiny) == 0
+    assert cli.main(["golden", str(st), "--estimator", "st"] + tiny) == 0
+    assert str(np.load(raiko)["estimator"]) == "raiko"
+    case = dict(np.load(st))
+    assert str(case["estimator"]) == "st"
+    rc, out, _ = _check(st, capsys)
+    assert rc == 0 and "estimator st" in out
+    case["estimator"] = np.array("raiko")
+    np.savez(tmp_path / "st_as_raiko.npz", **case)
+    rc, out, _ = _check(tmp_path / "st_as_raiko.npz", capsys)
+    assert rc == 1 and "first disagreement: da_2 " in out
+    assert "every tensor agrees with the st estimator instead" in out
+    for name in ("exact", "reinforce"):
+        assert cli.main(["golden", str(tmp_path / "x.npz"), "--estimator", name] + tiny) == 2
+        assert "a case records a pathwise estimator" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_default_case_catches_a_twin_that_forgets_the_gammas_or_reverses_the_betas(
+        tmp_path, capsys):
+    """The default case weighs each layer differently (gamma_l = 2^-l, beta_l = l/10), so
+    a twin that uses gamma = 1 throughout, or the betas in reverse, writes a loss and
+    gradients that disagree."""
+    from imb_ref import cli
+    path = tmp_path / "case.npz"
+    assert cli.main(["golden", str(path), "--hidden", "5,4", "--samples", "3",
+                     "--batch-size", "4"]) == 0
+    case = golden.read_case(path)
+    assert case["gammas"].tolist() == [1.0, 0.5, 0.25] and case["betas"].tolist() == [0.1, 0.2]
+    inputs = {k: v for k, v in case.items() if k in ("x", "y", "M", "format_version",
+                                                     "estimator")
+              or k.split("_")[0] in ("W", "b", "rho", "u")}
+    for wrong in ({"gammas": np.ones(3), "betas": case["betas"]},
+                  {"gammas": case["gammas"], "betas": case["betas"][::-1].copy()}):
+        L = 2
+        outputs = golden.compute({k: v for k, v in inputs.items() if k.split("_")[0] in
+                                  ("W", "b", "rho")}, case["x"], case["y"],
+                                 [case[f"u_{l}"] for l in range(1, L + 1)], 3,
+                                 wrong["gammas"], wrong["betas"])
+        twin = {**inputs, **outputs, "gammas": case["gammas"], "betas": case["betas"]}
+        np.savez(tmp_path / "twin.npz", **twin)
+        rc, out, _ = _check(tmp_path / "twin.npz", capsys)
+        assert rc == 1, out
+
+
+def test_a_case_without_an_estimator_key_is_raikos():
+    """Cases written before the estimator was recorded (the committed twin case among
+    them) are Raiko's, and still check."""
+    case = golden.read_case(TWIN_CASE)
+    assert "estimator" not in case and golden.case_estimator(case) == "raiko"
+    rows, _ = golden.check(case)
+    assert all(r[5] for r in rows)

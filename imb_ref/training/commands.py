@@ -3,7 +3,7 @@ built from the parser's flags and checked, and what each does."""
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from . import checkpoint
 from .evaluate import chunk_size
 from .metrics import check_metrics
 from .run import build_model, describe, output_folder, train_run
-from .settings import RunSettings, check_backend, load
+from .settings import RunSettings, check_backend, load, parse_sizes
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,20 @@ class GoldenSettings:
         if path is None:
             raise UserError("golden: give the FILE.npz to write, or --check CASE.npz")
         check_writable_file(path, "golden FILE.npz")
-        return cls(RunSettings.from_flags({**flags, "backend": "numpy"}).check(), path)
+        # A case is of the sampled tree: Raiko unless another pathwise estimator is
+        # named (the 12-bit task's own default, exact, samples nothing).
+        run = RunSettings.from_flags({"estimator": "raiko", **flags, "backend": "numpy"})
+        if run.estimator not in golden.SURROGATES:
+            raise UserError(f"golden --estimator {run.estimator}: a case records a pathwise "
+                            f"estimator, one of {', '.join(golden.SURROGATES)}, which it "
+                            f"writes and checks by name")
+        # Distinct weights per layer, so that a twin that drops the gammas or reverses
+        # the betas disagrees: gamma_l = 2^-l, beta_l = l / 10, unless given.
+        L = len(parse_sizes(run.hidden))
+        defaults = {"gammas": ",".join(f"{2.0 ** -l:g}" for l in range(L + 1)),
+                    "betas": ",".join(f"{l / 10:g}" for l in range(1, L + 1))}
+        run = replace(run, **{k: v for k, v in defaults.items() if k not in flags})
+        return cls(run.check(), path)
 
 
 def golden_command(settings):
@@ -150,7 +163,8 @@ def write_golden(cfg, data, path):
             params[k] = rng.normal(0.0, 0.5, size=params[k].shape)
     x, y = data.train.x[:B].astype(np.float64), data.train.y[:B]
     uniforms = sbn.sample_uniforms(rng, B, model.M, model.sizes[1:-1], np.float64)
-    case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas)
+    case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas,
+                            cfg.estimator)
     golden.write_case(path, case)
     print(f"wrote {path}: loss {float(case['loss']):.12g} nats, B={B}, M={model.M}, "
           f"network {'-'.join(map(str, model.sizes))}")
