@@ -339,7 +339,8 @@ def test_networks_too_large_are_refused_in_one_line(args, needle, monkeypatch, c
 
 
 def test_every_command_the_docs_show_parses():
-    """Each `python run.py ...` line in a code block of the README and theory/ parses
+    """Each `python run.py ...` or `imb-ref ...` line in a code block of the README and
+    theory/ parses
     with today's commands and flags (optional parts in [brackets] dropped, the
     continuation of a backslash line joined)."""
     import glob
@@ -355,9 +356,10 @@ def test_every_command_the_docs_show_parses():
         for block in re.findall(r"```bash\n(.*?)```", text, re.S):
             for line in block.splitlines():
                 line = re.sub(r"\[[^\]]*\]", "", line.split("#")[0])
-                if "python run.py" not in line or "$" in line:
+                program = next((p for p in ("python run.py", "imb-ref ") if p in line), None)
+                if program is None or "$" in line:
                     continue
-                argv = shlex.split(line.split("python run.py", 1)[1].replace("\"", ""))
+                argv = shlex.split(line.split(program, 1)[1].replace("\"", ""))
                 argv = [a for a in argv if a not in ("&&",)]
                 run_module.parse(argv)               # raises on a stale command or flag
                 seen += 1

@@ -54,6 +54,23 @@ def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
     assert str(venv) in res.stdout                                 # the installed copy
     assert "matplotlib is not installed, so fig.png was not written" in res.stderr
     assert not os.path.exists(away / "fig.png")
+    # The README's cross-checking recipe, run as written (offline: the 12-bit task) in
+    # the checkout's copy, with this venv's commands first on the PATH.
+    import re
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    section = readme.split("## Cross-checking", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    outputs = []
+    for line in block.splitlines():
+        command = line.split("#")[0].strip()
+        if command:
+            res = subprocess.run(command, shell=True, capture_output=True, text=True,
+                                 timeout=600, cwd=src, env=env)
+            assert res.returncode == 0, (command, res.stdout[-2000:] + res.stderr[-2000:])
+            outputs.append(res.stdout)
+    assert "all 27 tensors agree" in outputs[-1], outputs[-1]
     # Without PyTorch (not in the runtime dependencies) the twin and the benchmark's
     # PyTorch side each say so in one line.
     res = subprocess.run([python, "-m", "imb_ref.twin", "case.npz"], capture_output=True,
