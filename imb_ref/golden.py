@@ -223,6 +223,18 @@ def validate(case, path="case"):
     for l in range(L + 1):
         if f"W_{l}" not in case or case[f"W_{l}"].ndim != 2:
             refuse(f"missing key 'W_{l}' (W_0..W_{L} must each be a matrix)")
+    # The widths, in the order of the computation: from x's columns, each W_l's rows must
+    # be the layer below's width; a matrix that fits the other way round is transposed.
+    n = case["x"].shape[1]
+    for l in range(L + 1):
+        W = case[f"W_{l}"]
+        if W.shape[0] != n:
+            below = "x's columns" if l == 0 else f"W_{l - 1}'s columns"
+            hint = (": it looks transposed; W is (in, out), so save nn.Linear's weight.T"
+                    if W.shape[1] == n else "")
+            refuse(f"W_{l} has shape {W.shape}, expected ({n}, n_{l + 1}): its rows are "
+                   f"the {n} units of {below}{hint}")
+        n = W.shape[1]
     L, B, sizes = layout(case)
     shapes, computed = expected_shapes(L, B, int(case["M"]), sizes, version)
     for key, shape in {**shapes, **computed}.items():
@@ -317,22 +329,99 @@ def other_estimator(case):
     return None
 
 
-def report(rows, rtol, out=None):
-    """Print the check's table; returns 0 when every tensor agrees, else 1."""
-    out = out or sys.stdout
+def where(index):
+    """' at [i, j]' for an entry of an array; nothing for a scalar."""
+    return f" at {list(index)}" if index else ""
+
+
+def report(rows, rtol, out=None, notes=None):
+    """Print the check's table; returns 0 when every tensor agrees, else 1. `notes`
+    ({key: text}) says more of a tensor: a sample's flipped entries, a scalar's ratio."""
+    out, notes = out or sys.stdout, notes or {}
     print(f"{'tensor':12} {'what':38} {'max abs diff':>13} {'max rel diff':>13}  "
           f"(tolerance {rtol:g})", file=out)
     for key, what, abs_d, rel_d, index, ok in rows:
-        print(f"{key:12} {what:38} {abs_d:13.3g} {rel_d:13.3g}  "
-              f"{'ok' if ok else 'DISAGREES at ' + str(list(index))}", file=out)
+        state = "ok" if ok else "DISAGREES" + where(index)
+        note = f"  ({notes[key]})" if key in notes else ""
+        print(f"{key:12} {what:38} {abs_d:13.3g} {rel_d:13.3g}  {state}{note}", file=out)
     bad = [r for r in rows if not r[5]]
     if not bad:
         print(f"all {len(rows)} tensors agree", file=out)
         return 0
     key, what, _, rel_d, index, _ = bad[0]
-    print(f"first disagreement: {key} ({what}), max rel diff {rel_d:.3g} at "
-          f"{list(index)}", file=out)
+    note = f"; {notes[key]}" if key in notes else ""
+    print(f"first disagreement: {key} ({what}), max rel diff {rel_d:.3g}{where(index)}{note}",
+          file=out)
     return 1
+
+
+def samples_note(case, key, rtol):
+    """For a sample z_l: how many entries differ from 1[u < p] with p recomputed in
+    float64, and the smallest |u - p| among them. Where every one is within the case's
+    dtype rounding of a tie (u and p equal to float32 precision, say), the twin is not
+    wrong: (note, True); else (note, False)."""
+    l = int(key.split("_")[1])
+    L, B, sizes = layout(case)
+    f64 = lambda v: np.asarray(v, dtype=np.float64)
+    params = {k: f64(case[k]) for k in case if k.split("_")[0] in ("W", "b", "rho")}
+    uniforms = [f64(case[f"u_{i}"]) for i in range(1, L + 1)]
+    ref = compute(params, f64(case["x"]), case["y"].astype(np.int64), uniforms,
+                  int(case["M"]), f64(case["gammas"]), f64(case["betas"]),
+                  case_estimator(case))
+    u = uniforms[l - 1]
+    p = np.broadcast_to(ref[f"p_{l}"][:, :, None, :], u.shape).reshape(ref[key].shape)
+    flipped = np.asarray(case[key], dtype=np.float64) != ref[key]
+    count = int(flipped.sum())
+    if not count:
+        return None, True
+    gaps = np.abs(u.reshape(p.shape) - p)[flipped]
+    ties = gaps <= 4 * np.finfo(case["x"].dtype).eps       # u = p to the case's precision
+    if ties.all():
+        return (f"{count} of {flipped.size} entries flipped, each where u = p to the "
+                f"case's rounding: ties within the case's rounding, not a bug"), True
+    return (f"{count} of {flipped.size} entries flipped, smallest |u - p| among them "
+            f"{float(gaps[~ties].min()):.2g}: not a rounding tie, the probabilities or "
+            f"the comparison differ"), False
+
+
+def scalar_note(got, ref):
+    """For a scalar term: a ratio near -1 or 2 (or 1/2) points at a sign or a factor."""
+    if ref == 0:
+        return None
+    r = float(got) / float(ref)
+    for value, hint in ((-1.0, "the negative of ours: a sign?"),
+                        (2.0, "twice ours: a factor of 2?"), (0.5, "half ours: a factor of 2?")):
+        if abs(r - value) < 0.02 * abs(value):
+            return f"ratio {r:.3g} to ours, {hint}"
+    return None
+
+
+def explain(case, rows, rtol):
+    """(rows, notes): a sample whose flips are all rounding ties counts as agreeing, with
+    a note saying so; a disagreeing sample says how many entries flipped and the
+    smallest |u - p| among them; a disagreeing scalar, its ratio where it hints at a sign
+    or a factor of 2."""
+    notes, out = {}, []
+    ref = None
+    for key, what, abs_d, rel_d, index, ok in rows:
+        if key.startswith("z_") and (not ok or abs_d):
+            note, tie = samples_note(case, key, rtol)
+            if note:
+                notes[key] = note
+            ok = ok or tie
+        elif not ok and np.asarray(case[key]).shape == ():
+            if ref is None:
+                f64 = lambda v: np.asarray(v, dtype=np.float64)
+                L = layout(case)[0]
+                ref = compute({k: f64(case[k]) for k in case_params(case)}, f64(case["x"]),
+                              case["y"].astype(np.int64),
+                              [f64(case[f"u_{l}"]) for l in range(1, L + 1)], int(case["M"]),
+                              f64(case["gammas"]), f64(case["betas"]), case_estimator(case))
+            note = scalar_note(case[key], ref[key])
+            if note:
+                notes[key] = note
+        out.append((key, what, abs_d, rel_d, index, ok))
+    return out, notes
 
 
 def check_file(path, out=None):
@@ -340,11 +429,12 @@ def check_file(path, out=None):
     out = out or sys.stdout
     case = read_case(path)
     rows, rtol = check(case)
+    rows, notes = explain(case, rows, rtol)
     print(f"{path}: format {int(case['format_version'])}, {case['x'].dtype}, "
           f"B = {case['x'].shape[0]}, M = {int(case['M'])}, network "
           f"{'-'.join(map(str, layout(case)[2]))}, estimator {case_estimator(case)}",
           file=out)
-    code = report(rows, rtol, out)
+    code = report(rows, rtol, out, notes)
     if code:
         other = other_estimator(case)
         if other:

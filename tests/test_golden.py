@@ -127,7 +127,14 @@ def test_a_planted_error_is_caught_at_exactly_that_tensor(tmp_path, capsys, key,
     assert rc == 1
     first = out.strip().splitlines()[-1]
     assert first.startswith(f"first disagreement: {key} ({what}), max rel diff ")
-    assert first.endswith(f"at {list(index)}")
+    if index:
+        assert f" at {list(index)}" in first
+    else:
+        assert " at " not in first                        # a scalar has no position
+    if key.startswith("z_"):                              # a flipped sample says so
+        assert first.endswith("1 of 144 entries flipped, smallest |u - p| among them "
+                              f"{first.split('among them ')[1].split(':')[0]}: not a "
+                              "rounding tie, the probabilities or the comparison differ")
     bad = [line.split()[0] for line in out.splitlines() if "DISAGREES" in line]
     assert bad == [key]                    # the case's other tensors are its own, intact
 
@@ -246,3 +253,58 @@ def test_a_case_without_an_estimator_key_is_raikos():
     assert "estimator" not in case and golden.case_estimator(case) == "raiko"
     rows, _ = golden.check(case)
     assert all(r[5] for r in rows)
+
+
+def _saved(tmp_path, case, name="planted.npz"):
+    path = tmp_path / name
+    np.savez(path, **case)
+    return path
+
+
+def test_transposed_weights_are_named_with_a_layout_hint(tmp_path, capsys):
+    """Every W saved in nn.Linear's (out, in) layout: the first matrix is named, with the
+    hint; only W_1 transposed: W_1 is named, not W_0 (the widths are read from x
+    forward, in the order of the computation)."""
+    case = golden.read_case(TWIN_CASE)
+    every = {**case, **{k: v.T.copy() for k, v in case.items() if k.startswith("W_")}}
+    rc, _, err = _check(_saved(tmp_path, every), capsys)
+    assert rc == 2 and "W_0 has shape (5, 6), expected (6, n_1)" in err
+    assert "it looks transposed; W is (in, out), so save nn.Linear's weight.T" in err
+    one = {**case, "W_1": case["W_1"].T.copy()}
+    rc, _, err = _check(_saved(tmp_path, one, "one.npz"), capsys)
+    assert rc == 2 and "W_1 has shape (4, 5), expected (5, n_2)" in err
+    assert "looks transposed" in err
+
+
+def test_a_float32_twin_whose_samples_differ_only_at_rounding_ties_agrees(tmp_path, capsys):
+    """A float32 twin compares u < p in float32: where u is within float32 rounding of
+    p, its sample may differ from float64's. Such flips are reported as ties, not as a
+    bug; a flip far from a tie is a bug, with the count and the smallest gap."""
+    case = {k: (v.astype(np.float32) if v.dtype == np.float64 else v)
+            for k, v in golden.read_case(TWIN_CASE).items()}
+    p = np.asarray(case["p_1"], dtype=np.float64)
+    u = np.array(case["u_1"], dtype=np.float64)
+    u[0, 0, 0, 0] = p[0, 0, 0] + 1e-8           # within float32 rounding of p
+    case["u_1"] = u.astype(np.float32)
+    z = np.array(case["z_1"])
+    z[0, 0, 0] = 1 - z[0, 0, 0]                  # the twin's float32 comparison went the other way
+    case["z_1"] = z
+    rc, out, _ = _check(_saved(tmp_path, case), capsys)
+    assert "z_1" in out and "ties within the case's rounding, not a bug" in out
+    assert "first disagreement: z_1" not in out
+    far = dict(case)
+    z = np.array(case["z_1"])
+    z[1, 0, 1] = 1 - z[1, 0, 1]
+    far["z_1"] = z
+    rc, out, _ = _check(_saved(tmp_path, far, "far.npz"), capsys)
+    assert rc == 1 and "first disagreement: z_1 " in out
+    assert "2 of 60 entries flipped" in out and "not a rounding tie" in out
+
+
+def test_a_scalar_with_its_sign_flipped_says_so(tmp_path, capsys):
+    case = golden.read_case(TWIN_CASE)
+    case["KL_1"] = -case["KL_1"]
+    rc, out, _ = _check(_saved(tmp_path, case), capsys)
+    last = out.strip().splitlines()[-1]
+    assert rc == 1 and last.startswith("first disagreement: KL_1 ")
+    assert "the negative of ours: a sign?" in last and " at []" not in last
