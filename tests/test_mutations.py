@@ -70,3 +70,36 @@ def test_the_checker_names_the_first_disagreeing_tensor_not_the_last(tmp_path, c
     assert golden.main(["--check", str(path)]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("first disagreement: a_1 "), last
+
+
+def test_early_stopping_counts_a_tie_as_no_improvement():
+    """Validation errors 0.5, 0.4, 0.4, 0.45 with patience 2: the best epoch is 2 (the
+    tie at epoch 3 does not replace it, so its parameters are the ones tested), and the
+    run stops after epoch 4, the second epoch without a strict improvement (the
+    authors' rule; README's SFNN seed 1 was stopped by such a tie). Planted bug: a tie
+    counted as an improvement (<=) moves the best epoch to 3 and the stop to 5."""
+    from imb_ref.training.run_state import EarlyStopping
+    stop = EarlyStopping(patience=2, stages=1, best=None)
+    meta = {"best_val": None, "best_epoch": None, "bad_epochs": 0}
+    stopped = []
+    for epoch, err in enumerate([0.5, 0.4, 0.4, 0.45, 0.45], start=1):
+        params = {"w": np.full(1, float(epoch))}
+        if stop.update(meta, {"epoch": epoch, "val_error": err}, 1, params):
+            stopped.append(epoch)
+            break
+    assert meta["best_epoch"] == 2 and stop.best["w"][0] == 2.0
+    assert stopped == [4]
+
+
+def test_reinforces_baseline_leaves_out_the_examples_own_loss():
+    """Each example's weight is its loss minus the mean loss of the *other* examples,
+    over B: with losses (1, 2, 6), (1 - 4, 2 - 3.5, 6 - 1.5) / 3. A baseline that
+    includes the example's own loss (the batch mean) depends on its own samples and
+    biases the estimator. Planted bug: the batch mean as the baseline."""
+    from imb_ref.nn.bernoulli import reinforce_weights
+    w = reinforce_weights(np.array([1.0, 2.0, 6.0]))
+    np.testing.assert_allclose(w, np.array([-3.0, -1.5, 4.5]) / 3, rtol=0, atol=1e-15)
+    # Leave-one-out: an example's weight moves one-for-one with its own loss / B.
+    bumped = reinforce_weights(np.array([1.0, 2.0, 7.0]))
+    # (float64 subtraction of numbers near 2: exact to a few 1e-16)
+    assert bumped[2] - w[2] == pytest.approx(1.0 / 3, abs=1e-15)
