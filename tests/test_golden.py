@@ -308,3 +308,17 @@ def test_a_scalar_with_its_sign_flipped_says_so(tmp_path, capsys):
     last = out.strip().splitlines()[-1]
     assert rc == 1 and last.startswith("first disagreement: KL_1 ")
     assert "the negative of ours: a sign?" in last and " at []" not in last
+
+
+def test_the_committed_forgot_gammas_case_is_what_its_script_writes():
+    """tests/data/forgot_gammas.npz (README's example of a wrong twin) holds the twin's
+    inputs and the tensors of a twin that uses every gamma = 1: regenerated here, equal
+    array for array; the check names loss, the first tensor the gammas reach."""
+    from forgot_gammas import DATA, forgot_gammas_case
+    fresh = forgot_gammas_case()
+    committed = golden.read_case(os.path.join(DATA, "forgot_gammas.npz"))
+    assert set(fresh) == set(committed)
+    for key in fresh:
+        np.testing.assert_array_equal(np.asarray(fresh[key]), committed[key], err_msg=key)
+    rows, _ = golden.check(committed)
+    assert [r[0] for r in rows if not r[5]][0] == "loss"

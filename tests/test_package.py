@@ -21,6 +21,9 @@ def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(os.path.join(ROOT, name), src / name)
+    (src / "tests" / "data").mkdir(parents=True)      # the cases README's recipe checks
+    for name in ("twin_case.npz", "forgot_gammas.npz"):
+        shutil.copy(os.path.join(ROOT, "tests", "data", name), src / "tests" / "data" / name)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = str(venv / "bin" / "python")
@@ -70,7 +73,9 @@ def test_the_package_installs_into_a_fresh_venv_and_checks_a_case(tmp_path):
                                  timeout=600, cwd=src, env=env)
             assert res.returncode == 0, (command, res.stdout[-2000:] + res.stderr[-2000:])
             outputs.append(res.stdout)
-    assert "all 27 tensors agree" in outputs[-1], outputs[-1]
+    assert "all 27 tensors agree" in outputs[2] and "all 27 tensors agree" in outputs[3]
+    assert "first disagreement: loss (the objective)" in outputs[4], outputs[4]
+    assert "exit 1: a twin that forgot the gammas" in outputs[4]
     # Without PyTorch (not in the runtime dependencies) the twin and the benchmark's
     # PyTorch side each say so in one line.
     res = subprocess.run([python, "-m", "imb_ref.twin", "case.npz"], capture_output=True,
