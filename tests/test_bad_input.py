@@ -244,6 +244,8 @@ def test_a_reader_that_goes_away_is_no_traceback(tmp_path, run_py):
     (["infoplane", "--data-file", "D/var_u.mat", "--epochs", "1", "--points", "1",
       "--jobs", "1"], "D/var_u.mat"),
     (["golden", "--check", "D/case.npz"], "D/case.npz"),
+    (["train", "--resume", "D/run"], "D/run/checkpoint.npz"),
+    (["attack", "D/run"], "D/run/checkpoint.npz"),
 ])
 def test_a_folder_or_a_broken_link_where_a_file_belongs_is_one_line(tmp_path, capsys,
                                                                      monkeypatch, kind,
@@ -265,6 +267,7 @@ def test_a_folder_or_a_broken_link_where_a_file_belongs_is_one_line(tmp_path, ca
                      "data_batch_5.bin", "test_batch.bin"):
             (path.parent / name).write_bytes(b"")
     argv = [a.replace("D", str(base)) if a.startswith("D") else a for a in argv]
-    err = one_line_exit_2(capsys, argv + (TINY if argv[0] == "train" else []))
+    extra = TINY if argv[0] == "train" and "--resume" not in argv else []
+    err = one_line_exit_2(capsys, argv + extra)
     reason = "is a folder, not a file" if kind == "folder" else "is a broken link"
     assert str(path) in err and reason in err, err

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backend import to_numpy
 from ..errors import UserError
-from ..files import atomic_write
+from ..files import atomic_write, path_problem
 
 FILENAME = "checkpoint.npz"
 
@@ -35,6 +35,9 @@ def resolve_path(path):
     """A run folder or a checkpoint file -> the checkpoint file's path."""
     if os.path.isdir(path):
         path = os.path.join(path, FILENAME)
+    problem = path_problem(path)
+    if problem:                       # a folder named checkpoint.npz, a broken link
+        raise UserError(f"{path}: {problem}; a checkpoint ({FILENAME}) is expected there")
     if not os.path.isfile(path):
         raise UserError(f"{path}: no checkpoint there; give a run's output folder or its "
                         f"{FILENAME}")
