@@ -258,8 +258,10 @@ def run_markdown(run, rows):
         out += [f"**Transcribed**, not regenerated from run folders: {src['from']}.", ""]
     else:
         out += [f"Built from the run folders: {src['from']}.", ""]
-    out += ["## Protocol", "", "| setting | paper | authors' released code | this run |",
-            "|---|---|---|---|"]
+    source = {"mnist": "Appendix D", "cifar10": "Appendix D", "robustness": "Section 5.2",
+              "infoplane": "Section 5.3"}[run["protocol"]]
+    out += ["## Protocol", "", f"| setting | paper ({source}) | authors' released code | "
+            f"this run |", "|---|---|---|---|"]
     for setting, paper, authors in PROTOCOLS[run["protocol"]]:
         mine = run["this_run"].get(setting, "not recorded")
         out.append(f"| {setting} | {paper} | {authors} | {mine} |")
