@@ -217,6 +217,10 @@ def _free_text(obj):
             yield from _free_text(v)
 
 
+def test_the_readme_is_what_a_newcomer_reads_in_ten_minutes():
+    assert len(open(os.path.join(ROOT, "README.md")).read().splitlines()) <= 300
+
+
 def test_no_verdict_is_written_by_hand():
     """Verdict words appear in the README only in the generated block (and the one
     sentence that defines them), and never in a committed summary."""
