@@ -190,22 +190,17 @@ def seeds_markdown(t):
     reaches SFNN's final relevance, compression per seed, and the verdicts."""
     models, seeds = list(t["final_relevance"]), t["seeds"]
     layers = sorted(t["final_relevance"][models[0]], key=int)
-    lines = ["", f"## Over seeds ({len(seeds)}: {seeds}): final relevance I(Z_l;Y), mean "
-             "+- std (min .. max)", "",
-             "| model | " + " | ".join(f"Z_{l}" for l in layers) + " |",
-             "|---" * (len(layers) + 1) + "|"]
     fmt = lambda r: (f"{r['mean']:.3f}" + ("" if r["std"] is None else
                                            f" +- {r['std']:.3f}")
                      + f" ({r['min']:.3f} .. {r['max']:.3f})")
-    for m in models:
-        lines.append(f"| {m} | " + " | ".join(fmt(t["final_relevance"][m][l])
-                                             for l in layers) + " |")
-    lines += ["", "Final compression I(Z_l;X), mean +- std (min .. max):", "",
-              "| model | " + " | ".join(f"Z_{l}" for l in layers) + " |",
-              "|---" * (len(layers) + 1) + "|"]
-    for m in models:
-        lines.append(f"| {m} | " + " | ".join(fmt(t["final_I_X"][m][l])
-                                             for l in layers) + " |")
+    lines = []
+    for key, title in (("final_relevance", f"## Over seeds ({len(seeds)}: {seeds}): final "
+                                           f"relevance I(Z_l;Y), mean +- std (min .. max)"),
+                       ("final_I_X", "Final compression I(Z_l;X), mean +- std (min .. max):")):
+        lines += ["", title, "", "| model | " + " | ".join(f"Z_{l}" for l in layers) + " |",
+                  "|---" * (len(layers) + 1) + "|"]
+        lines += [f"| {m} | " + " | ".join(fmt(t[key][m][l]) for l in layers) + " |"
+                  for m in models]
     lines += ["", "Per seed, final relevance:", "",
               "| model | seed | " + " | ".join(f"Z_{l}" for l in layers) + " | compresses in |",
               "|---" * (len(layers) + 3) + "|"]
