@@ -119,3 +119,14 @@ def test_an_installed_package_benchmarks_against_its_own_twin(tmp_path):
     res = subprocess.run([sys.executable, "-c", "import imb_ref.twin as t; print(t.__file__)"],
                          capture_output=True, text=True, timeout=300, cwd=away, env=env)
     assert res.stdout.startswith(str(site)), res.stdout + res.stderr
+
+
+def test_the_extras_are_pinned_as_ci_pins_them():
+    """pyproject's [twin] and [gpu] extras name the versions .ci/run installs, so what a
+    user installs is what CI tested."""
+    import re
+    ci = open(os.path.join(ROOT, ".ci", "run")).read()
+    toml = open(os.path.join(ROOT, "pyproject.toml")).read()
+    for package in ("torch", "cupy-cuda12x"):
+        pinned = re.search(rf"pip install -q {package}==([\w.]+)", ci).group(1)
+        assert f'"{package}=={pinned}"' in toml, package
