@@ -1,17 +1,18 @@
-"""imb_ref's flags: one parser per command from shared groups (add_data, add_model, ...),
-whose help reads each default from its settings class, and their inverse (unparse), which
-writes settings back as a command line (table1 --plan's lines)."""
+"""imb_ref's flags: one parser per command. A run setting's flag is generated from its
+declaration in RunSettings (training/settings.py: help, group, the commands that offer it,
+choices; the default and what the datasets and presets set it to are read from there), so
+a flag and its default are written once; each command adds its own flags beside them.
+`unparse` is the train parser's inverse (table1 --plan's lines)."""
 
 import argparse
+from dataclasses import fields
 
 from . import backend
-from .data import SOURCES
 from .errors import ArgumentParser
 from .experiments.infoplane import InfoplaneSettings
-from .models import KINDS, estimators, tree_models
+from .models import tree_models
 from .nn.bernoulli import SURROGATES
-from .optim import OPTIMIZERS
-from .training.settings import RunSettings
+from .training.settings import DATASET_DEFAULTS, PRESETS, RunSettings
 
 D = RunSettings()             # the defaults the help texts name
 I = InfoplaneSettings
@@ -36,116 +37,63 @@ def _parser(command):
                           argument_default=argparse.SUPPRESS)
 
 
-def add_data(p, table1=False):
-    g = p.add_argument_group("data")
-    g.add_argument("--dataset", choices=("mnist", "cifar10", "fashion-mnist") if table1
-                   else tuple(SOURCES), help="dataset (default " + ("mnist" if table1 else
-                   f"{D.dataset}: the 12-bit task, generated in code") + ")")
-    g.add_argument("--data-dir", help="dataset cache folder (default $IMB_DATA, else "
-                   "~/.cache/imb_ref)")
-    g.add_argument("--data-file", help="synthetic12 only: the original var_u.mat (arrays F "
-                   "and y) instead of our icosahedral task")
-    g.add_argument("--val-size", type=int, help="last N training examples held out for "
-                   "validation (default 10000 for image sets as in the paper, 0 for "
-                   "synthetic12; 0 trains on everything)")
-    g.add_argument("--limit-train", type=int, help="keep only the first N training examples")
-    g.add_argument("--limit-val", type=int, help="keep only the first N validation examples")
-    g.add_argument("--limit-test", type=int, help="keep only the first N test examples")
-    g.add_argument("--cifar-train-batches", type=int, help="cifar10: read only the first N "
-                   "of the five training batch files (1..5, default 5), for a machine that "
-                   "holds only part of the set; each file read is still md5-checked")
+def default_text(f, command_defaults=None):
+    """The "(default ...)" of a run setting's help, from its declaration: the command's
+    own default where it has one (the information plane's length, Table 1's dataset),
+    else the field's, then what the datasets and the presets set it to."""
+    if command_defaults and f.name in command_defaults:
+        return command_defaults[f.name]
+    md = f.metadata
+    if md["default_text"]:
+        text = md["default_text"]
+    elif isinstance(f.default, bool):
+        text = "on" if f.default else "off"
+    else:
+        text = f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
+    for dataset, values in DATASET_DEFAULTS.items():
+        if f.name in values:
+            text += f"; {values[f.name]} for {dataset}"
+    for preset, table in PRESETS.items():
+        if f.name in table.get("*", {}):
+            value = table["*"][f.name]
+            shown = ("off" if value is False else "on") if isinstance(value, bool) else value
+            text += f"; {shown} with --preset {preset}"
+    return text
 
 
-def add_backend(p, fused=True, jobs=False):
-    g = p.add_argument_group("backend")
-    g.add_argument("--backend", choices=backend.BACKENDS,
-                   help="array library: numpy (CPU) or cupy (GPU) (default $IMB_BACKEND, "
-                   "else numpy)")
-    g.add_argument("--dtype", choices=("float32", "float64"),
-                   help=f"floating type (default {D.dtype})")
-    g.add_argument("--max-memory", type=float, help="GB of working memory per chunk of a "
-                   f"batch; batches are split to fit (default {D.max_memory})")
-    if fused:
-        g.add_argument("--fused", action=argparse.BooleanOptionalAction,
-                       help="CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, "
-                       "leaves drawn in-kernel and never stored, and run every model's "
-                       "optimiser update as one kernel per parameter (default: on with "
-                       "--backend cupy; the tree needs estimator raiko or st); --no-fused "
-                       "runs the reference path")
-    if jobs:
-        g.add_argument("--jobs", "-j", type=int, help="train this many (model, seed) pairs "
-                       "at once, one worker process each (NumPy; default "
-                       f"{I.jobs}, the cores here up to 3)")
+def add_run_settings(p, command, defaults=None, helps=None):
+    """The flags of the run settings `command` offers, generated from RunSettings'
+    declarations (training/settings.py: `setting`), in their groups; returns {group name:
+    argparse group} so the command can add its own flags beside them. `defaults` and
+    `helps` ({field: text}) are the command's own default texts and helps."""
+    groups = {}
+    for f in fields(RunSettings):
+        md = f.metadata
+        if command not in md.get("commands", ()):
+            continue
+        if md["group"] not in groups:
+            groups[md["group"]] = p.add_argument_group(md["group"])
+        flags = ["--" + f.name.replace("_", "-")] + ([md["short"]] if md["short"] else [])
+        kwargs = {"help": (helps or {}).get(f.name) or
+                  f"{md['help']} (default {default_text(f, defaults)})"}
+        if md["action"] == "store_true":
+            kwargs["action"] = "store_true"
+        elif md["action"] == "boolean":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kind = {"samples": int}.get(f.name) or {int: int, float: float}.get(f.type)
+            if kind is not None:
+                kwargs["type"] = kind
+            if md["choices"] is not None:
+                kwargs["choices"] = md["choices"]()
+        groups[md["group"]].add_argument(*flags, dest=f.name, **kwargs)
+    return groups
 
 
-def add_model(p, one_model=True, vib=True):
-    g = p.add_argument_group("model")
-    if one_model:
-        g.add_argument("--model", choices=tuple(KINDS), help=f"(default {D.model})")
-    g.add_argument("--hidden", help=f"hidden widths, comma list (default {D.hidden}; "
-                   "10,8,6,4 for synthetic12)")
-    g.add_argument("--samples", "-M", dest="samples", type=int,
-                   help=f"M, samples per particle per layer in training (default "
-                   f"{D.samples}; 4 for synthetic12)")
-    g.add_argument("--test-samples", type=int, help="M at test time (default: --samples)")
-    g.add_argument("--test-runs", type=int, help="stochastic test passes reported "
-                   f"(default {D.test_runs})")
-    g.add_argument("--gammas", help=f"JointIMB weights of VCR_0..VCR_L: one value or L+1 "
-                   f"(default {D.gammas})")
-    g.add_argument("--betas", help=f"weights of KL_1..KL_L: one value or L (default "
-                   f"{D.betas})")
-    g.add_argument("--estimator", choices=estimators(), help="gradient estimator for the "
-                   f"binary units (default {D.estimator}; exact for synthetic12); exact: "
-                   "train on the exact objective (the limit M -> infinity) with its "
-                   "gradient by enumeration, for small networks such as synthetic12's, "
-                   "NumPy only")
-    if vib:
-        g.add_argument("--vib-k", type=int, help=f"VIB bottleneck size (default {D.vib_k})")
-        g.add_argument("--vib-beta", type=float, help=f"VIB's beta (default {D.vib_beta})")
-        g.add_argument("--vib-samples", type=int, help="VIB bottleneck draws per example "
-                       f"in training (default {D.vib_samples}; 32 with --preset paper, as "
-                       "Appendix D has M = 32 for every stochastic model)")
-        g.add_argument("--vib-test-samples", type=int, help="VIB draws averaged at test "
-                       f"time (default {D.vib_test_samples})")
-    return g
-
-
-def add_training(p, presets=True, patience=True):
-    g = p.add_argument_group("training")
-    g.add_argument("--seed", type=int, help=f"seed of the (first) run (default {D.seed})")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default {D.optimizer})")
-    g.add_argument("--lr", type=float, help="learning rate (default: the optimiser's usual; "
-                   "0.01 for synthetic12)")
-    g.add_argument("--momentum", type=float, help=f"SGD momentum (default {D.momentum})")
-    g.add_argument("--clip", type=float, help="global gradient-norm clipping, 0 for none "
-                   f"(default {D.clip})")
-    g.add_argument("--batch-size", type=int, help=f"(default {D.batch_size}; 64 for "
-                   "synthetic12)")
-    g.add_argument("--shuffle", action=argparse.BooleanOptionalAction,
-                   help="reshuffle the training set every epoch (default on; off under "
-                   "--preset authors, whose code takes the batches in order)")
-    g.add_argument("--epochs", type=int, help=f"(default {D.epochs}; 0 evaluates without "
-                   "training)" if patience else "(default "
-                   f"{I.EPOCHS}; 20000 with --preset paper)")
-    g.add_argument("--stage-epochs", type=int, help="GreedyIMB epochs per layer (default: "
-                   "epochs split equally over the L layers)")
-    if patience:
-        g.add_argument("--patience", type=int, help="early stopping on validation error "
-                       f"after N epochs without improvement, 0 for none (default "
-                       f"{D.patience})")
-    if presets:
-        g.add_argument("--preset", choices=("paper", "authors"), help="paper: Appendix D's "
-                       "settings; authors: the authors' released code (Adamax lr 0.01, "
-                       "batch 16, clip 5, patience 20, up to 1000 epochs, no shuffling, "
-                       "1/60 of the training set for validation, 100 test passes; see "
-                       "README)")
-    return g
-
-
-def add_output(p, what="run folder (default runs/<dataset>-<model>-<time>)"):
-    g = p.add_argument_group("output")
+def add_output(groups, p, what="run folder (default runs/<dataset>-<model>-<time>)"):
+    """--output-dir, in the output group (beside --quiet, a run setting)."""
+    g = groups.get("output") or groups.setdefault("output", p.add_argument_group("output"))
     g.add_argument("--output-dir", help=what)
-    g.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
     return g
 
 
@@ -173,11 +121,8 @@ def add_attack_options(g):
 
 def train_parser():
     p = _parser("train")
-    add_data(p)
-    add_backend(p)
-    add_model(p)
-    add_training(p)
-    g = add_output(p)
+    groups = add_run_settings(p, "train")
+    g = add_output(groups, p)
     g.add_argument("--resume", metavar="DIR", help="continue the run saved in DIR (its "
                    "configuration is reused; --epochs may extend it)")
     return p
@@ -192,30 +137,30 @@ def infoplane_parser():
     g.add_argument("--models", help=f"comma list of {', '.join(tree_models())} (default "
                    f"{','.join(I.default_models())}: the models of Section 5.3)")
     g.add_argument("--seeds", type=int, help="initialisations seed, seed+1, ... (default "
-                   f"{I.seeds}; 5 with --preset paper)")
+                   f"{I.seeds}; {I.PRESETS['paper']['seeds']} with --preset paper)")
     g.add_argument("--points", type=int, help="log-spaced epochs at which I(Z_l;X) and "
-                   f"I(Z_l;Y) are computed (default {I.points}; 30 with --preset paper)")
-    g.add_argument("--data-file", help="the original var_u.mat (arrays F and y) instead of "
-                   "our icosahedral task")
-    add_backend(p, fused=False, jobs=True)
-    add_model(p, one_model=False, vib=False)
-    add_training(p, presets=False, patience=False)
-    add_output(p, "experiment folder (default runs/infoplane-<time>); rerun with the same "
-               "folder to continue an interrupted experiment")
+                   f"I(Z_l;Y) are computed (default {I.points}; "
+                   f"{I.PRESETS['paper']['points']} with --preset paper)")
+    groups = add_run_settings(p, "infoplane", defaults={
+        "epochs": f"{I.EPOCHS}; {I.PRESETS['paper']['epochs']} with --preset paper"})
+    groups["backend"].add_argument("--jobs", "-j", type=int, help="train this many (model, "
+                                   "seed) pairs at once, one worker process each (NumPy; "
+                                   f"default {I.jobs}, the cores here up to 3)")
+    add_output(groups, p, "experiment folder (default runs/infoplane-<time>); rerun with "
+               "the same folder to continue an interrupted experiment")
     return p
 
 
 def table1_parser():
+    from imb_ref.experiments.table1 import Table1Settings as T
     p = _parser("table1")
-    add_data(p, table1=True)
-    add_backend(p)
-    add_model(p, one_model=False)
-    add_training(p)
+    groups = add_run_settings(p, "table1", defaults={
+        k: str(v) for k, v in T.RUN_DEFAULTS.items()})
     g = p.add_argument_group("Table 1")
-    g.add_argument("--seeds", type=int, help="retraining seeds seed, seed+1, ... (default 5, "
-                   "as the paper)")
+    g.add_argument("--seeds", type=int, help=f"retraining seeds seed, seed+1, ... (default "
+                   f"{T.seeds}, as the paper)")
     g.add_argument("--beta-grid", help="betas tried on the validation split (default "
-                   "1e-1,...,1e-10 as the paper)")
+                   f"{T.beta_grid} as the paper)")
     g.add_argument("--plan", action="store_true", help="with --output-dir: print the runs "
                    "that can start now, one self-contained command per line (the "
                    "selection runs, then each model's retraining once its selection is "
@@ -225,8 +170,8 @@ def table1_parser():
     g.add_argument("--attack", choices=("cw-l2",), help="also the robustness columns: "
                    "attack the seed---seed model of each row (options as for `attack`)")
     add_attack_options(g)
-    add_output(p, "table folder (default runs/table1-<dataset>-<time>); rerun with the "
-               "same folder to reuse finished runs and resume interrupted ones")
+    add_output(groups, p, "table folder (default runs/table1-<dataset>-<time>); rerun with "
+               "the same folder to reuse finished runs and resume interrupted ones")
     return p
 
 
@@ -241,7 +186,8 @@ def attack_parser():
                    "else numpy)")
     g.add_argument("--dtype", choices=("float32", "float64"), help="(default float64)")
     g.add_argument("--data-dir", help="dataset cache folder (default: the run's)")
-    add_output(p, "where attack.json and attack.png go (default: the run's folder)")
+    g = add_output({}, p, "where attack.json and attack.png go (default: the run's folder)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -252,20 +198,14 @@ def golden_parser():
                    "one written by any framework: every tensor recomputed in float64 and "
                    "compared in the order of the computation; exit 0 if all agree, 1 if "
                    "one does not, 2 if the case is malformed")
-    add_data(p)
-    g = add_model(p, one_model=False, vib=False)
-    for action in g._group_actions:          # the case's own defaults
-        if action.dest == "estimator":
-            action.help = (f"the samples' surrogate, recorded in the case: "
-                           f"{', '.join(SURROGATES)} (default raiko, on every dataset)")
-        elif action.dest in ("gammas", "betas"):
-            action.help = action.help.split(" (default")[0] + (
-                " (default: gamma_l = 2^-l" if action.dest == "gammas" else
-                " (default: beta_l = l/10") + ", a weight per layer)"
-    g.add_argument("--batch-size", type=int, help="examples in the case (default "
-                   f"{D.batch_size}; 64 for synthetic12)")
-    g.add_argument("--seed", type=int, help=f"(default {D.seed})")
-    g.add_argument("--quiet", action="store_true", help="no download progress")
+    add_run_settings(p, "golden", helps={
+        "estimator": f"the samples' surrogate, recorded in the case: "
+                     f"{', '.join(SURROGATES)} (default raiko, on every dataset)",
+        "gammas": "JointIMB weights of VCR_0..VCR_L (default: gamma_l = 2^-l, a weight per "
+                  "layer)",
+        "betas": "weights of KL_1..KL_L (default: beta_l = l/10, a weight per layer)",
+        "batch_size": "examples in the case (default 100; 64 for synthetic12)",
+        "quiet": "no download progress"})
     return p
 
 

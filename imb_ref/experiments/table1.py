@@ -62,6 +62,8 @@ class Table1Settings:
     plan: bool = False
     attack: object = None            # AttackSettings with --attack cw-l2, else None
     output_dir: str = None
+    # The table's run settings where no flag says otherwise (the help reads them here).
+    RUN_DEFAULTS = {"dataset": "mnist", "preset": "paper"}
 
     @classmethod
     def from_flags(cls, flags):
@@ -72,8 +74,7 @@ class Table1Settings:
                if k in flags}
         attack = flags.pop("attack", None)
         attack_flags = {k: flags.pop(k) for k in AttackSettings.FLAGS.values() if k in flags}
-        flags.setdefault("dataset", "mnist")
-        flags.setdefault("preset", "paper")
+        flags = {**cls.RUN_DEFAULTS, **flags}
         flags.setdefault("backend", default_backend())
         rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
                      for name in models_in("table1"))   # every run's settings first

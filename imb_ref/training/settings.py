@@ -69,61 +69,138 @@ DATASET_DEFAULTS = {
 }
 
 
-def _where(default):
-    """A field that says where or how a run is computed, never what it computes: two runs
-    that differ only in these are the same run (compare=False: not part of ==)."""
-    return field(default=default, compare=False)
+# Which commands offer a run setting as a flag (the field's `commands`).
+ALL_RUNS = ("train", "infoplane", "table1", "golden")     # every command that builds a run
+TRAINING = ("train", "infoplane", "table1")               # the commands that train
+ONE_DATASET = ("train", "table1", "golden")               # the image sets' flags
+
+
+def setting(default, help, group, commands, *, where=False, short=None, choices=None,
+            default_text=None, action=None):
+    """A run setting and its flag, declared once: the default, the help, its group in
+    `--help`, the commands that offer it, its choices (a function, read when the parser
+    is built: a row added later is offered), and `default_text` where the default is not
+    a plain value. where=True: a field that says where or how a run is computed, never
+    what it computes: two runs that differ only in these are the same run (not part of
+    ==). parsers.add_run_settings builds the flags from these declarations."""
+    return field(default=default, compare=not where, metadata={
+        "help": help, "group": group, "commands": commands, "short": short,
+        "choices": choices, "default_text": default_text, "action": action})
+
+
+def _sources():
+    from ..data import SOURCES
+    return tuple(SOURCES)
+
+
+def _estimators():
+    from ..models import estimators
+    return estimators()
+
+
+def _optimizers():
+    from ..optim import OPTIMIZERS
+    return tuple(OPTIMIZERS)
+
+
+def _backends():
+    from ..backend import BACKENDS
+    return tuple(BACKENDS)
 
 
 @dataclass(frozen=True)
 class RunSettings:
     """One run: its data, model and optimisation, exactly what its folder's config.json
     holds. A run's identity is equality (==): resume, table1's reuse of a folder and
-    the information plane's pairs compare settings, so every field counts except those
-    made with `_where` (the data's folder, the array library, memory per chunk, the
-    fused kernels, the progress bar). Each default is stated here once; the parsers'
-    help reads it from here. `from_flags` layers, lowest first: these defaults, the
-    dataset's (DATASET_DEFAULTS), the preset's (PRESETS), the flags given."""
+    the information plane's pairs compare settings, so every field counts except the
+    where=True ones (the data's folder, the array library, memory per chunk, the fused
+    kernels, the progress bar). Each field declares its flag once (`setting`): the
+    parsers are built from these declarations. `from_flags` layers, lowest first: these
+    defaults, the dataset's (DATASET_DEFAULTS), the preset's (PRESETS), the flags given."""
     # data
-    dataset: str = "synthetic12"
-    data_file: str = None
-    val_size: int = None
-    limit_train: int = None
-    limit_val: int = None
-    limit_test: int = None
-    cifar_train_batches: int = 5   # cifar10: read only the first N training batches
+    dataset: str = setting("synthetic12", "dataset", "data", ONE_DATASET, choices=_sources,
+                           default_text="synthetic12: the 12-bit task, generated in code")
+    data_file: str = setting(None, "synthetic12 only: the original var_u.mat (arrays F and "
+                             "y) instead of our icosahedral task", "data", ALL_RUNS,
+                             default_text="the icosahedral task")
+    val_size: int = setting(None, "last N training examples held out for validation", "data",
+                            ONE_DATASET, default_text="10000 for image sets as in the paper, 0 "
+                            "for synthetic12; 0 trains on everything")
+    limit_train: int = setting(None, "keep only the first N training examples", "data",
+                               ONE_DATASET, default_text="all")
+    limit_val: int = setting(None, "keep only the first N validation examples", "data",
+                             ONE_DATASET, default_text="all")
+    limit_test: int = setting(None, "keep only the first N test examples", "data",
+                              ONE_DATASET, default_text="all")
+    cifar_train_batches: int = setting(5, "cifar10: read only the first N of the five "
+                                       "training batch files (1..5), for a machine that "
+                                       "holds only part of the set; each file read is "
+                                       "still md5-checked", "data", ONE_DATASET)
     # model
-    model: str = "jointimb"
-    hidden: str = "512,512"
-    samples: int = 32
-    test_samples: int = None       # from_flags makes it --samples where not given
-    test_runs: int = 10
-    gammas: str = "1"
-    betas: str = "1e-4"
-    estimator: str = "raiko"
-    vib_k: int = 256
-    vib_beta: float = 1e-3
-    vib_samples: int = 1           # VIB: bottleneck draws per example in training
-    vib_test_samples: int = 12
+    model: str = setting("jointimb", "the model", "model", ("train",),
+                         choices=lambda: tuple(KINDS))
+    hidden: str = setting("512,512", "hidden widths, comma list", "model", ALL_RUNS)
+    samples: int = setting(32, "M, samples per particle per layer in training", "model",
+                           ALL_RUNS, short="-M")
+    test_samples: int = setting(None, "M at test time", "model", ALL_RUNS,
+                                default_text="--samples")   # from_flags fills it in
+    test_runs: int = setting(10, "stochastic test passes reported", "model", ALL_RUNS)
+    gammas: str = setting("1", "JointIMB weights of VCR_0..VCR_L: one value or L+1", "model",
+                          ALL_RUNS)
+    betas: str = setting("1e-4", "weights of KL_1..KL_L: one value or L", "model", ALL_RUNS)
+    estimator: str = setting("raiko", "gradient estimator for the binary units; exact: train "
+                             "on the exact objective (the limit M -> infinity) with its "
+                             "gradient by enumeration, for small networks such as "
+                             "synthetic12's, NumPy only", "model", ALL_RUNS,
+                             choices=_estimators)
+    vib_k: int = setting(256, "VIB bottleneck size", "model", ("train", "table1"))
+    vib_beta: float = setting(1e-3, "VIB's beta", "model", ("train", "table1"))
+    vib_samples: int = setting(1, "VIB bottleneck draws per example in training (Appendix D "
+                               "has M = 32 for every stochastic model)", "model",
+                               ("train", "table1"))
+    vib_test_samples: int = setting(12, "VIB draws averaged at test time", "model",
+                                    ("train", "table1"))
     # optimisation
-    seed: int = 0
-    dtype: str = "float32"
-    optimizer: str = "adam"
-    lr: float = None               # None: the optimiser's usual
-    momentum: float = 0.9
-    clip: float = 0.0
-    batch_size: int = 100
-    shuffle: bool = True           # reshuffle the training set every epoch
-    epochs: int = 10
-    stage_epochs: int = None
-    patience: int = 0
-    preset: str = None             # the preset that filled the fields above, if any
+    seed: int = setting(0, "seed of the (first) run", "training", ALL_RUNS)
+    dtype: str = setting("float32", "floating type", "backend", TRAINING,
+                         choices=lambda: ("float32", "float64"))
+    optimizer: str = setting("adam", "the optimiser", "training", TRAINING,
+                             choices=_optimizers)
+    lr: float = setting(None, "learning rate", "training", TRAINING,
+                        default_text="the optimiser's usual")
+    momentum: float = setting(0.9, "SGD momentum", "training", TRAINING)
+    clip: float = setting(0.0, "global gradient-norm clipping, 0 for none", "training",
+                          TRAINING)
+    batch_size: int = setting(100, "examples per step", "training",
+                              ALL_RUNS)
+    shuffle: bool = setting(True, "reshuffle the training set every epoch", "training",
+                            TRAINING, action="boolean")
+    epochs: int = setting(10, "epochs to train; 0 evaluates without training", "training",
+                          TRAINING)
+    stage_epochs: int = setting(None, "GreedyIMB epochs per layer", "training", TRAINING,
+                                default_text="epochs split equally over the L layers")
+    patience: int = setting(0, "early stopping on validation error after N epochs without "
+                            "improvement, 0 for none", "training", ("train", "table1"))
+    preset: str = setting(None, "paper: Appendix D's settings; authors: the authors' "
+                          "released code (see README's presets)", "training",
+                          ("train", "table1"), choices=lambda: tuple(PRESETS),
+                          default_text="none")
     # where and how it runs
-    data_dir: str = _where(None)
-    backend: str = _where("numpy")
-    max_memory: float = _where(2.0)
-    fused: bool = _where(None)     # None: the fused kernels where they exist (gpu/fused.py)
-    quiet: bool = _where(False)
+    data_dir: str = setting(None, "dataset cache folder", "data", ONE_DATASET, where=True,
+                            default_text="$IMB_DATA, else ~/.cache/imb_ref")
+    backend: str = setting("numpy", "array library: numpy (CPU) or cupy (GPU)", "backend",
+                           TRAINING, where=True, choices=_backends,
+                           default_text="$IMB_BACKEND, else numpy")
+    max_memory: float = setting(2.0, "GB of working memory per chunk of a batch; batches "
+                                "are split to fit", "backend", TRAINING, where=True)
+    fused: bool = setting(None, "CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, "
+                          "leaves drawn in-kernel and never stored, and run every model's "
+                          "optimiser update as one kernel per parameter (the tree needs "
+                          "estimator raiko or st); --no-fused runs the reference path",
+                          "backend", ("train", "table1"), where=True, action="boolean",
+                          default_text="on with --backend cupy")
+    quiet: bool = setting(False, "no progress bar or per-epoch lines", "output", ALL_RUNS,
+                          where=True, action="store_true")
 
     @classmethod
     def names(cls):
