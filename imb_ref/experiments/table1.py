@@ -29,7 +29,7 @@ import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..training.settings import RunSettings, check_seeds, parse_sizes, split_list
+from ..training.settings import RunSettings, check_seeds, own_flags, parse_sizes, split_list
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -70,8 +70,7 @@ class Table1Settings:
         from ..backend import default_backend
         from .attack.command import AttackSettings
         flags = dict(flags)
-        own = {k: flags.pop(k) for k in ("seeds", "beta_grid", "plan", "output_dir")
-               if k in flags}
+        own = own_flags(cls, flags, exclude=("rows", "attack"))
         attack = flags.pop("attack", None)
         attack_flags = {k: flags.pop(k) for k in AttackSettings.FLAGS.values() if k in flags}
         flags = {**cls.RUN_DEFAULTS, **flags}

@@ -267,6 +267,14 @@ class RunSettings:
         return self
 
 
+def own_flags(cls, flags, exclude=()):
+    """Take out of `flags` (a dict, changed in place) a command's own settings: the
+    fields of its settings class `cls` (but those in `exclude`), so what is left are run
+    settings. The split follows the class's fields, never a list written beside them."""
+    names = {f.name for f in fields(cls)} - set(exclude)
+    return {k: flags.pop(k) for k in list(flags) if k in names}
+
+
 def split_list(text, flag, example):
     """The entries of a comma list, each stripped; an empty list or an empty entry
     ('5,,5', '5,5,', ',5') is refused: it is a typo, and dropping it silently would run

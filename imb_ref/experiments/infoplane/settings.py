@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import UserError
 from ...models import models_in, tree_models
-from ...training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
+from ...training.settings import MAX_POINTS, RunSettings, check_seeds, own_flags, split_list
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,7 @@ class InfoplaneSettings:
         preset = flags.pop("preset", None)
         layered = {"epochs": cls.EPOCHS, **cls.PRESETS.get(preset, {}), **flags,
                    "dataset": "synthetic12"}
-        own = {k: layered.pop(k) for k in ("models", "seeds", "points", "jobs", "output_dir")
-               if k in layered}
+        own = own_flags(cls, layered, exclude=("run", "preset"))
         own.setdefault("models", ",".join(cls.default_models()))   # the rows, read now
         layered.setdefault("backend", default_backend())
         if layered["backend"] == "cupy" and "jobs" not in flags:
