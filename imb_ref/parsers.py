@@ -37,10 +37,18 @@ def _parser(command):
                           argument_default=argparse.SUPPRESS)
 
 
-def default_text(f, command_defaults=None):
+# The commands whose --preset is the run presets (training/settings.py's PRESETS); the
+# information plane's --preset is its own (the paper's length).
+RUN_PRESET_COMMANDS = tuple(c for c in ("train", "infoplane", "table1", "golden")
+                            if c in RunSettings.__dataclass_fields__["preset"].metadata[
+                                "commands"])
+
+
+def default_text(f, command, command_defaults=None):
     """The "(default ...)" of a run setting's help, from its declaration: the command's
     own default where it has one (the information plane's length, Table 1's dataset),
-    else the field's, then what the datasets and the presets set it to."""
+    else the field's, then what the datasets set it to and, where `command` offers the
+    run presets, what they set it to."""
     if command_defaults and f.name in command_defaults:
         return command_defaults[f.name]
     md = f.metadata
@@ -53,8 +61,9 @@ def default_text(f, command_defaults=None):
     for dataset, values in DATASET_DEFAULTS.items():
         if f.name in values:
             text += f"; {values[f.name]} for {dataset}"
+    offers_presets = command in RUN_PRESET_COMMANDS
     for preset, table in PRESETS.items():
-        if f.name in table.get("*", {}):
+        if offers_presets and f.name in table.get("*", {}):
             value = table["*"][f.name]
             shown = ("off" if value is False else "on") if isinstance(value, bool) else value
             text += f"; {shown} with --preset {preset}"
@@ -64,8 +73,9 @@ def default_text(f, command_defaults=None):
 def add_run_settings(p, command, defaults=None, helps=None):
     """The flags of the run settings `command` offers, generated from RunSettings'
     declarations (training/settings.py: `setting`), in their groups; returns {group name:
-    argparse group} so the command can add its own flags beside them. `defaults` and
-    `helps` ({field: text}) are the command's own default texts and helps."""
+    argparse group} so the command can add its own flags beside them. `helps` and
+    `defaults` ({field: text}) are the command's own wording of a setting and of its
+    default, where they differ from the declaration's."""
     groups = {}
     for f in fields(RunSettings):
         md = f.metadata
@@ -74,14 +84,14 @@ def add_run_settings(p, command, defaults=None, helps=None):
         if md["group"] not in groups:
             groups[md["group"]] = p.add_argument_group(md["group"])
         flags = ["--" + f.name.replace("_", "-")] + ([md["short"]] if md["short"] else [])
-        kwargs = {"help": (helps or {}).get(f.name) or
-                  f"{md['help']} (default {default_text(f, defaults)})"}
+        kwargs = {"help": f"{(helps or {}).get(f.name, md['help'])} "
+                          f"(default {default_text(f, command, defaults)})"}
         if md["action"] == "store_true":
             kwargs["action"] = "store_true"
         elif md["action"] == "boolean":
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
-            kind = {"samples": int}.get(f.name) or {int: int, float: float}.get(f.type)
+            kind = {int: int, float: float}.get(f.type)
             if kind is not None:
                 kwargs["type"] = kind
             if md["choices"] is not None:
@@ -199,13 +209,11 @@ def golden_parser():
                    "compared in the order of the computation; exit 0 if all agree, 1 if "
                    "one does not, 2 if the case is malformed")
     add_run_settings(p, "golden", helps={
-        "estimator": f"the samples' surrogate, recorded in the case: "
-                     f"{', '.join(SURROGATES)} (default raiko, on every dataset)",
-        "gammas": "JointIMB weights of VCR_0..VCR_L (default: gamma_l = 2^-l, a weight per "
-                  "layer)",
-        "betas": "weights of KL_1..KL_L (default: beta_l = l/10, a weight per layer)",
-        "batch_size": "examples in the case (default 100; 64 for synthetic12)",
-        "quiet": "no download progress"})
+        "estimator": f"the samples' surrogate, recorded in the case: {', '.join(SURROGATES)}",
+        "batch_size": "examples in the case", "quiet": "no download progress"}, defaults={
+        "estimator": "raiko, on every dataset",
+        "gammas": "gamma_l = 2^-l, a weight per layer",
+        "betas": "beta_l = l/10, a weight per layer"})
     return p
 
 

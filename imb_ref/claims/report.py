@@ -98,12 +98,6 @@ def spread(s):
     return f"{num(s.mean)} ± {num(s.sd)} ({s.n})"
 
 
-def effect_text(v):
-    if v.effect is None:
-        return "-"
-    return f"{v.effect:+.3g} [{v.ci[0]:+.3g}, {v.ci[1]:+.3g}]"
-
-
 def ours(claim, run):
     """The run's figures a claim reads, in words: each model's mean ± sd (n), per layer
     where the figure is per layer."""
