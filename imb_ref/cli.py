@@ -1,7 +1,8 @@
-"""imb_ref's command line: parse (parsers.py), build the command's settings (each
-class lives with its job and checks itself), dispatch. run.py at the repository's root,
-and `python -m imb_ref` where the package is installed, call `main`; USAGE, which
-`--help` prints, shows the commands.
+"""imb_ref's command line: one table of commands (COMMANDS: name, help, settings class,
+what runs it); a command's parser is generated from its settings class's declared
+fields (flags.py), its settings built and checked by that class, then it runs. run.py at
+the repository's root, and `python -m imb_ref` where the package is installed, call
+`main`; USAGE, which `--help` prints, shows the commands.
 """
 
 import os
@@ -25,12 +26,18 @@ USAGE = """imb_ref's command line: one command per job.
 Each command has its own --help; a flag of another command is refused. Bad input ends
 with one line on stderr and exit code 2."""
 
-from . import backend
+from dataclasses import dataclass
+from typing import Callable
+
+from . import backend, flags
+from .claims.command import ReportSettings
 from .errors import UserError
-from .experiments import infoplane
+from .experiments import bench, infoplane
+from .experiments.attack.command import AttackCommand
 from .experiments.infoplane import InfoplaneSettings
-from .parsers import COMMANDS, build_parsers, resume_line, train_line
-from .training.commands import GoldenSettings, TrainSettings, golden_command, train_command
+from .experiments.table1 import Table1Settings
+from .training.commands import (GoldenSettings, TrainSettings, golden_command, resume_line,
+                                train_command, train_line)
 from .training.run import build_model
 from .training.settings import check_backend, load
 
@@ -38,48 +45,6 @@ from .training.settings import check_backend, load
 FORMER_MODES = {"--table1": "table1", "--export-golden": "golden", "--plan": "table1",
                 "--checkpoint": "attack"}
 
-
-def foreign_flag(command, extras, parsers):
-    """The one-line refusal of arguments that `command` does not take."""
-    token = extras[0]
-    if not token.startswith("-"):
-        return f"`python run.py {command}` takes no argument {token!r}"
-    flag = token.split("=", 1)[0]
-    if flag in FORMER_MODES:
-        return (f"{flag}: that job is now its own command, `python run.py "
-                f"{FORMER_MODES[flag]}` (see python run.py {FORMER_MODES[flag]} --help)")
-    owners = [c for c, p in parsers.items() if flag in p._option_string_actions]
-    if owners:
-        return (f"{flag} is not a flag of `python run.py {command}`; it belongs to "
-                f"{', '.join('`' + c + '`' for c in owners)} "
-                f"(see python run.py {command} --help)")
-    return f"unrecognized argument {flag} (see python run.py {command} --help)"
-
-
-def parse(argv):
-    """(command, {flag: value} of the flags given). No arguments: the embedded demo;
-    flags without a command: `train`."""
-    argv = list(argv)
-    if not argv:
-        return "infoplane", {}
-    if argv[0] in ("-h", "--help"):
-        print(USAGE + "\n\ncommands:\n" + "\n".join(
-            f"  {c:10} {text}" for c, text in COMMANDS.items()))
-        raise SystemExit(0)
-    if argv[0] in COMMANDS:
-        command, rest = argv[0], argv[1:]
-    elif argv[0].startswith("-"):
-        command, rest = "train", argv
-    else:
-        raise UserError(f"unknown command {argv[0]!r}: choose one of {', '.join(COMMANDS)} "
-                        "(see python run.py --help)")
-    if command == "bench":
-        return command, {"argv": rest}
-    parsers = build_parsers()
-    namespace, extras = parsers[command].parse_known_args(rest)
-    if extras:
-        raise UserError(foreign_flag(command, extras, parsers))
-    return command, vars(namespace)
 
 def infoplane_command(settings):
     xp = backend.resolve(settings.run.backend)
@@ -129,39 +94,86 @@ def attack_command(job):
     return 0
 
 
-def bench_command(argv):
-    from imb_ref.experiments import bench
-    return bench.main(argv, prog="python run.py bench")
-
-
 def report_command(settings):
     from imb_ref.claims.command import report_command as run_report
     return run_report(settings)
 
 
-def _report_settings(flags):
-    from imb_ref.claims.command import ReportSettings
-    return ReportSettings.from_flags(flags)
+@dataclass(frozen=True)
+class Command:
+    """One command: its name, what it does (the first line of its --help), its settings
+    class (whose declared fields are its flags, and whose from_flags builds and checks
+    the settings from them), the function that runs it, and more about it for its
+    --help where one line is not enough."""
+    name: str
+    help: str
+    settings: type
+    run: Callable
+    about: str = None
+
+    def parser(self):
+        return flags.parser(self.name, self.help + ".", self.settings, epilog=self.about)
 
 
-def _table1_settings(flags):
-    from imb_ref.experiments.table1 import Table1Settings
-    return Table1Settings.from_flags(flags)
+COMMANDS = {c.name: c for c in (
+    Command("train", "train and evaluate one model: DET, VIB, SFNN, GreedyIMB or JointIMB",
+            TrainSettings, train_command),
+    Command("infoplane", "Section 5.3: SFNN, JointIMB and GreedyIMB on the 12-bit task, the "
+            "exact information plane during training", InfoplaneSettings, infoplane_command),
+    Command("table1", "Table 1 (Section 5.1, Appendix D): the five models with the paper's "
+            "selection and retraining protocol, optionally with the robustness columns",
+            Table1Settings, table1_command),
+    Command("attack", "Section 5.2: Carlini-Wagner L2 against a trained run", AttackCommand,
+            attack_command),
+    Command("golden", "write one float64 reference case of the objective for cross-checks, "
+            "or check a case another framework wrote (--check)", GoldenSettings,
+            golden_command),
+    Command("bench", bench.HELP, bench.BenchSettings, bench.run, about=bench.__doc__),
+    Command("report", "the reports of results/ and the claims ledger, judged, from the "
+            "committed run summaries (results/runs/); --add gathers finished run folders "
+            "into one", ReportSettings, report_command),
+)}
 
 
-def _attack_settings(flags):
-    from imb_ref.experiments.attack.command import AttackCommand
-    return AttackCommand.from_flags(flags)
+def foreign_flag(command, extras):
+    """The one-line refusal of arguments that `command` does not take."""
+    token = extras[0]
+    if not token.startswith("-"):
+        return f"`python run.py {command}` takes no argument {token!r}"
+    flag = token.split("=", 1)[0]
+    if flag in FORMER_MODES:
+        return (f"{flag}: that job is now its own command, `python run.py "
+                f"{FORMER_MODES[flag]}` (see python run.py {FORMER_MODES[flag]} --help)")
+    owners = [name for name, c in COMMANDS.items()
+              if flag in c.parser()._option_string_actions]
+    if owners:
+        return (f"{flag} is not a flag of `python run.py {command}`; it belongs to "
+                f"{', '.join('`' + c + '`' for c in owners)} "
+                f"(see python run.py {command} --help)")
+    return f"unrecognized argument {flag} (see python run.py {command} --help)"
 
 
-# Each command: its settings from the parser's flags (checked there), and its job.
-SETTINGS = {"train": TrainSettings.from_flags, "infoplane": InfoplaneSettings.from_flags,
-            "table1": _table1_settings, "attack": _attack_settings,
-            "golden": GoldenSettings.from_flags, "bench": lambda flags: flags["argv"],
-            "report": _report_settings}
-RUN = {"train": train_command, "infoplane": infoplane_command, "table1": table1_command,
-       "attack": attack_command, "golden": golden_command, "bench": bench_command,
-       "report": report_command}
+def parse(argv):
+    """(command, {flag: value} of the flags given). No arguments: the embedded demo;
+    flags without a command: `train`."""
+    argv = list(argv)
+    if not argv:
+        return "infoplane", {}
+    if argv[0] in ("-h", "--help"):
+        print(USAGE + "\n\ncommands:\n" + "\n".join(
+            f"  {name:10} {c.help}" for name, c in COMMANDS.items()))
+        raise SystemExit(0)
+    if argv[0] in COMMANDS:
+        command, rest = argv[0], argv[1:]
+    elif argv[0].startswith("-"):
+        command, rest = "train", argv
+    else:
+        raise UserError(f"unknown command {argv[0]!r}: choose one of {', '.join(COMMANDS)} "
+                        "(see python run.py --help)")
+    namespace, extras = COMMANDS[command].parser().parse_known_args(rest)
+    if extras:
+        raise UserError(foreign_flag(command, extras))
+    return command, vars(namespace)
 
 
 def why(argv, command):
@@ -178,11 +190,16 @@ def why(argv, command):
 
 
 def run(argv=None):
+    """Parse, build the command's settings (every flag checked), say which command runs
+    and why (unless its output is meant for a program: bench's table, --plan's lines),
+    and run it."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    command, flags = parse(argv)
-    if command != "bench" and not flags.get("plan"):   # --plan's output is commands
+    command, given = parse(argv)
+    row = COMMANDS[command]
+    settings = row.settings.from_flags(given)
+    if getattr(settings, "announce", True):
         print(why(argv, command), flush=True)
-    return RUN[command](SETTINGS[command](flags))
+    return row.run(settings)
 
 
 def main(argv=None):

@@ -264,13 +264,13 @@ def test_each_printed_figure_says_what_it_is_counted_over():
 def test_the_attack_settings_have_one_home():
     """Each attack default is stated once, in AttackSettings: the command uses it and
     the help text reads it (it used to repeat `explicit.get("attack_iters", 1000)`)."""
-    from imb_ref import parsers
+    from imb_ref import cli
     from imb_ref.errors import UserError
     from imb_ref.experiments.attack.command import AttackSettings
     a = AttackSettings.from_flags({"attack_iters": 7, "eot_samples": 3})
     assert (a.iters, a.eot, a.n, a.binary_steps) == (7, 3, 1000, 9)
     assert a.cw().iters == 7 and a.cw().eot == 3
-    text = parsers.attack_parser().format_help()
+    text = cli.COMMANDS["attack"].parser().format_help()
     for flag, value in (("--attack-iters", 1000), ("--attack-binary-steps", 9),
                         ("--attack-eval-samples", 100), ("--attack-batch", 100)):
         assert f"(default {value}" in " ".join(text.split()), flag

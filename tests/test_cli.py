@@ -249,7 +249,8 @@ def test_help_names_every_command_and_each_command_documents_its_flags(run_py):
     assert res.returncode == 0
     for command in run_module.COMMANDS:
         assert f"  {command} " in res.stdout
-    for command, parser in run_module.build_parsers().items():
+    for command, row in run_module.COMMANDS.items():
+        parser = row.parser()
         res = run(run_py, command, "--help")
         assert res.returncode == 0 and f"usage: python run.py {command}" in res.stdout
         flags = [f for f in parser._option_string_actions if f.startswith("--")]
@@ -269,9 +270,9 @@ def test_help_names_every_command_and_each_command_documents_its_flags(run_py):
     (["infoplane", "--preset", "paper"], "infoplane", {"preset": "paper"}),
     (["attack", "runs/x", "--attack-n", "5"], "attack", {"checkpoint": "runs/x",
                                                           "attack_n": 5}),
-    (["golden", "c.npz", "--hidden", "4"], "golden", {"export_golden": "c.npz",
+    (["golden", "c.npz", "--hidden", "4"], "golden", {"path": "c.npz",
                                                       "hidden": "4"}),
-    (["bench", "--steps", "3"], "bench", {"argv": ["--steps", "3"]}),
+    (["bench", "--steps", "3"], "bench", {"steps": 3}),
 ])
 def test_commands_and_the_two_promised_forms(argv, command, expected):
     from imb_ref import cli as run_module
@@ -437,9 +438,11 @@ def test_a_run_folder_trained_by_another_process_is_refused(tmp_path, run_py):
 def test_the_first_line_names_the_command_and_why(argv, first, monkeypatch, capsys):
     """`python run.py` runs the demo and `python run.py --epochs 2` runs train: the first
     line says which, so a user who adds a flag to the demo sees the job change."""
+    from dataclasses import replace
     from imb_ref import cli as run_module
-    monkeypatch.setitem(run_module.RUN, "train", lambda explicit: 0)
-    monkeypatch.setitem(run_module.RUN, "infoplane", lambda explicit: 0)
+    for name in ("train", "infoplane"):
+        monkeypatch.setitem(run_module.COMMANDS, name, replace(
+            run_module.COMMANDS[name], run=lambda settings: 0))
     assert run_module.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[0].startswith(first)
 
@@ -454,7 +457,8 @@ def test_printed_commands_name_the_program_the_user_ran(monkeypatch, argv0, expe
     """table1 --plan's lines start as the user started the command line: a checkout's
     run.py, the installed console command imb-ref, or python -m imb_ref."""
     import sys
-    from imb_ref import cli as run_module, parsers
+    from imb_ref import cli as run_module
+    from imb_ref.training.commands import train_line
     from imb_ref.training.settings import RunSettings
     monkeypatch.setattr(sys, "argv", [argv0, "table1"])
     assert run_module.program() == expected
@@ -462,4 +466,4 @@ def test_printed_commands_name_the_program_the_user_ran(monkeypatch, argv0, expe
     assert line.startswith(" ".join(expected) + " train ")
     assert run_module.CommandLines(expected).resume("f") == " ".join(expected) + \
         " train --resume f --quiet"
-    assert parsers.train_line(RunSettings(), "f").startswith("python run.py train ")
+    assert train_line(RunSettings(), "f").startswith("python run.py train ")

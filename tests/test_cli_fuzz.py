@@ -86,11 +86,7 @@ def positional_strategy(parser):
 
 @st.composite
 def command_lines(draw, command):
-    if command == "bench":
-        from imb_ref.experiments.bench import build_parser
-        parser = build_parser()
-    else:
-        parser = run_module.build_parsers()[command]
+    parser = run_module.COMMANDS[command].parser()
     flags = flag_values(parser)
     argv = [command] + [draw(s) for s in positional_strategy(parser)] + BASE[command]
     for flag in draw(st.lists(st.sampled_from(sorted(flags)), max_size=4, unique=True)):

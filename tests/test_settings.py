@@ -10,7 +10,9 @@ from dataclasses import asdict, fields, replace
 import numpy as np
 import pytest
 
-from imb_ref import cli, parsers
+from imb_ref import cli
+from imb_ref.flags import unparse
+from imb_ref.training.commands import train_line
 from imb_ref.errors import UserError
 from imb_ref.experiments import infoplane
 from imb_ref.models import KINDS
@@ -108,12 +110,12 @@ def _planned_runs():
 
 def test_every_planned_line_parses_back_to_its_settings():
     """--plan writes each run as a train command through the parser's inverse
-    (parsers.unparse); parsed again, the line gives the same settings, field for field
+    (flags.unparse); parsed again, the line gives the same settings, field for field
     (the `where` fields too, not only the run's identity)."""
     runs = _planned_runs()
     assert len(runs) == 2 + 3 * 2 + 5 * 2
     for cfg, folder in runs:
-        line = parsers.train_line(cfg, folder)
+        line = train_line(cfg, folder)
         argv = shlex.split(line)[2:]              # after `python run.py`
         command, flags = cli.parse(argv)
         settings = TrainSettings.from_flags(flags)
@@ -123,7 +125,7 @@ def test_every_planned_line_parses_back_to_its_settings():
 
 def test_the_inverse_refuses_a_setting_the_parser_has_no_flag_for():
     with pytest.raises(ValueError, match="no flag for \\['points'\\]"):
-        parsers.unparse(parsers.train_parser(), {"epochs": 3, "points": 30})
+        unparse(cli.COMMANDS["train"].parser(), {"epochs": 3, "points": 30})
 
 
 def test_an_old_information_plane_part_resumes(tmp_path):

@@ -7,27 +7,33 @@
 
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from dataclasses import dataclass, replace
 
 from ..errors import UserError
 from ..files import atomic_write
+from ..flags import flag, take
 from . import report
 
 
 @dataclass(frozen=True)
 class ReportSettings:
-    results: str = "results"         # the folder of reports; its runs/ holds the summaries
-    readme: Optional[str] = "README.md"   # whose claims block is rewritten; None: none
-    check: bool = False
-    add: Optional[str] = None        # the summary to (re)write from run folders
-    folders: Tuple[str, ...] = field(default=())
-    title: Optional[str] = None
+    folders: tuple = flag((), "with --add: finished train run folders, one per (model, "
+                          "seed)", name="RUN", nargs="*")
+    add: str = flag(None, "write results/runs/NAME.json from the run folders named "
+                    "(numbers from the folders; a title, notes and differences already in "
+                    "NAME.json are kept), then regenerate", metavar="NAME")
+    title: str = flag(None, "with --add: the summary's title")
+    check: bool = flag(False, "write nothing: exit 1 naming each report that differs from "
+                       "what the summaries give, 0 if none does", action="store_true")
+    results: str = flag("results", "the reports' folder, whose runs/ holds the summaries")
+    readme: str = flag("README.md", "the README whose claims block is rewritten; none to "
+                       "leave it")
 
     @classmethod
     def from_flags(cls, flags):
-        add = flags.get("add")
-        folders = tuple(flags.get("folders") or ())
+        own = take(cls, dict(flags))
+        settings = cls(**{**own, "folders": tuple(own.get("folders", ()))})
+        add, folders = settings.add, settings.folders
         if add is None and folders:
             raise UserError("report: run folders are read only with --add NAME")
         if add is not None and not folders:
@@ -35,18 +41,16 @@ class ReportSettings:
         if add is not None and (not add or "/" in add or add.startswith(".")):
             raise UserError(f"report --add {add!r}: a summary's name is a plain file name, "
                             f"e.g. mnist-authors-5seeds")
-        if add is not None and flags.get("check"):
+        if add is not None and settings.check:
             raise UserError("report: --check reads the committed summaries; give it "
                             "without --add")
-        readme = flags.get("readme", "README.md")
-        return cls(results=flags.get("results", "results"),
-                   readme=None if readme in ("", "none") else readme,
-                   check=bool(flags.get("check")), add=add, folders=folders,
-                   title=flags.get("title"))
+        if settings.readme in ("", "none"):
+            settings = replace(settings, readme=None)
+        return settings
 
 
 def add_summary(settings):
-    from ..parsers import train_line
+    from ..training.commands import train_line
     from .gather import from_infoplane_folder, from_train_folders
     path = os.path.join(settings.results, "runs", settings.add + ".json")
     previous = None

@@ -14,18 +14,19 @@ second, peak memory, and the ratio to torch-eager on the same device
 (torch-eager's ms / this one's: above 1 is faster).
 """
 
-import argparse
 import importlib
 import importlib.util
 import statistics
 import sys
 import time
 import tracemalloc
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ArgumentParser, UserError
+from ..errors import UserError
 from ..files import atomic_write, check_writable_file, write_json
+from ..flags import flag, parser, take
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from ..gpu.launch import optimizer_kernels
@@ -183,49 +184,61 @@ def available_impls(twin=None):
     return impls
 
 
-def build_parser(prog="python -m imb_ref.experiments.bench"):
-    p = ArgumentParser(prog=prog, description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--shapes", default="mnist,cifar10", help="comma list of mnist, cifar10")
-    p.add_argument("--impl", default=None, help="comma list (default: every one available)")
-    p.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
-    p.add_argument("--json", help="write the records to this file")
-    p.add_argument("--markdown", help="write the records as a Markdown table to this file "
-                   "(the README's Speed table)")
-    p.add_argument("--breakdown", action="store_true", help="also time each fused kernel "
-                   "within the cupy-fused step (GPU only)")
-    p.add_argument("--twin", default=DEFAULT_TWIN, help="the PyTorch twin, a module with "
-                   "time_step and cuda_available, imported by this name for the torch-* "
-                   f"implementations (default {DEFAULT_TWIN}: run from the repository)")
-    return p
+HELP = "time one training step against PyTorch in the same process"
 
 
-def _checked(p, a):
-    """(twin, impls) of the parsed flags `a`, every flag checked before any timing
-    (p.error: one line, exit 2)."""
-    if a.steps < 1:
-        p.error(f"--steps {a.steps}: must be at least 1")
-    for flag, path in (("--json", a.json), ("--markdown", a.markdown)):
-        if path:
-            try:
-                check_writable_file(path, flag)
-            except UserError as exc:
-                p.error(str(exc))
-    twin = load_twin(a.twin)
-    available = available_impls(twin)
-    impls = a.impl.split(",") if a.impl else available
-    for impl in impls:
-        if impl not in available:
-            why = (f"; the torch-* implementations need PyTorch and the twin module "
-                   f"{a.twin!r} (--twin)" if impl.startswith("torch") and twin is None else "")
-            p.error(f"implementation {impl!r} is not available here (available: "
-                    f"{', '.join(available)}){why}")
-    for shape in a.shapes.split(","):
-        if shape not in SHAPES:
-            p.error(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
-    if a.breakdown and "cupy-fused" not in available:
-        p.error("--breakdown times the fused kernels: it needs CuPy and a GPU")
-    return twin, impls
+@dataclass(frozen=True)
+class BenchSettings:
+    """`python run.py bench`: which shapes and implementations, how many steps, where
+    the records go, and the PyTorch twin."""
+    shapes: str = flag(",".join(SHAPES), "comma list of " + ", ".join(SHAPES))
+    impl: str = flag(None, "comma list", default_text="every one available")
+    steps: int = flag(20, "timed steps")
+    json: str = flag(None, "write the records to this file")
+    markdown: str = flag(None, "write the records as a Markdown table to this file (the "
+                         "README's Speed table)")
+    breakdown: bool = flag(False, "also time each fused kernel within the cupy-fused step "
+                           "(GPU only)", action="store_true")
+    twin: str = flag(DEFAULT_TWIN, "the PyTorch twin, a module with time_step and "
+                     "cuda_available, imported by this name for the torch-* "
+                     "implementations")
+    announce = False                # its output is the table: no "command:" line first
+
+    @classmethod
+    def from_flags(cls, flags):
+        """The settings, every flag checked before any timing (one line, exit 2)."""
+        a = cls(**take(cls, dict(flags)))
+        if a.steps < 1:
+            raise UserError(f"--steps {a.steps}: must be at least 1")
+        for name, path in (("--json", a.json), ("--markdown", a.markdown)):
+            if path:
+                check_writable_file(path, name)
+        for shape in a.shape_list():
+            if shape not in SHAPES:
+                raise UserError(f"--shapes: unknown shape {shape!r} (choose from "
+                                f"{', '.join(SHAPES)})")
+        a.implementations()
+        return a
+
+    def shape_list(self):
+        return self.shapes.split(",")
+
+    def implementations(self):
+        """(twin, impls): the twin module (None without PyTorch) and the implementations
+        to time, each one checked to be available here."""
+        twin = load_twin(self.twin)
+        available = available_impls(twin)
+        impls = self.impl.split(",") if self.impl else available
+        for impl in impls:
+            if impl not in available:
+                why = (f"; the torch-* implementations need PyTorch and the twin module "
+                       f"{self.twin!r} (--twin)" if impl.startswith("torch") and twin is None
+                       else "")
+                raise UserError(f"implementation {impl!r} is not available here "
+                                f"(available: {', '.join(available)}){why}")
+        if self.breakdown and "cupy-fused" not in available:
+            raise UserError("--breakdown times the fused kernels: it needs CuPy and a GPU")
+        return twin, impls
 
 
 def time_shape(shape, impls, steps, twin):
@@ -263,19 +276,19 @@ def print_breakdown(shape, steps):
           flush=True)
 
 
-def main(argv=None, prog="python -m imb_ref.experiments.bench"):
-    p = build_parser(prog)
-    a = p.parse_args(argv)
-    twin, impls = _checked(p, a)
+def run(a):
+    """Time every shape and implementation of BenchSettings `a`; print and write the
+    records."""
+    twin, impls = a.implementations()
     records = []
-    for shape in a.shapes.split(","):
+    for shape in a.shape_list():
         for r in time_shape(shape, impls, a.steps, twin).values():
             records.append(r)
             print(f"{shape:8} {r['impl']:14} {r['device']:24} {r['ms_per_step']:10.3f} ms  "
                   f"{r['examples_per_s']:9.1f} ex/s  peak {r['peak_mem_mb']} MB  "
                   f"x{r['ratio_vs_torch']} vs torch-eager", flush=True)
     if a.breakdown:
-        for shape in a.shapes.split(","):
+        for shape in a.shape_list():
             print_breakdown(shape, a.steps)
     if a.json:
         write_json(a.json, records)
@@ -283,6 +296,16 @@ def main(argv=None, prog="python -m imb_ref.experiments.bench"):
         with atomic_write(a.markdown) as fh:
             fh.write(markdown_table(records))
     return 0
+
+
+def main(argv=None, prog="python -m imb_ref.experiments.bench"):
+    """`python -m imb_ref.experiments.bench`: the same as `python run.py bench`."""
+    p = parser("bench", HELP + ".", BenchSettings, prog=prog, epilog=__doc__)
+    try:
+        return run(BenchSettings.from_flags(vars(p.parse_args(argv))))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def markdown_table(records):

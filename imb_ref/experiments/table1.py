@@ -29,7 +29,8 @@ import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..training.settings import RunSettings, check_seeds, own_flags, parse_sizes, split_list
+from ..flags import flag, holding, take
+from ..training.settings import RunSettings, check_seeds, parse_sizes, split_list
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -40,6 +41,7 @@ from ..files import (atomic_write, folder_busy, optional_figure, run_folder, sav
 from ..claims import judge
 from ..models import KINDS, models_in       # Table 1's rows, in its order
 from ..models.families import BINARY
+from .attack.command import AttackSettings
 from ..training.loop import stage_length
 from ..training.metrics import check_metrics, read_metrics
 
@@ -56,35 +58,55 @@ class Table1Settings:
     given, resolved once per model since the preset differs by family), the seeds, the
     beta grid, and the attack of the robustness columns. Every run of the table is one
     of these rows with the seed, beta, split and schedule of its step (row())."""
-    rows: tuple                      # ((model, RunSettings), ...) in Table 1's order
-    seeds: int = 5
-    beta_grid: str = PAPER_BETA_GRID
-    plan: bool = False
-    attack: object = None            # AttackSettings with --attack cw-l2, else None
-    output_dir: str = None
-    # The table's run settings where no flag says otherwise (the help reads them here).
+    rows: tuple = holding(RunSettings)   # ((model, RunSettings), ...) in Table 1's order
+    seeds: int = flag(5, "retraining seeds seed, seed+1, ... (the paper's protocol)",
+                      "Table 1")
+    beta_grid: str = flag(PAPER_BETA_GRID, "betas tried on the validation split (the "
+                          "paper's 10^-1 .. 10^-10)", "Table 1")
+    plan: bool = flag(False, "with --output-dir: print the runs that can start now, one "
+                      "self-contained command per line (the selection runs, then each "
+                      "model's retraining once its selection is finished), for xargs -P, "
+                      "GNU parallel or a SLURM array; plan again after they finish, then "
+                      "run without --plan to gather the table (and make the attacks)",
+                      "Table 1", action="store_true")
+    attack: AttackSettings = flag(None, "also the robustness columns: attack the "
+                                  "seed-`--seed` model of each row (the attack's options "
+                                  "below)", "Table 1", choices=("cw-l2",),
+                                  default_text="none")
+    output_dir: str = flag(None, "table folder; rerun with the same folder to reuse "
+                           "finished runs and resume interrupted ones", "output",
+                           default_text="runs/table1-<dataset>-<time>")
+    # The table's run settings where no flag says otherwise.
     RUN_DEFAULTS = {"dataset": "mnist", "preset": "paper"}
+    DEFAULT_TEXT = RUN_DEFAULTS
 
     @classmethod
     def from_flags(cls, flags):
         from ..backend import default_backend
-        from .attack.command import AttackSettings
         flags = dict(flags)
-        own = own_flags(cls, flags, exclude=("rows", "attack"))
+        own = take(cls, flags, exclude=("attack",))
         attack = flags.pop("attack", None)
-        attack_flags = {k: flags.pop(k) for k in AttackSettings.FLAGS.values() if k in flags}
+        given = [k for k in flags if k in AttackSettings.dests()]
+        if given and not attack:
+            raise UserError(f"--{given[0].replace('_', '-')}: an attack option; add "
+                            f"--attack cw-l2 for the robustness columns")
+        attack = AttackSettings.from_flags(flags) if attack else None
         flags = {**cls.RUN_DEFAULTS, **flags}
         flags.setdefault("backend", default_backend())
         rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
                      for name in models_in("table1"))   # every run's settings first
-        settings = cls(rows, attack=AttackSettings.from_flags(attack_flags) if attack
-                       else None, **own)
+        settings = cls(rows, attack=attack, **own)
         settings.grid()                     # refuses a malformed grid
         check_seeds(settings.seeds)
         if settings.dataset not in ("mnist", "cifar10", "fashion-mnist"):
             raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for mnist, "
                             f"cifar10 or fashion-mnist")
         return settings
+
+    @property
+    def announce(self):
+        """--plan's output is command lines for a program: no "command:" line first."""
+        return not self.plan
 
     @property
     def models(self):

@@ -2,6 +2,7 @@
 built from the parser's flags and checked, and what each does."""
 
 import os
+import shlex
 import sys
 from dataclasses import dataclass, replace
 
@@ -10,7 +11,9 @@ import numpy as np
 from .. import backend, golden
 from ..errors import UserError
 from ..files import check_writable_file, run_folder
+from ..flags import flag, parser, take, unparse
 from ..models import sbn
+from ..nn.bernoulli import SURROGATES
 from ..streams import init_rng
 from . import checkpoint
 from .evaluate import chunk_size
@@ -24,8 +27,11 @@ class TrainSettings:
     """`python run.py train`: one run's settings, and where it goes or which folder it
     continues."""
     run: RunSettings
-    output_dir: str = None
-    resume: str = None             # the run folder or checkpoint.npz continued
+    output_dir: str = flag(None, "run folder", "output",
+                           default_text="runs/<dataset>-<model>-<time>")
+    resume: str = flag(None, "continue the run saved in DIR, a run folder or its "
+                       "checkpoint.npz (its configuration is reused; --epochs may extend "
+                       "it)", "output", metavar="DIR")
 
     @classmethod
     def from_flags(cls, flags):
@@ -33,7 +39,8 @@ class TrainSettings:
         run's own (its checkpoint's copy of config.json), changed only where
         RunSettings.resumed_with allows."""
         flags = dict(flags)
-        output_dir, resume = flags.pop("output_dir", None), flags.pop("resume", None)
+        own = take(cls, flags)
+        output_dir, resume = own.get("output_dir"), own.get("resume")
         if resume is None:
             flags.setdefault("backend", backend.default_backend())
             return cls(RunSettings.from_flags(flags).check(), output_dir)
@@ -105,13 +112,24 @@ class GoldenSettings:
     """`python run.py golden`: write the case of `run` (its data, network, M, weights,
     batch and seed) to `path`, or check the case `check` another framework wrote."""
     run: RunSettings = None
-    path: str = None
-    check: str = None
+    path: str = flag(None, "the case to write", name="FILE.npz", nargs="?")
+    check: str = flag(None, "instead of writing a case, check one written by any "
+                      "framework: every tensor recomputed in float64 and compared in the "
+                      "order of the computation; exit 0 if all agree, 1 if one does not, "
+                      "2 if the case is malformed", metavar="CASE.npz")
+    # The case's own wording of run settings, and its own defaults (from_flags).
+    HELP = {"estimator": lambda: "the samples' surrogate, recorded in the case: "
+                                 + ", ".join(SURROGATES),
+            "batch_size": "examples in the case", "quiet": "no download progress"}
+    DEFAULT_TEXT = {"estimator": "raiko, on every dataset",
+                    "gammas": "gamma_l = 2^-l, a weight per layer",
+                    "betas": "beta_l = l/10, a weight per layer"}
 
     @classmethod
     def from_flags(cls, flags):
         flags = dict(flags)
-        path, check = flags.pop("export_golden", None), flags.pop("check", None)
+        own = take(cls, flags)
+        path, check = own.get("path"), own.get("check")
         if check is not None:
             if flags or path is not None:
                 other = f"--{sorted(flags)[0].replace('_', '-')}" if flags else path
@@ -124,9 +142,9 @@ class GoldenSettings:
         # A case is of the sampled tree: Raiko unless another pathwise estimator is
         # named (the 12-bit task's own default, exact, samples nothing).
         run = RunSettings.from_flags({"estimator": "raiko", **flags, "backend": "numpy"})
-        if run.estimator not in golden.SURROGATES:
+        if run.estimator not in SURROGATES:
             raise UserError(f"golden --estimator {run.estimator}: a case records a pathwise "
-                            f"estimator, one of {', '.join(golden.SURROGATES)}, which it "
+                            f"estimator, one of {', '.join(SURROGATES)}, which it "
                             f"writes and checks by name")
         # Distinct weights per layer, so that a twin that drops the gammas or reverses
         # the betas disagrees: gamma_l = 2^-l, beta_l = l / 10, unless given.
@@ -168,3 +186,21 @@ def write_golden(cfg, data, path):
     golden.write_case(path, case)
     print(f"wrote {path}: loss {float(case['loss']):.12g} nats, B={B}, M={model.M}, "
           f"network {'-'.join(map(str, model.sizes))}")
+
+
+RUN_PY = ("python", "run.py")
+
+
+def train_line(cfg, folder, program=RUN_PY):
+    """The `<program> train` command line that trains RunSettings `cfg` into `folder`
+    (table1 --plan's lines): every setting spelled out, by the train parser's inverse.
+    `program` is how the user ran the command line (cli.program())."""
+    args = list(program) + ["train"] + unparse(parser("train", "", TrainSettings),
+                                               cfg.to_dict()) + ["--output-dir", folder]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def resume_line(folder, program=RUN_PY):
+    """The `<program> train --resume` line that continues the run in `folder`."""
+    return " ".join(shlex.quote(a) for a in
+                    list(program) + ["train", "--resume", folder, "--quiet"])

@@ -8,11 +8,12 @@ RunSettings: InfoplaneSettings (experiments/infoplane/settings.py), Table1Settin
 """
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from ..errors import UserError
+from ..flags import flag, plain_default
 from ..exact import max_transition_entries
 from ..gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
 from ..models import KINDS, MAX_EXACT_ENTRIES
@@ -77,15 +78,14 @@ ONE_DATASET = ("train", "table1", "golden")               # the image sets' flag
 
 def setting(default, help, group, commands, *, where=False, short=None, choices=None,
             default_text=None, action=None):
-    """A run setting and its flag, declared once: the default, the help, its group in
-    `--help`, the commands that offer it, its choices (a function, read when the parser
-    is built: a row added later is offered), and `default_text` where the default is not
-    a plain value. where=True: a field that says where or how a run is computed, never
-    what it computes: two runs that differ only in these are the same run (not part of
-    ==). parsers.add_run_settings builds the flags from these declarations."""
-    return field(default=default, compare=not where, metadata={
-        "help": help, "group": group, "commands": commands, "short": short,
-        "choices": choices, "default_text": default_text, "action": action})
+    """A run setting and its flag, declared once (flags.flag): the default, the help, its
+    group in `--help`, the commands that offer it, its choices (a function, read when the
+    parser is built: a row added later is offered), and `default_text` where the default
+    is not a plain value. where=True: a field that says where or how a run is computed,
+    never what it computes: two runs that differ only in these are the same run (not part
+    of ==)."""
+    return flag(default, help, group, commands=commands, where=where, short=short,
+                choices=choices, default_text=default_text, action=action)
 
 
 def _sources():
@@ -115,8 +115,9 @@ class RunSettings:
     the information plane's pairs compare settings, so every field counts except the
     where=True ones (the data's folder, the array library, memory per chunk, the fused
     kernels, the progress bar). Each field declares its flag once (`setting`): the
-    parsers are built from these declarations. `from_flags` layers, lowest first: these
-    defaults, the dataset's (DATASET_DEFAULTS), the preset's (PRESETS), the flags given."""
+    parsers are built from these declarations (flags.py). `from_flags` layers, lowest
+    first: these defaults, the dataset's (DATASET_DEFAULTS), the preset's (PRESETS), the
+    flags given."""
     # data
     dataset: str = setting("synthetic12", "dataset", "data", ONE_DATASET, choices=_sources,
                            default_text="synthetic12: the 12-bit task, generated in code")
@@ -206,6 +207,24 @@ class RunSettings:
     def names(cls):
         return [f.name for f in fields(cls)]
 
+    @classmethod
+    def default_note(cls, f, command):
+        """The "(default ...)" of a run setting's help: the declaration's, then what the
+        datasets set it to and, where `command` offers the run presets, what they set
+        it to."""
+        text = plain_default(f)
+        for dataset, values in DATASET_DEFAULTS.items():
+            if f.name in values:
+                text += f"; {values[f.name]} for {dataset}"
+        if command in cls.__dataclass_fields__["preset"].metadata["commands"]:
+            for preset, table in PRESETS.items():
+                if f.name in table.get("*", {}):
+                    value = table["*"][f.name]
+                    shown = (("on" if value else "off") if isinstance(value, bool)
+                             else value)
+                    text += f"; {shown} with --preset {preset}"
+        return text
+
     def to_dict(self):
         return asdict(self)
 
@@ -265,14 +284,6 @@ class RunSettings:
         """Refuse, in one line, settings no run can have (see check_run)."""
         check_run(self)
         return self
-
-
-def own_flags(cls, flags, exclude=()):
-    """Take out of `flags` (a dict, changed in place) a command's own settings: the
-    fields of its settings class `cls` (but those in `exclude`), so what is left are run
-    settings. The split follows the class's fields, never a list written beside them."""
-    names = {f.name for f in fields(cls)} - set(exclude)
-    return {k: flags.pop(k) for k in list(flags) if k in names}
 
 
 def split_list(text, flag, example):

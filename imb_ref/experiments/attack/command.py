@@ -8,7 +8,7 @@ of originals, adversarials and perturbations); the output folder defaults to the
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ...training.settings import RunSettings
 from ...data import load_dataset
 from ...errors import UserError
 from ...files import check_writable_folder, write_json
+from ...flags import dest, flag, option, take
 from ...training.loop import progress_bar
 from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
@@ -25,35 +26,41 @@ from .report import BUDGETS, attack_images, concat, grid_png, metrics
 
 @dataclass(frozen=True)
 class AttackSettings:
-    """The attack command's settings, each default stated once (the parser's help reads
-    them from here). The C&W optimiser's own defaults are CWConfig's."""
-    n: int = 1000                # the first N test images
-    mode: str = "both"           # targeted, untargeted or both
-    iters: int = CWConfig.iters
-    binary_steps: int = CWConfig.binary_steps
-    lr: float = CWConfig.lr
-    kappa: float = CWConfig.kappa
-    initial_const: float = CWConfig.initial_const
-    eot: int = CWConfig.eot
-    eval_samples: int = 100      # fresh draws in the decision rule that verifies a success
-    batch: int = 100             # images attacked together
-    FLAGS = {"n": "attack_n", "mode": "attack_mode", "iters": "attack_iters",
-             "binary_steps": "attack_binary_steps", "lr": "attack_lr",
-             "kappa": "attack_kappa", "initial_const": "attack_initial_const",
-             "eot": "eot_samples", "eval_samples": "attack_eval_samples",
-             "batch": "attack_batch"}
+    """The attack's settings, each declared once with its flag (the flags are
+    --attack-<field> but --eot-samples). The C&W optimiser's own defaults are
+    CWConfig's."""
+    n: int = flag(1000, "first N test images", "attack", name="--attack-n")
+    mode: str = flag("both", "which attacks", "attack", name="--attack-mode",
+                     choices=("targeted", "untargeted", "both"))
+    iters: int = flag(CWConfig.iters, "Adam iterations per binary-search step (the "
+                      "reference code used 10000)", "attack", name="--attack-iters")
+    binary_steps: int = flag(CWConfig.binary_steps, "binary-search steps on c", "attack",
+                             name="--attack-binary-steps")
+    lr: float = flag(CWConfig.lr, "Adam's learning rate", "attack", name="--attack-lr")
+    kappa: float = flag(CWConfig.kappa, "confidence margin kappa", "attack",
+                        name="--attack-kappa")
+    initial_const: float = flag(CWConfig.initial_const, "initial c", "attack",
+                                name="--attack-initial-const")
+    eot: int = flag(CWConfig.eot, "fresh draws averaged per attack step (expectation over "
+                    "transformation)", "attack", name="--eot-samples")
+    eval_samples: int = flag(100, "fresh draws in the decision rule that verifies each "
+                             "success", "attack", name="--attack-eval-samples")
+    batch: int = flag(100, "images attacked together", "attack", name="--attack-batch")
 
     @classmethod
     def from_flags(cls, flags):
-        """The settings from a command's flags (dest names), checked."""
-        settings = cls(**{field: flags[flag] for field, flag in cls.FLAGS.items()
-                          if flag in flags})
-        for field in ("n", "iters", "binary_steps", "eot", "eval_samples", "batch"):
-            value = getattr(settings, field)
-            if value < 1:
-                flag = "--" + cls.FLAGS[field].replace("_", "-")
-                raise UserError(f"{flag} {value}: must be at least 1")
+        """The settings from a command's parsed flags (taken out of `flags`), checked."""
+        settings = cls(**take(cls, flags))
+        for f in fields(cls):
+            value = getattr(settings, f.name)
+            if f.type is int and value < 1:
+                raise UserError(f"{option(f)} {value}: must be at least 1")
         return settings
+
+    @classmethod
+    def dests(cls):
+        """The parsed flags' names of the attack's options."""
+        return {dest(f) for f in fields(cls)}
 
     def cw(self):
         """The C&W optimiser's settings (cw.py)."""
@@ -61,26 +68,34 @@ class AttackSettings:
                         kappa=self.kappa, initial_const=self.initial_const, eot=self.eot)
 
 
+def _backends():
+    from ...backend import BACKENDS
+    return tuple(BACKENDS)
+
+
 @dataclass(frozen=True)
 class AttackCommand:
     """`python run.py attack RUN`: the run attacked, the attack, and where it runs and
     writes (table1 --attack makes one per row)."""
-    checkpoint: str                 # a run folder or its checkpoint.npz
+    checkpoint: str = flag(None, "a run's output folder or its checkpoint.npz", name="RUN")
     attack: AttackSettings = AttackSettings()
-    backend: str = "numpy"
-    dtype: str = "float64"
-    data_dir: str = None            # None: the run's own
-    output_dir: str = None          # None: the run's folder
-    quiet: bool = False
+    backend: str = flag("numpy", "array library", "backend", choices=_backends,
+                        default_text="$IMB_BACKEND, else numpy")
+    dtype: str = flag("float64", "floating type", "backend",
+                      choices=("float32", "float64"))
+    data_dir: str = flag(None, "dataset cache folder", "data", default_text="the run's")
+    output_dir: str = flag(None, "where attack.json and attack.png go", "output",
+                           default_text="the run's folder")
+    quiet: bool = flag(False, "no progress bar", "output", action="store_true")
 
     @classmethod
     def from_flags(cls, flags):
         from ...backend import default_backend
         flags = dict(flags)
         attack = AttackSettings.from_flags(flags)
-        rest = {k: v for k, v in flags.items() if k not in AttackSettings.FLAGS.values()}
-        rest.setdefault("backend", default_backend())
-        return cls(attack=attack, **rest)
+        own = take(cls, flags)
+        own.setdefault("backend", default_backend())
+        return cls(attack=attack, **own)
 
 
 def _attack_all(model, params, x_all, y_all, a, seed, xp, quiet):

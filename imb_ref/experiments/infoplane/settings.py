@@ -6,7 +6,16 @@ from dataclasses import dataclass
 
 from ...errors import UserError
 from ...models import models_in, tree_models
-from ...training.settings import MAX_POINTS, RunSettings, check_seeds, own_flags, split_list
+from ...flags import flag, plain_default, take
+from ...training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
+
+
+def _models_help():
+    return f"comma list of {', '.join(tree_models())}"
+
+
+def _models_default():
+    return f"{','.join(models_in('infoplane'))}: the models of Section 5.3"
 
 
 @dataclass(frozen=True)
@@ -14,16 +23,35 @@ class InfoplaneSettings:
     """`python run.py infoplane`: the pairs' run settings (each pair is `run` with its
     model and seed; run.seed is the first seed), which models and seeds, how many
     measurements, how many pairs at once. Without a preset it is the embedded demo."""
-    run: RunSettings
-    models: str = None      # None: the models of Section 5.3, read from their rows
-    seeds: int = 1
-    points: int = 16
-    jobs: int = max(1, min(3, os.cpu_count() or 1))     # the cores here, up to 3 pairs
-    preset: str = None
-    output_dir: str = None
     EPOCHS = 300        # the demo's length: a few minutes on 2 CPU cores
     # Section 5.3's protocol: 20,000 epochs, 5 initialisations, 30 measurements.
     PRESETS = {"paper": {"epochs": 20000, "seeds": 5, "points": 30}}
+
+    run: RunSettings
+    preset: str = flag(None, "paper: Section 5.3's length, " + ", ".join(
+        f"{v:,} {k}" for k, v in PRESETS["paper"].items()) + " (hours)", "experiment",
+        choices=tuple(PRESETS), default_text="the demo")
+    models: str = flag(None, _models_help, "experiment", default_text=_models_default)
+    seeds: int = flag(1, "initialisations seed, seed+1, ...", "experiment")
+    points: int = flag(16, "log-spaced epochs at which I(Z_l;X) and I(Z_l;Y) are computed",
+                       "experiment")
+    jobs: int = flag(max(1, min(3, os.cpu_count() or 1)), "train this many (model, seed) "
+                     "pairs at once, one worker process each (NumPy)", "backend",
+                     short="-j", default_text="the cores here, up to 3")
+    output_dir: str = flag(None, "experiment folder; rerun with the same folder to "
+                           "continue an interrupted experiment", "output",
+                           default_text="runs/infoplane-<time>")
+    # The demo's length, and the preset's, in the run settings' help.
+    DEFAULT_TEXT = {"epochs": f"{EPOCHS}; {PRESETS['paper']['epochs']} with --preset paper"}
+
+    @classmethod
+    def default_note(cls, f, command):
+        """An experiment flag's "(default ...)": the declaration's, then the preset's."""
+        text = plain_default(f)
+        for name, table in cls.PRESETS.items():
+            if f.name in table:
+                text += f"; {table[f.name]} with --preset {name}"
+        return text
 
     @classmethod
     def from_flags(cls, flags):
@@ -32,7 +60,7 @@ class InfoplaneSettings:
         preset = flags.pop("preset", None)
         layered = {"epochs": cls.EPOCHS, **cls.PRESETS.get(preset, {}), **flags,
                    "dataset": "synthetic12"}
-        own = own_flags(cls, layered, exclude=("run", "preset"))
+        own = take(cls, layered)
         own.setdefault("models", ",".join(cls.default_models()))   # the rows, read now
         layered.setdefault("backend", default_backend())
         if layered["backend"] == "cupy" and "jobs" not in flags:
