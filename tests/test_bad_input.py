@@ -12,6 +12,7 @@ import pytest
 
 from imb_ref import cli as run_module
 from imb_ref.training import checkpoint
+from imb_ref.training.settings import RunSettings
 
 TINY = ["--hidden", "4,3", "--samples", "2", "--test-runs", "1", "--quiet"]
 
@@ -91,7 +92,8 @@ def test_a_checkpoint_that_does_not_fit_its_configuration_is_refused(tmp_path, c
         opt[key] = np.zeros(5, np.float32)
     else:                                       # the meta's network and the arrays disagree
         meta["config"]["hidden"] = "5,3"
-    checkpoint.save(path, params, best, opt, meta)
+    checkpoint.save(path, params, best, opt, meta["epoch"],
+                    RunSettings.from_dict(meta["config"]), meta["state"])
     before = snapshot(out)
     err = one_line_exit_2(capsys, ["train", "--resume", str(out), "--epochs", "3"])
     assert "the checkpoint does not fit its configuration" in err

@@ -499,7 +499,7 @@ def test_an_interrupted_pair_continues_from_its_checkpoint(tmp_path, monkeypatch
     calls["n"] = 0
     counted = []
     monkeypatch.setattr(train_module, "train_epoch",
-                        lambda *a, **k: counted.append(a[8]) or real(*a, **k))
+                        lambda *a, **k: counted.append(a[5]) or real(*a, **k))
     infoplane.run_experiment(cfg, ["greedyimb"], [0], data, np, str(broken), 12, log=print)
     assert counted == list(range(7, 13))                 # epoch 7 trained again
     assert _rows(broken / "infoplane.csv") == _rows(whole / "infoplane.csv")
@@ -516,7 +516,7 @@ def test_a_checkpoint_with_other_settings_is_refused(tmp_path, monkeypatch):
     real = train_module.train_epoch
 
     def stop_at_three(*args, **kw):
-        if args[8] == 3:
+        if args[5] == 3:                # the epoch
             raise KeyboardInterrupt
         return real(*args, **kw)
     monkeypatch.setattr(train_module, "train_epoch", stop_at_three)

@@ -126,38 +126,3 @@ def test_every_planned_line_parses_back_to_its_settings():
 def test_the_inverse_refuses_a_setting_the_parser_has_no_flag_for():
     with pytest.raises(ValueError, match="no flag for \\['points'\\]"):
         unparse(cli.COMMANDS["train"].parser(), {"epochs": 3, "points": 30})
-
-
-def test_an_old_information_plane_part_resumes(tmp_path):
-    """A pair checkpoint written before RunSettings kept only the settings that change
-    its trajectory (the former RESUME_KEYS); it still resumes with the numbers of an
-    uninterrupted pair, and a changed setting is still refused."""
-    data = small_synthetic()
-    cfg = RunSettings.from_flags({"dataset": "synthetic12", "hidden": "3,2", "epochs": 4,
-                                  "quiet": True})
-    model = infoplane.build("sfnn", cfg)
-
-    def train(path, epochs=4):
-        rows = []
-        res = infoplane.train_and_measure(replace(cfg, epochs=epochs), model, data, np, 0,
-                                          epochs, 4, rows.append, checkpoint_path=path)
-        return rows, res
-
-    whole, res_whole = train(None)
-    # An old-format part at epoch 2: a 2-epoch pair's checkpoint (epochs 1 and 2 are
-    # the same whatever the length), its settings cut to the former RESUME_KEYS.
-    part = str(tmp_path / "sfnn-0.npz")
-    train(part, epochs=2)
-    params, _, opt_state, meta = checkpoint.load(part)
-    old_keys = ("data_file", "hidden", "samples", "estimator", "gammas", "betas",
-                "optimizer", "lr", "momentum", "clip", "batch_size", "epochs", "points",
-                "stage_epochs", "dtype", "shuffle")
-    meta["settings"] = dict({k: meta["settings"][k] for k in old_keys}, epochs=4)
-    checkpoint.save(part, params, {}, opt_state, meta)
-    rows, res = train(part)
-    assert res == res_whole
-    assert [r for r in whole if r["epoch"] > 2] == rows
-    meta["settings"]["lr"] = 0.5
-    checkpoint.save(part, params, {}, opt_state, meta)
-    with pytest.raises(UserError, match="was trained with lr = 0.5"):
-        train(part)

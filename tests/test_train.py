@@ -180,12 +180,13 @@ def test_unshuffled_epochs_take_the_batches_in_order():
             return real(self, params, xb, yb, rng, stage)
     spy = Spy("sfnn", (12, 3, 2), M=2, test_samples=2, gammas=(1, 0), betas=(0,))
     params = model.init(np.random.default_rng(0), np.float64)
+    cfg = RunSettings(batch_size=16, seed=0, clip=0.0, shuffle=False)
     for epoch in (1, 2):
-        train_epoch(spy, params, make_optimizer("sgd", 0.1), x, y, 16, 16, 0, epoch, 1,
-                    set(), 0, np, shuffle=False)
+        train_epoch(spy, params, make_optimizer("sgd", 0.1), (x, y), cfg, epoch, 1, 16, np)
     assert sum(seen, []) == list(range(40)) * 2
     seen.clear()
-    train_epoch(spy, params, make_optimizer("sgd", 0.1), x, y, 16, 16, 0, 1, 1, set(), 0, np)
+    train_epoch(spy, params, make_optimizer("sgd", 0.1), (x, y), replace(cfg, shuffle=True),
+                1, 1, 16, np)
     order = sum(seen, [])
     assert sorted(order) == list(range(40)) and order != list(range(40))
 

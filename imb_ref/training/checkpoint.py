@@ -2,10 +2,17 @@
 
 Layout: `param/<name>` (the parameters), `best/<name>` (the best-validation
 parameters, for early stopping), `opt/<slot>` (the optimiser's state arrays) and
-`meta`, a JSON string with the configuration, the epoch just finished, the
-optimiser's step count and the early-stopping bookkeeping. The run's random numbers
-need no saved state: each epoch's generator is a function of (seed, epoch)
-(`backend.make_rng`).
+`meta`, a JSON string of one schema for every caller (a run folder, an information-plane
+pair):
+
+    {"format": 2, "epoch": the epoch just finished, "model": its name,
+     "config": the run's RunSettings (config.json's fields), "opt_t": the optimiser's
+     step count, "state": the caller's bookkeeping (early stopping's best_val,
+     best_epoch, bad_epochs; a pair's last loss and its number of measurements)}
+
+`load` reads the layouts written before (format 1, see `upgrade`) into this one. The
+run's random numbers need no saved state: each epoch's generator is a function of
+(seed, epoch) (`backend.make_rng`).
 """
 
 import json
@@ -19,13 +26,19 @@ from ..errors import UserError
 from ..files import atomic_write, path_problem
 
 FILENAME = "checkpoint.npz"
+FORMAT = 2
+STOPPING = ("best_val", "best_epoch", "bad_epochs")     # early stopping's bookkeeping
 
 
-def save(path, params, best, opt_state, meta):
+def save(path, params, best, opt_state, epoch, cfg, state=None):
+    """The checkpoint of run settings `cfg` after `epoch`, with the caller's `state`
+    (a dict of JSON values), written to a temporary name and renamed."""
     arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
     arrays.update({f"best/{k}": to_numpy(v) for k, v in best.items()})
     arrays.update({f"opt/{k}": to_numpy(v) for k, v in opt_state.items() if k != "t"})
-    meta = dict(meta, opt_t=int(opt_state.get("t", 0)))
+    meta = {"format": FORMAT, "epoch": int(epoch), "model": cfg.model,
+            "config": cfg.to_dict(), "opt_t": int(opt_state.get("t", 0)),
+            "state": dict(state or {})}
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path, "wb") as fh:
         np.savez(fh, **arrays)
@@ -44,12 +57,32 @@ def resolve_path(path):
     return path
 
 
+def upgrade(meta):
+    """A checkpoint's meta in today's schema (FORMAT). Format 1 had two layouts: a run
+    folder's (its config, model and epoch, early stopping's bookkeeping at the top) and
+    an information-plane pair's (its "settings": the run settings, sometimes only those
+    that change the trajectory, with "points"; and the last "loss")."""
+    if meta.get("format") == FORMAT:
+        return meta
+    if "settings" in meta:                       # an information-plane pair
+        config = dict(meta["settings"])
+        state = {"loss": meta.get("loss")}
+        if "points" in config:
+            state["points"] = config.pop("points")
+    else:                                        # a run folder
+        config = meta["config"]
+        state = {k: meta[k] for k in STOPPING if k in meta}
+    return {"format": FORMAT, "epoch": meta["epoch"], "model": config.get("model"),
+            "config": config, "opt_t": meta.get("opt_t", 0), "state": state}
+
+
 def load(path):
-    """-> (params, best, opt_state, meta) as host arrays."""
+    """-> (params, best, opt_state, meta) as host arrays; meta in today's schema,
+    whichever format the file was written in (upgrade)."""
     path = resolve_path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
+            meta = upgrade(json.loads(str(data["meta"])))
             groups = {"param": {}, "best": {}, "opt": {}}
             for key in data.files:
                 if "/" in key:

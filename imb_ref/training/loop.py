@@ -63,10 +63,10 @@ def progress_bar(total, desc, quiet, unit="step", initial=0):
 
 
 def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
-    """Train `model` on `data` (a Dataset of host arrays) into the run folder `out_dir`;
-    returns (params, meta): the best-validation parameters where early stopping runs,
-    else the last, and the checkpoint's bookkeeping (epoch, best_val, best_epoch,
-    bad_epochs).
+    """Train `model` on `data` (a Dataset of host arrays) with run settings `cfg` into
+    the run folder `out_dir`; returns (params, done): the best-validation parameters
+    where early stopping runs, else the last, and {epoch: the last epoch trained,
+    best_val, best_epoch, bad_epochs}.
 
     resume: (params, best, opt_state, meta) from `checkpoint.load`, or None.
     """
@@ -80,8 +80,9 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
     os.makedirs(out_dir, exist_ok=True)
     run = RunState.folder(out_dir)
     params, best, meta = run.init_or_resume(model, cfg.seed, dtype, xp, opt, resume)
-    meta = {"best_val": None, "best_epoch": 0, "bad_epochs": 0, **meta}
-    chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
+    state = {**EarlyStopping.START, **meta["state"]}
+    done = {"epoch": meta["epoch"]}
+    chunk = training_chunk(model, cfg, len(data.train))
     if chunk < batch:
         log(f"chunking: each batch of {batch} runs in chunks of at most {chunk} examples "
             f"to stay under --max-memory {cfg.max_memory} GB")
@@ -94,7 +95,7 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
         """fit's hook on the loop: evaluate, early stopping, metrics.jsonl, checkpoint."""
         if stopper and epoch > 1 and stage != greedy_stage(model, epoch - 1, cfg.epochs,
                                                            cfg.stage_epochs):
-            stopper.new_stage(meta)              # early stopping restarts per stage
+            stopper.new_stage(state)             # early stopping restarts per stage
         record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if model.stages > 1:
             record["stage"] = stage
@@ -104,38 +105,43 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
             record["val_error"] = error_rate(predict, x_val, y_val, eval_chunk)
         record["test_error"] = error_rate(predict, x_test, y_test, eval_chunk)
         record["time_s"], clock[0] = round(time.time() - clock[0], 3), time.time()
-        meta["epoch"] = epoch
-        stop = stopper.update(meta, record, stage, params) if stopper else False
+        done["epoch"] = epoch
+        stop = stopper.update(state, record, stage, params) if stopper else False
         run.append(record)
-        run.save(params, stopper.best if stopper else {}, opt,
-                 dict(meta, config=cfg.to_dict(), model=model.name))
+        run.save(params, stopper.best if stopper else {}, opt, epoch, cfg, state)
         if not cfg.quiet:
             log(_describe(record))
         if stop:
             log(f"early stopping: validation error has not improved for {cfg.patience} "
-                f"epochs; using epoch {meta['best_epoch']}")
+                f"epochs; using epoch {state['best_epoch']}")
         return stop
 
-    run_epochs(model, params, opt, x_train, y_train, batch, chunk, cfg, meta["epoch"] + 1,
-               cfg.epochs, cfg.seed, xp, after_epoch,
-               desc=lambda epoch: f"epoch {epoch}/{cfg.epochs}")
-    return (stopper.best if stopper else params), meta
+    run_epochs(model, params, opt, (x_train, y_train), cfg, xp, after_epoch,
+               first=meta["epoch"] + 1, desc=lambda epoch: f"epoch {epoch}/{cfg.epochs}")
+    return (stopper.best if stopper else params), {**done, **state}
 
 
-def run_epochs(model, params, opt, x, y, batch, chunk, cfg, first, epochs, seed, xp,
-               after_epoch, desc=None):
-    """The one training loop (Algorithm 1, line 4, in epochs): each epoch trains on every
-    minibatch (train_epoch: lines 5-13 per step), then calls
-    `after_epoch(epoch, stage, losses)`, the caller's hook: fit evaluates, stops early
-    and checkpoints there; the information-plane experiment measures I(Z_l;X) and
-    I(Z_l;Y). A hook that returns True stops the loop. Epoch e's shuffle and noise are
-    functions of (seed, e), so the loop can start at any `first` epoch."""
-    for epoch in range(first, epochs + 1):
-        stage = greedy_stage(model, epoch, epochs, cfg.stage_epochs)
-        losses = train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage,
-                             model.frozen(stage), cfg.clip, xp,
-                             desc(epoch) if desc else "", cfg.quiet or desc is None,
-                             cfg.shuffle)
+def training_chunk(model, cfg, n):
+    """Examples per chunk of a training batch (of min(batch_size, n)) that fit
+    cfg.max_memory."""
+    return chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory,
+                      min(cfg.batch_size, n), training=True)
+
+
+def run_epochs(model, params, opt, train, cfg, xp, after_epoch, first=1, desc=None):
+    """The one training loop (Algorithm 1, line 4, in epochs) of run settings `cfg`
+    (its seed, epochs, batch size, clipping, shuffling, GreedyIMB's stages) on the
+    device arrays `train` = (x, y): each epoch trains on every minibatch (train_epoch:
+    lines 5-13 per step), then calls `after_epoch(epoch, stage, losses)`, the caller's
+    hook: fit evaluates, stops early and checkpoints there; the information-plane
+    experiment measures I(Z_l;X) and I(Z_l;Y). A hook that returns True stops the loop.
+    Epoch e's shuffle and noise are functions of (seed, e), so the loop can start at any
+    `first` epoch. `desc(epoch)`: the progress bar's label (None: no bar)."""
+    chunk = training_chunk(model, cfg, int(train[1].shape[0]))
+    for epoch in range(first, cfg.epochs + 1):
+        stage = greedy_stage(model, epoch, cfg.epochs, cfg.stage_epochs)
+        losses = train_epoch(model, params, opt, train, cfg, epoch, stage, chunk, xp,
+                             desc(epoch) if desc else None)
         if after_epoch(epoch, stage, losses):
             break
 
@@ -143,25 +149,30 @@ def run_epochs(model, params, opt, x, y, batch, chunk, cfg, first, epochs, seed,
 # A step that overflows makes NaNs in every later step of its block of 50; NumPy would warn
 # at each, burying the one line that _check_finite gives (the epoch and the first bad step).
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")
-def train_epoch(model, params, opt, x, y, batch, chunk, seed, epoch, stage, frozen, clip, xp,
-                desc="", quiet=True, shuffle=True):
-    """One pass over (x, y) in minibatches, shuffled unless `shuffle` is False (then in
-    the data's order, as the authors' code does); updates `params` in place.
+def train_epoch(model, params, opt, train, cfg, epoch, stage, chunk, xp, desc=None):
+    """One pass over `train` = (x, y) in minibatches of cfg.batch_size, shuffled unless
+    cfg.shuffle is False (then in the data's order, as the authors' code does); updates
+    `params` in place, GreedyIMB's frozen layers of `stage` untouched.
 
     Shuffling uses the host generator (seed, 0, epoch) and the noise the generator
     (seed, 1, epoch), so an epoch is a pure function of its inputs. Each minibatch is
     split into chunks of at most `chunk` examples whose gradients are summed weighted by
     their share of the batch. Returns the step losses on the host; a NaN or infinity
-    raises UserError naming the epoch and step.
+    raises UserError naming the epoch and step. A progress bar labelled `desc` unless
+    desc is None or cfg.quiet.
     """
+    x, y = train
+    seed, clip, frozen = cfg.seed, cfg.clip, model.frozen(stage)
     n = int(y.shape[0])
+    batch = min(cfg.batch_size, n)
+    quiet = cfg.quiet or desc is None
     steps = math.ceil(n / batch)
     perm = xp.asarray(np.random.default_rng(
         np.random.SeedSequence(seed, spawn_key=(Stream.SHUFFLE, epoch))).permutation(n)
-        if shuffle else np.arange(n))
+        if cfg.shuffle else np.arange(n))
     noise = make_rng(xp, seed, Stream.TRAIN_NOISE, epoch)
     losses = []
-    with progress_bar(steps, desc, quiet) as bar:
+    with progress_bar(steps, desc or "", quiet) as bar:
         for step in range(steps):
             idx = perm[step * batch:(step + 1) * batch]
             xb, yb = x[idx], y[idx]

@@ -58,14 +58,14 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
             params = {k: xp.asarray(v) for k, v in model.init(
                 init_rng(cfg.seed),
                 np.dtype(cfg.dtype)).items()}
-            meta = {"epoch": 0}
+            done = {"epoch": 0}
         else:
-            params, meta = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
+            params, done = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
         t0 = time.time()
         summary = final_evaluation(cfg, model, params, data, xp)
         eval_s = time.time() - t0
-        summary.update(epochs_trained=meta["epoch"], best_epoch=meta.get("best_epoch"),
-                       best_val_error=meta.get("best_val"), eval_s=round(eval_s, 2),
+        summary.update(epochs_trained=done["epoch"], best_epoch=done.get("best_epoch"),
+                       best_val_error=done.get("best_val"), eval_s=round(eval_s, 2),
                        wall_s=round(epoch_seconds(out_dir) + eval_s, 2),
                        backend=cfg.backend, device=backend.device_name(xp),
                        model=cfg.model, dataset=cfg.dataset)

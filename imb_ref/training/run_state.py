@@ -38,13 +38,14 @@ class RunState:
 
     def init_or_resume(self, model, seed, dtype, xp, opt, saved=None):
         """(params, best, meta) on the device. A new run: the model's initialisation from
-        the seed's INIT stream, meta {"epoch": 0}. A resumed run (`saved`, what
-        checkpoint.load gave): its parameters, its best-validation snapshot (or its
-        parameters), its meta, and the optimiser's state put back into `opt` (the step
-        count `t` stays a host integer). Records of epochs after the start are dropped."""
+        the seed's INIT stream, meta {"epoch": 0, "state": {}}. A resumed run (`saved`,
+        what checkpoint.load gave): its parameters, its best-validation snapshot (or its
+        parameters), its meta (checkpoint.py's schema), and the optimiser's state put
+        back into `opt` (the step count `t` stays a host integer). Records of epochs
+        after the start are dropped."""
         if saved is None:
             params = {k: xp.asarray(v) for k, v in model.init(init_rng(seed), dtype).items()}
-            best, meta = {k: v.copy() for k, v in params.items()}, {"epoch": 0}
+            best, meta = {k: v.copy() for k, v in params.items()}, {"epoch": 0, "state": {}}
         else:
             host_params, host_best, opt_state, meta = saved
             params = {k: xp.asarray(v) for k, v in host_params.items()}
@@ -53,9 +54,10 @@ class RunState:
         self.truncate(meta["epoch"])
         return params, best, meta
 
-    def save(self, params, best, opt, meta):
-        """The checkpoint, written to a temporary name and renamed (checkpoint.save)."""
-        checkpoint.save(self.checkpoint_path, params, best, opt.state, meta)
+    def save(self, params, best, opt, epoch, cfg, state):
+        """The checkpoint of run settings `cfg` after `epoch` with the caller's `state`,
+        written to a temporary name and renamed (checkpoint.save)."""
+        checkpoint.save(self.checkpoint_path, params, best, opt.state, epoch, cfg, state)
 
     def append(self, record):
         """One line of metrics.jsonl, written at once."""
@@ -80,25 +82,27 @@ class RunState:
 
 class EarlyStopping:
     """Early stopping on the validation error (the paper's protocol, patience 20 in the
-    authors' code), as a hook `update(meta, record, stage, params)` called after each
+    authors' code), as a hook `update(state, record, stage, params)` called after each
     epoch: it keeps the best epoch's parameters (`best`) and says when to stop. Its
-    bookkeeping lives in the checkpoint's meta (best_val, best_epoch, bad_epochs), so a
+    bookkeeping (best_val, best_epoch, bad_epochs) is the checkpoint's state, so a
     resumed run stops where an uninterrupted one would. GreedyIMB restarts the count
     at each stage, and only its last stage may stop the run."""
 
     def __init__(self, patience, stages, best):
         self.patience, self.stages, self.best = patience, stages, best
 
-    def new_stage(self, meta):
-        meta.update(best_val=None, bad_epochs=0)
+    START = {"best_val": None, "best_epoch": 0, "bad_epochs": 0}
 
-    def update(self, meta, record, stage, params):
-        """Returns whether to stop after this epoch. `meta` holds best_val, best_epoch
-        and bad_epochs (fit starts them at None, 0, 0)."""
-        if meta["best_val"] is None or record["val_error"] < meta["best_val"]:
-            meta.update(best_val=record["val_error"], best_epoch=record["epoch"],
-                        bad_epochs=0)
+    def new_stage(self, state):
+        state.update(best_val=None, bad_epochs=0)
+
+    def update(self, state, record, stage, params):
+        """Returns whether to stop after this epoch. `state` holds best_val, best_epoch
+        and bad_epochs (START for a new run)."""
+        if state["best_val"] is None or record["val_error"] < state["best_val"]:
+            state.update(best_val=record["val_error"], best_epoch=record["epoch"],
+                         bad_epochs=0)
             self.best = {k: v.copy() for k, v in params.items()}      # a snapshot
             return False
-        meta["bad_epochs"] += 1
-        return stage == self.stages and meta["bad_epochs"] >= self.patience
+        state["bad_epochs"] += 1
+        return stage == self.stages and state["bad_epochs"] >= self.patience

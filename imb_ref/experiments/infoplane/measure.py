@@ -74,18 +74,15 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     the numbers of an uninterrupted one. Returns the final loss and two test errors:
     the Monte Carlo prediction's (M = cfg.test_samples) and the exact predictive
     distribution's (the sum over every state of the last layer)."""
-    dtype = np.dtype(cfg.dtype)
-    x_all, y_all, w_all = whole_distribution(*synthetic12.load_task(cfg.data_file))
+    # The pair's own run settings: everything below reads its seed and length here.
+    pair = replace(cfg, model=model.name, seed=seed, epochs=epochs)
+    dtype = np.dtype(pair.dtype)
+    x_all, y_all, w_all = whole_distribution(*synthetic12.load_task(pair.data_file))
     i_xy = label_information(y_all, w_all)
-    x_train = xp.asarray(data.train.x, dtype=dtype)
-    y_train = xp.asarray(data.train.y)
-    batch = min(cfg.batch_size, len(data.train))
-    chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, batch, training=True)
-    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
-                         kernels=optimizer_kernels(xp, cfg.fused))
+    train = (xp.asarray(data.train.x, dtype=dtype), xp.asarray(data.train.y))
+    opt = make_optimizer(pair.optimizer, pair.lr, momentum=pair.momentum,
+                         kernels=optimizer_kernels(xp, pair.fused))
     todo = set(measurement_epochs(epochs, points))
-    pair = replace(cfg, model=model.name, seed=seed, epochs=epochs)    # the pair's identity
-    settings = {**pair.to_dict(), "points": points}
     saved = load_pair(checkpoint_path, pair, points)
     if saved is not None:
         checkpoint.check_against(checkpoint_path, saved, model)
@@ -101,12 +98,12 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
 
     run = RunState(checkpoint_path)
     params, _, meta = run.init_or_resume(model, seed, dtype, xp, opt, saved)
-    first, last_loss = meta["epoch"] + 1, meta.get("loss")
+    first = meta["epoch"] + 1
     if saved is None:
         measure(0)
-    bar = progress_bar(epochs, f"{model.name} seed {seed}", cfg.quiet, unit="epoch",
+    bar = progress_bar(epochs, f"{model.name} seed {seed}", pair.quiet, unit="epoch",
                        initial=first - 1)
-    state = {"loss": last_loss}
+    state = {"loss": meta["state"].get("loss"), "points": points}
 
     def after_epoch(epoch, stage, losses):
         """The experiment's hook on the training loop: measure, checkpoint."""
@@ -118,19 +115,16 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
             plane = measure(epoch)
             bar.set_postfix(loss=f"{state['loss']:.3f}", I_Y1=f"{plane[0][1]:.3f}")
         if checkpoint_path and (epoch in todo or epoch % CHECKPOINT_EVERY == 0):
-            run.save(params, {}, opt, {"epoch": epoch, "loss": state["loss"],
-                                       "settings": settings})
+            run.save(params, {}, opt, epoch, pair, state)
         return False
 
-    run_epochs(model, params, opt, x_train, y_train, batch, chunk, cfg, first, epochs, seed,
-               xp, after_epoch)
+    run_epochs(model, params, opt, train, pair, xp, after_epoch, first=first)
     bar.close()
-    last_loss = state["loss"]
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
     rng = make_rng(xp, seed, Stream.INFOPLANE_TEST)
     err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,
-                     chunk_size(model, dtype.itemsize, cfg.max_memory, 4096, training=False))
-    return {"final_loss": last_loss, "test_error": err,
+                     chunk_size(model, dtype.itemsize, pair.max_memory, 4096, training=False))
+    return {"final_loss": state["loss"], "test_error": err,
             "exact_test_error": exact_error(params, data.test.x, data.test.y)}
 
 
@@ -145,9 +139,9 @@ def load_pair(path, pair, points):
         return None
     loaded = checkpoint.load(path)
     meta = loaded[3]
-    saved = RunSettings.from_dict(meta["settings"], missing=pair)
+    saved = RunSettings.from_dict(meta["config"], missing=pair)
     differ = pair.differences(saved)
-    saved_points = meta["settings"].get("points", points)
+    saved_points = meta["state"].get("points", points)
     if saved_points != points:
         differ.append(("points", points, saved_points))
     for key, ours, theirs in differ[:1]:
