@@ -14,6 +14,7 @@ fields (`take`), so no list of flag names is written beside a class. The help's
 
 import argparse
 from dataclasses import field, fields, is_dataclass
+from decimal import Decimal
 
 from .errors import ArgumentParser
 
@@ -22,21 +23,58 @@ GROUP_ORDER = ("experiment", "Table 1", "attack", "data", "model", "training", "
                "output")
 
 
+def number(value):
+    """A number as a flag writes it: an int as is, a float by its shortest text that
+    reads back to the same float (repr), small ones in scientific notation (1e-4)."""
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    text = repr(value)
+    if text.endswith(".0"):
+        return text[:-2]
+    if value != 0 and (abs(value) < 1e-3 or "e" in text):
+        return format(Decimal(text), "e").replace("e-0", "e-").replace("e+0", "e+")
+    return text
+
+
+def show(value):
+    """A setting's value as its flag takes it: a tuple as a comma list."""
+    if isinstance(value, tuple):
+        return ",".join(number(v) for v in value)
+    return number(value)
+
+
+def quoted(value):
+    """A value in a message: text and lists quoted as the flag takes them ('8,4',
+    'adam'), numbers and None bare."""
+    return repr(show(value)) if isinstance(value, (str, tuple)) else show(value)
+
+
 def flag(default=None, help="", group=None, *, name=None, short=None, choices=None,
          action=None, default_text=None, metavar=None, nargs=None, commands=None,
-         where=False):
+         parse=None, where=False):
     """A settings field and its flag. name: the flag when it is not --<field-name>
     (e.g. --attack-n for AttackSettings.n), or the metavar of a positional argument
     (name without dashes); choices: a tuple, or a function read when the parser is
     built (a model row added later is offered); action: "store_true" or "boolean"
     (--x / --no-x); help and default_text: a text, or a function read when the parser is
     built; commands: the commands that offer it (None: every command whose settings hold
-    the field); where=True: the field says where or how a
-    run is computed and is left out of == (training/settings.py)."""
+    the field); parse: parse(text, flag) -> the typed value (a comma list into a tuple),
+    the flag's type; where=True: the field says where or how a run is computed and is
+    left out of == (training/settings.py)."""
     return field(default=default, compare=not where, metadata={
         "help": help, "group": group, "name": name, "short": short, "choices": choices,
         "action": action, "default_text": default_text, "metavar": metavar,
-        "nargs": nargs, "commands": commands})
+        "nargs": nargs, "commands": commands, "parse": parse})
+
+
+def typed(settings):
+    """Typed at the edge, for a settings class's __post_init__: each field with a parse
+    given as text (a flag, a preset) or as a JSON list (a config.json, a checkpoint)
+    becomes its typed value here, once."""
+    for f in fields(settings):
+        value, parse = getattr(settings, f.name), f.metadata.get("parse")
+        if parse is not None and isinstance(value, (str, list)):
+            object.__setattr__(settings, f.name, parse(value, option(f)))
 
 
 def declared(f):
@@ -98,9 +136,7 @@ def plain_default(f):
         return ""
     if isinstance(value, bool):
         return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return show(value)
 
 
 def _walk(cls, command):
@@ -158,7 +194,10 @@ def parser(command, description, settings, prog=None, epilog=None):
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
             kind = {int: int, float: float}.get(f.type)
-            if kind is not None:
+            if md["parse"] is not None:
+                kwargs["type"] = lambda text, parse=md["parse"], name=option(f): \
+                    parse(text, name)
+            elif kind is not None:
                 kwargs["type"] = kind
             choices = md["choices"]
             if choices is not None:
@@ -191,5 +230,5 @@ def unparse(parser, values):
         elif action.nargs == 0:                  # store_true
             args.append(name)
         else:
-            args += [name, str(value)]
+            args += [name, show(value)]
     return args

@@ -69,7 +69,8 @@ def test_defaults_in_the_help_come_from_the_declarations():
     train, infoplane = help_of("train"), help_of("infoplane")
     from imb_ref.experiments.infoplane import InfoplaneSettings as I
     from imb_ref.training.settings import DATASET_DEFAULTS, PRESETS
-    assert f"{DATASET_DEFAULTS['synthetic12']['hidden']} for synthetic12" in train
+    assert f"{flags.show(DATASET_DEFAULTS['synthetic12']['hidden'])} for synthetic12" in train
+    assert "(default 512,512; 10,8,6,4 for synthetic12)" in train      # typed, shown as typed
     assert f"{PRESETS['authors']['*']['epochs']} with --preset authors" in train
     assert f"(default {I.EPOCHS}; {I.PRESETS['paper']['epochs']} with --preset paper)" \
         in infoplane
@@ -88,5 +89,6 @@ def test_an_attack_option_without_the_attack_is_refused_by_table1():
 def test_the_inverse_of_a_generated_parser_round_trips():
     """flags.unparse is the parser's inverse (table1 --plan's lines rely on it)."""
     p = cli.COMMANDS["train"].parser()
-    values = {"seed": 3, "hidden": "8,4", "shuffle": False, "quiet": True, "lr": 0.5}
+    values = {"seed": 3, "hidden": (8, 4), "betas": (1e-4, 2.5e-7), "shuffle": False,
+              "quiet": True, "lr": 0.5}
     assert vars(p.parse_args(flags.unparse(p, values))) == values

@@ -32,7 +32,7 @@ def test_add_a_model_is_one_row(tmp_path, capsys, monkeypatch):
     from imb_ref.experiments.infoplane import InfoplaneSettings
     before_plan = _plan(tmp_path / "before", capsys)
     monkeypatch.setitem(KINDS, "vcronly", Kind("vcronly", "VCR-only", BINARY, tree=True,
-                                               stochastic=True, beta="betas"))
+                                               stochastic=True, imb=True))
     summary, printed = _train(tmp_path, capsys, ["--model", "vcronly", "--betas", "0",
                                                  "--estimator", "raiko"])
     assert summary["model"] == "vcronly" and "model: vcronly, network 12-4-3-2" in printed

@@ -57,7 +57,7 @@ def test_identity_is_equality_and_where_a_run_is_computed_is_not_part_of_it():
 def test_a_resumed_run_takes_only_where_and_epochs_from_the_flags():
     saved = RunSettings.from_flags({"dataset": "mnist", "hidden": "6", "epochs": 3})
     again = saved.resumed_with({"epochs": 9, "backend": "cupy", "quiet": True}, "DIR")
-    assert (again.epochs, again.backend, again.quiet, again.hidden) == (9, "cupy", True, "6")
+    assert (again.epochs, again.backend, again.quiet, again.hidden) == (9, "cupy", True, (6,))
     assert saved.resumed_with({"hidden": "6"}, "DIR") == saved       # the same value: fine
     with pytest.raises(UserError, match="--lr 0.5: DIR was made with lr = None"):
         saved.resumed_with({"lr": 0.5}, "DIR")
@@ -68,7 +68,7 @@ def test_a_resumed_run_takes_only_where_and_epochs_from_the_flags():
 def test_an_old_config_json_reads_as_the_run_it_describes():
     old = RunSettings.from_dict(OLD_CONFIG)
     assert (old.model, old.hidden, old.vib_samples, old.preset, old.data_dir) == \
-        ("vib", "512,512", 32, "paper", "/work/shared/data")
+        ("vib", (512, 512), 32, "paper", "/work/shared/data")
     # Its table's command, parsed today, makes the same run: reused, not refused.
     command, flags = cli.parse(
         "table1 --dataset cifar10 --data-dir /work/shared/data --samples 8 --test-samples 8 "
@@ -103,7 +103,7 @@ def _planned_runs():
     for name, _ in table.rows:
         runs += [(cfg, folder) for _, cfg, folder in selection_runs(table, name, "out")]
         runs += [(cfg, folder) for _, cfg, folder in
-                 retraining_runs(table, name, 1e-4 if KINDS[name].beta else None,
+                 retraining_runs(table, name, 1e-4 if KINDS[name].grid else None,
                                  {"epochs": 3, "stage_epochs": 2}, "out")]
     return runs
 

@@ -14,6 +14,7 @@ import os
 import platform
 
 from ..errors import UserError
+from ..flags import show
 from ..models import KINDS, families
 from ..training.metrics import read_metrics
 
@@ -33,11 +34,17 @@ def _read(folder, name):
         raise UserError(f"{path}: not readable JSON ({e})") from None
 
 
+def as_text(config):
+    """A config.json's settings with each list as its flag writes it ("512,512",
+    "1e-4"): folders written before the lists were typed hold these texts already."""
+    return {k: show(tuple(v)) if isinstance(v, list) else v for k, v in config.items()}
+
+
 def read_folder(folder):
     """(config dict, summary dict, stage lengths or None) of one finished run folder."""
     if not os.path.isdir(folder):
         raise UserError(f"{folder}: not a run folder (no such folder)")
-    cfg, summary = _read(folder, "config.json"), _read(folder, "summary.json")
+    cfg, summary = as_text(_read(folder, "config.json")), _read(folder, "summary.json")
     stages = None
     if KINDS.get(cfg.get("model")) is not None and KINDS[cfg["model"]].greedy:
         counts = {}
@@ -70,7 +77,7 @@ def this_run(configs):
               f"{first['epochs']:,} epochs" if first["patience"] else
               f"{first['epochs']:,} epochs")
     length += "".join(f"; {m}: stage 1 fixed at {s} epochs" for m, s in stages.items())
-    tree = [m for m in by_model if KINDS[m].beta == "betas"]
+    tree = [m for m in by_model if KINDS[m].imb]
     beta = "; ".join([f"{m} {by_model[m]['betas']} per layer" for m in tree] +
                      ([f"vib {by_model['vib']['vib_beta']:g}"] if "vib" in by_model else []))
     v = by_model.get("vib", first)
@@ -247,7 +254,8 @@ def from_infoplane_folder(name, folder, previous=None, title=None):
     largest fall of I(Z_l;X) and of I(Z_l;Y) after their peaks, and the first measured
     epoch at which each model has its own seed's SFNN final relevance in every layer."""
     from ..experiments.infoplane import report as ip
-    settings = _read(folder, "config.json")
+    settings = as_text(_read(folder, "config.json"))
+    settings["run"] = as_text(settings["run"])
     csv_path = os.path.join(folder, "infoplane.csv")
     if not os.path.isfile(csv_path):
         raise UserError(f"{folder} has no infoplane.csv: no seed is complete yet")

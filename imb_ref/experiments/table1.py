@@ -29,8 +29,8 @@ import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..flags import flag, holding, take
-from ..training.settings import RunSettings, check_seeds, parse_sizes, split_list
+from ..flags import flag, holding, quoted, show, take, typed
+from ..training.settings import RunSettings, check_seeds, split_list
 from ..data import load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -45,7 +45,20 @@ from .attack.command import AttackSettings
 from ..training.loop import stage_length
 from ..training.metrics import check_metrics, read_metrics
 
-PAPER_BETA_GRID = ",".join(f"1e-{i}" for i in range(1, 11))
+PAPER_BETA_GRID = tuple(float(f"1e-{i}") for i in range(1, 11))     # 10^-1 .. 10^-10
+
+
+def beta_grid(text, name):
+    """--beta-grid: a comma list of positive numbers -> a tuple of floats."""
+    try:
+        grid = tuple(float(b) for b in (split_list(text, name, "1e-3,1e-4,1e-5")
+                                        if isinstance(text, str) else text))
+    except ValueError:
+        grid = ()
+    if not grid or not all(math.isfinite(b) and b > 0 for b in grid):
+        raise UserError(f"{name} {quoted(text)}: give a comma list of positive numbers, "
+                        f"e.g. 1e-3,1e-4,1e-5")
+    return grid
 
 
 def metric_name(dataset):
@@ -61,8 +74,8 @@ class Table1Settings:
     rows: tuple = holding(RunSettings)   # ((model, RunSettings), ...) in Table 1's order
     seeds: int = flag(5, "retraining seeds seed, seed+1, ... (the paper's protocol)",
                       "Table 1")
-    beta_grid: str = flag(PAPER_BETA_GRID, "betas tried on the validation split (the "
-                          "paper's 10^-1 .. 10^-10)", "Table 1")
+    beta_grid: tuple = flag(PAPER_BETA_GRID, "betas tried on the validation split (the "
+                            "paper's 10^-1 .. 10^-10)", "Table 1", parse=beta_grid)
     plan: bool = flag(False, "with --output-dir: print the runs that can start now, one "
                       "self-contained command per line (the selection runs, then each "
                       "model's retraining once its selection is finished), for xargs -P, "
@@ -96,12 +109,14 @@ class Table1Settings:
         rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
                      for name in models_in("table1"))   # every run's settings first
         settings = cls(rows, attack=attack, **own)
-        settings.grid()                     # refuses a malformed grid
         check_seeds(settings.seeds)
         if settings.dataset not in ("mnist", "cifar10", "fashion-mnist"):
             raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for mnist, "
                             f"cifar10 or fashion-mnist")
         return settings
+
+    def __post_init__(self):
+        typed(self)
 
     @property
     def announce(self):
@@ -130,16 +145,8 @@ class Table1Settings:
         return list(range(self.base.seed, self.base.seed + self.seeds))
 
     def grid(self):
-        """--beta-grid as floats, checked."""
-        text = str(self.beta_grid)
-        try:
-            grid = [float(b) for b in split_list(text, "--beta-grid", "1e-3,1e-4,1e-5")]
-        except ValueError:
-            grid = []
-        if not grid or not all(math.isfinite(b) and b > 0 for b in grid):
-            raise UserError(f"--beta-grid {text!r}: give a comma list of positive numbers, "
-                            f"e.g. 1e-3,1e-4,1e-5")
-        return grid
+        """The betas of --beta-grid."""
+        return list(self.beta_grid)
 
 
 def check_reuse(cfg, folder):
@@ -153,9 +160,9 @@ def check_reuse(cfg, folder):
     with open(path) as fh:
         saved = RunSettings.from_dict(json.load(fh), missing=cfg)
     for key, ours, theirs in cfg.differences(saved)[:1]:
-        raise UserError(f"{folder} was made with {key} = {theirs!r} but this table asks "
-                        f"for {ours!r}: use another --output-dir, or delete that folder to "
-                        f"redo the run")
+        raise UserError(f"{folder} was made with {key} = {quoted(theirs)} but this table "
+                        f"asks for {quoted(ours)}: use another --output-dir, or delete that "
+                        f"folder to redo the run")
 
 
 def _run(cfg, data, xp, folder, log):
@@ -175,15 +182,13 @@ def _run(cfg, data, xp, folder, log):
 
 def _beta_over(name, beta):
     """The setting a beta of the grid sets for this model: VIB's beta or the IMB betas."""
-    if beta is None:
-        return {}
-    return {KINDS[name].beta: beta if KINDS[name].beta == "vib_beta" else str(beta)}
+    return {} if beta is None else KINDS[name].grid(beta)
 
 
 def selection_runs(settings, name, out):
     """[(beta, cfg, folder)]: one run per beta of the grid (one run for DET and SFNN) on
     the training split, early stopping on the validation split, with the first seed."""
-    betas = settings.grid() if KINDS[name].beta else [None]
+    betas = settings.grid() if KINDS[name].grid else [None]
     runs = []
     for beta in betas:
         cfg = settings.row(name, seed=settings.seed_list()[0],
@@ -359,7 +364,7 @@ def retraining_schedule(name, chosen, sel_cfg):
     epochs = max(int(chosen.get("best_epoch") or chosen["epochs_trained"] or sel_cfg.epochs), 1)
     if not KINDS[name].greedy:
         return {"epochs": epochs}
-    stages = len(parse_sizes(sel_cfg.hidden))
+    stages = len(sel_cfg.hidden)
     return {"epochs": epochs,
             "stage_epochs": stage_length(stages, sel_cfg.epochs, sel_cfg.stage_epochs)}
 
@@ -392,7 +397,7 @@ def _table(rows, base, xp, t_start, command_line):
             "command": command_line,
             "date": datetime.date.today().isoformat(), "backend": base.backend,
             "device": device_name(xp), "machine": f"{platform.machine()}, "
-            f"{os.cpu_count()} CPU cores", "network": base.hidden, "M": base.samples,
+            f"{os.cpu_count()} CPU cores", "network": show(base.hidden), "M": base.samples,
             "test_runs": base.test_runs, "limits": {"train": base.limit_train,
                                                     "val": base.limit_val,
                                                     "test": base.limit_test},

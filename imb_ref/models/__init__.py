@@ -23,7 +23,8 @@ class Kind:
                         # GAUSSIAN, an encoder and a Gaussian bottleneck (vib.py)
     tree: bool          # trained on the tree of M**L sampled leaves (or its exact limit)
     stochastic: bool    # predicts by averaging draws (all but DET)
-    beta: str = None    # the setting Table 1's beta grid varies: "betas", "vib_beta"
+    imb: bool = False   # its objective has the per-layer terms, weighted by gammas, betas
+    grid: object = None     # what a beta of Table 1's grid sets: beta -> {setting: value}
     greedy: bool = False    # trained one layer per stage (Section 4.1)
     # The paper's experiments it takes part in ("table1": Sections 5.1-5.2; "infoplane":
     # Section 5.3's defaults), and its figures in Table 1: MNIST test error (%), CIFAR10
@@ -35,19 +36,32 @@ class Kind:
 
 TABLE1, PLANE = frozenset({"table1"}), frozenset({"table1", "infoplane"})
 
+
+def every_layer(beta):
+    """Table 1's grid for the IMB models: beta_l = beta for every layer (Appendix D)."""
+    return {"betas": (beta,)}
+
+
+def bottleneck(beta):
+    """Table 1's grid for VIB: the weight of its one KL term."""
+    return {"vib_beta": beta}
+
+
 # The one list of models, in Table 1's order.
 KINDS = {k.name: k for k in (
     Kind("det", "DET", BINARY, tree=False, stochastic=False, experiments=TABLE1,
          paper={"mnist": 1.73, "cifar10": 53.91, "targeted": 0.00, "untargeted": 0.00}),
-    Kind("vib", "VIB", GAUSSIAN, tree=False, stochastic=True, beta="vib_beta",
+    Kind("vib", "VIB", GAUSSIAN, tree=False, stochastic=True, grid=bottleneck,
          experiments=TABLE1,
          paper={"mnist": 1.45, "cifar10": 54.41, "targeted": 83.70, "untargeted": 93.10}),
     Kind("sfnn", "SFNN", BINARY, tree=True, stochastic=True, experiments=PLANE,
          paper={"mnist": 1.44, "cifar10": 55.94, "targeted": 83.00, "untargeted": 95.20}),
-    Kind("greedyimb", "GreedyIMB", BINARY, tree=True, stochastic=True, beta="betas",
+    Kind("greedyimb", "GreedyIMB", BINARY, tree=True, stochastic=True, imb=True,
+         grid=every_layer,
          greedy=True, experiments=PLANE,
          paper={"mnist": 1.54, "cifar10": 57.61, "targeted": 83.21, "untargeted": 94.30}),
-    Kind("jointimb", "JointIMB", BINARY, tree=True, stochastic=True, beta="betas",
+    Kind("jointimb", "JointIMB", BINARY, tree=True, stochastic=True, imb=True,
+         grid=every_layer,
          experiments=PLANE,
          paper={"mnist": 1.36, "cifar10": 55.62, "targeted": 84.16, "untargeted": 96.00}),
 )}

@@ -68,7 +68,7 @@ class Model:
     def weights(self, stage=1):
         """(gammas, betas) of the objective at this stage."""
         L = self.L
-        if self.kind.beta is None:          # SFNN and DET: VCR_0 alone, the likelihood
+        if not self.kind.imb:               # SFNN and DET: VCR_0 alone, the likelihood
             return (1.0,) + (0.0,) * L, (0.0,) * L
         if self.kind.greedy:
             g = [0.0] * (L + 1)

@@ -19,7 +19,7 @@ from . import checkpoint
 from .evaluate import chunk_size
 from .metrics import check_metrics
 from .run import build_model, describe, output_folder, train_run
-from .settings import RunSettings, check_backend, load, parse_sizes
+from .settings import RunSettings, check_backend, load
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,9 @@ class GoldenSettings:
                             f"writes and checks by name")
         # Distinct weights per layer, so that a twin that drops the gammas or reverses
         # the betas disagrees: gamma_l = 2^-l, beta_l = l / 10, unless given.
-        L = len(parse_sizes(run.hidden))
-        defaults = {"gammas": ",".join(f"{2.0 ** -l:g}" for l in range(L + 1)),
-                    "betas": ",".join(f"{l / 10:g}" for l in range(1, L + 1))}
+        L = len(run.hidden)
+        defaults = {"gammas": tuple(2.0 ** -l for l in range(L + 1)),
+                    "betas": tuple(l / 10 for l in range(1, L + 1))}
         run = replace(run, **{k: v for k, v in defaults.items() if k not in flags})
         return cls(run.check(), path)
 

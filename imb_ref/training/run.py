@@ -23,16 +23,13 @@ from . import checkpoint
 from .loop import final_evaluation, fit
 from .metrics import read_metrics
 from .run_state import RunState
-from .settings import parse_sizes, per_layer
 
 
 def build_model(cfg, n_features, n_classes):
     """The Model a configuration describes, for data of this shape."""
-    hidden = parse_sizes(cfg.hidden)
-    L = len(hidden)
-    return Model(cfg.model, (n_features,) + hidden + (n_classes,), M=cfg.samples,
-                 test_samples=cfg.test_samples, gammas=per_layer(cfg.gammas, L + 1, "--gammas"),
-                 betas=per_layer(cfg.betas, L, "--betas"), estimator=cfg.estimator,
+    return Model(cfg.model, (n_features,) + cfg.hidden + (n_classes,), M=cfg.samples,
+                 test_samples=cfg.test_samples, gammas=cfg.layer_gammas(),
+                 betas=cfg.layer_betas(), estimator=cfg.estimator,
                  vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_samples=cfg.vib_samples,
                  vib_test_samples=cfg.vib_test_samples,
                  accelerator=None if cfg.fused is False else FusedPath())
@@ -125,7 +122,7 @@ def describe(cfg, xp, data, model, out_dir, models=None):
         lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
                       f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
                       f"estimator {cfg.estimator}"))
-        if model.kind.beta:
+        if model.kind.imb:
             lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
     if model.kind.network.bottleneck:
         lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "

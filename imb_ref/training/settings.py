@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 import numpy as np
 
 from ..errors import UserError
-from ..flags import flag, plain_default
+from ..flags import flag, plain_default, show, typed
 from ..exact import max_transition_entries
 from ..gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
 from ..models import KINDS, MAX_EXACT_ENTRIES
@@ -35,8 +35,8 @@ MAX_MEMORY_GB = 1e6         # a petabyte: more than any machine, so a typo is ca
 # which retrains the chosen setting on the whole training set.)
 PRESETS = {
     "paper": {
-        "*": dict(samples=32, test_samples=32, vib_samples=32, test_runs=10, betas="1e-4",
-                  gammas="1", batch_size=100, epochs=200, patience=20),
+        "*": dict(samples=32, test_samples=32, vib_samples=32, test_runs=10, betas=(1e-4,),
+                  gammas=(1.0,), batch_size=100, epochs=200, patience=20),
         ("mnist", "binary"): dict(optimizer="adadelta", lr=1.0),
         ("fashion-mnist", "binary"): dict(optimizer="adadelta", lr=1.0),
         ("cifar10", "binary"): dict(optimizer="adagrad", lr=0.01),
@@ -46,7 +46,7 @@ PRESETS = {
     },
     "authors": {
         "*": dict(optimizer="adamax", lr=0.01, batch_size=16, clip=5.0, patience=20,
-                  epochs=1000, samples=32, test_samples=32, test_runs=100, betas="1e-4",
+                  epochs=1000, samples=32, test_samples=32, test_runs=100, betas=(1e-4,),
                   shuffle=False),
         # 1/60 of the training set: 60,000 / 60 and 50,000 / 60 (rounded down).
         **{(d, f): dict(val_size=n) for d, n in (("mnist", 1000), ("fashion-mnist", 1000),
@@ -65,8 +65,8 @@ DATASET_DEFAULTS = {
     # sampled (test predictions, --estimator raiko). `--optimizer sgd --lr 1.0` gives the
     # paper's optimiser. The paper's length (20,000 epochs, 5 seeds) is
     # `python run.py infoplane --preset paper`.
-    "synthetic12": dict(hidden="10,8,6,4", samples=4, estimator="exact", optimizer="adam",
-                        lr=0.01, batch_size=64),
+    "synthetic12": dict(hidden=(10, 8, 6, 4), samples=4, estimator="exact",
+                        optimizer="adam", lr=0.01, batch_size=64),
 }
 
 
@@ -77,7 +77,7 @@ ONE_DATASET = ("train", "table1", "golden")               # the image sets' flag
 
 
 def setting(default, help, group, commands, *, where=False, short=None, choices=None,
-            default_text=None, action=None):
+            default_text=None, action=None, parse=None):
     """A run setting and its flag, declared once (flags.flag): the default, the help, its
     group in `--help`, the commands that offer it, its choices (a function, read when the
     parser is built: a row added later is offered), and `default_text` where the default
@@ -85,7 +85,7 @@ def setting(default, help, group, commands, *, where=False, short=None, choices=
     never what it computes: two runs that differ only in these are the same run (not part
     of ==)."""
     return flag(default, help, group, commands=commands, where=where, short=short,
-                choices=choices, default_text=default_text, action=action)
+                choices=choices, default_text=default_text, action=action, parse=parse)
 
 
 def _sources():
@@ -140,15 +140,17 @@ class RunSettings:
     # model
     model: str = setting("jointimb", "the model", "model", ("train",),
                          choices=lambda: tuple(KINDS))
-    hidden: str = setting("512,512", "hidden widths, comma list", "model", ALL_RUNS)
+    hidden: tuple = setting((512, 512), "hidden widths, comma list", "model", ALL_RUNS,
+                            parse=lambda text, name: parse_sizes(text, name))
     samples: int = setting(32, "M, samples per particle per layer in training", "model",
                            ALL_RUNS, short="-M")
     test_samples: int = setting(None, "M at test time", "model", ALL_RUNS,
                                 default_text="--samples")   # from_flags fills it in
     test_runs: int = setting(10, "stochastic test passes reported", "model", ALL_RUNS)
-    gammas: str = setting("1", "JointIMB weights of VCR_0..VCR_L: one value or L+1", "model",
-                          ALL_RUNS)
-    betas: str = setting("1e-4", "weights of KL_1..KL_L: one value or L", "model", ALL_RUNS)
+    gammas: tuple = setting((1.0,), "JointIMB weights of VCR_0..VCR_L: one value or L+1",
+                            "model", ALL_RUNS, parse=lambda text, name: weights(text, name))
+    betas: tuple = setting((1e-4,), "weights of KL_1..KL_L: one value or L", "model",
+                           ALL_RUNS, parse=lambda text, name: weights(text, name))
     estimator: str = setting("raiko", "gradient estimator for the binary units; exact: train "
                              "on the exact objective (the limit M -> infinity) with its "
                              "gradient by enumeration, for small networks such as "
@@ -203,9 +205,20 @@ class RunSettings:
     quiet: bool = setting(False, "no progress bar or per-epoch lines", "output", ALL_RUNS,
                           where=True, action="store_true")
 
+    def __post_init__(self):
+        typed(self)     # hidden, gammas, betas: tuples, however they were given
+
     @classmethod
     def names(cls):
         return [f.name for f in fields(cls)]
+
+    def layer_gammas(self):
+        """gamma_0..gamma_L: one per VCR term (a single value weighs every layer)."""
+        return per_layer(self.gammas, len(self.hidden) + 1, "--gammas")
+
+    def layer_betas(self):
+        """beta_1..beta_L: one per KL term (a single value weighs every layer)."""
+        return per_layer(self.betas, len(self.hidden), "--betas")
 
     @classmethod
     def default_note(cls, f, command):
@@ -215,13 +228,13 @@ class RunSettings:
         text = plain_default(f)
         for dataset, values in DATASET_DEFAULTS.items():
             if f.name in values:
-                text += f"; {values[f.name]} for {dataset}"
+                text += f"; {show(values[f.name])} for {dataset}"
         if command in cls.__dataclass_fields__["preset"].metadata["commands"]:
             for preset, table in PRESETS.items():
                 if f.name in table.get("*", {}):
                     value = table["*"][f.name]
                     shown = (("on" if value else "off") if isinstance(value, bool)
-                             else value)
+                             else show(value))
                     text += f"; {shown} with --preset {preset}"
         return text
 
@@ -272,13 +285,15 @@ class RunSettings:
         where and how the run is computed, and --epochs (which extends it); any other
         flag that differs is refused, not silently ignored."""
         compared = {f.name for f in fields(self) if f.compare} - {"epochs"}
-        for key, value in flags.items():
-            if key in compared and getattr(self, key) != value:
-                raise UserError(f"--{key.replace('_', '-')} {value}: {folder} was made with "
-                                f"{key} = {getattr(self, key)!r} and a resumed run keeps its "
+        given = replace(self, **{k: v for k, v in flags.items() if k in self.names()})
+        for key in sorted(compared & set(flags)):
+            if getattr(given, key) != getattr(self, key):
+                raise UserError(f"--{key.replace('_', '-')} {show(getattr(given, key))}: "
+                                f"{folder} was made with {key} = "
+                                f"{show(getattr(self, key))} and a resumed run keeps its "
                                 f"settings; drop the flag, or start a new run in another "
                                 f"--output-dir")
-        return replace(self, **{k: v for k, v in flags.items() if k in self.names()})
+        return given
 
     def check(self):
         """Refuse, in one line, settings no run can have (see check_run)."""
@@ -301,9 +316,18 @@ def split_list(text, flag, example):
     return entries
 
 
+def _entries(value, flag, example):
+    """A comma list's entries, or a JSON list's (a config.json, a checkpoint)."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise UserError(f"{flag} {value!r}: give a comma list, e.g. {example}")
+        return [str(v) for v in value]
+    return split_list(value, flag, example)
+
+
 def parse_sizes(text, flag="--hidden"):
-    """Hidden widths: a comma list of positive integers."""
-    entries = split_list(text, flag, "512,512")
+    """Hidden widths: a comma list of positive integers -> a tuple of ints."""
+    entries = _entries(text, flag, "512,512")
     try:
         sizes = tuple(int(s) for s in entries)
     except ValueError:
@@ -316,20 +340,26 @@ def parse_sizes(text, flag="--hidden"):
     return sizes
 
 
-def per_layer(text, count, flag):
-    """A comma list of `count` floats, or one value repeated."""
-    entries = split_list(text, flag, "1e-4" if flag == "--betas" else "1")
+def weights(text, flag):
+    """Per-layer weights: a comma list of finite non-negative numbers -> a tuple of
+    floats (one value, or one per layer; per_layer matches it to the network)."""
+    entries = _entries(text, flag, "1e-4" if flag == "--betas" else "1")
     try:
-        values = [float(s) for s in entries]
+        values = tuple(float(s) for s in entries)
     except ValueError:
         raise UserError(f"{flag} {text!r}: give numbers separated by commas") from None
-    if len(values) == 1:
-        values = values * count
-    if len(values) != count:
-        raise UserError(f"{flag} {text!r}: give one value or {count} values "
-                        f"(one per {'layer 0..L' if flag == '--gammas' else 'hidden layer'})")
     if not all(math.isfinite(v) and v >= 0 for v in values):
         raise UserError(f"{flag} {text!r}: weights must be finite and non-negative")
+    return values
+
+
+def per_layer(values, count, flag):
+    """`count` weights from a settings tuple: one value repeated, or `count` values."""
+    if len(values) == 1:
+        return tuple(values) * count
+    if len(values) != count:
+        raise UserError(f"{flag} {show(tuple(values))!r}: give one value or {count} values "
+                        f"(one per {'layer 0..L' if flag == '--gammas' else 'hidden layer'})")
     return tuple(values)
 
 
@@ -357,9 +387,8 @@ def check_run(cfg):
         if not math.isfinite(value) or value < lowest or (strict and value == lowest):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number "
                             f"{'above' if strict else 'of at least'} {lowest:g}")
-    L = len(parse_sizes(cfg.hidden))
-    per_layer(cfg.gammas, L + 1, "--gammas")
-    per_layer(cfg.betas, L, "--betas")
+    cfg.layer_gammas()
+    cfg.layer_betas()
     if cfg.max_memory > MAX_MEMORY_GB:
         raise UserError(f"--max-memory {cfg.max_memory}: at most {MAX_MEMORY_GB:g} GB")
     if cfg.momentum >= 1:
@@ -371,13 +400,12 @@ def check_run(cfg):
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
     if cfg.estimator == "exact" and KINDS[cfg.model].tree:    # the tree's estimator
-        hidden = parse_sizes(cfg.hidden)
-        entries = max_transition_entries(hidden)
+        entries = max_transition_entries(cfg.hidden)
         if entries > MAX_EXACT_ENTRIES:
             # A power of two: written as one where the digits would not fit on a line.
             size = f"{entries:,}" if entries < 10 ** 18 else f"2**{entries.bit_length() - 1}"
             raise UserError(f"--estimator exact enumerates every state of every layer: "
-                            f"--hidden {cfg.hidden} needs a {size}-entry matrix (at most "
+                            f"--hidden {show(cfg.hidden)} needs a {size}-entry matrix (at most "
                             f"{MAX_EXACT_ENTRIES:,}); use widths such as 10,8,6,4 or a "
                             f"sampled estimator")
     if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:

@@ -12,6 +12,7 @@ import numpy as np
 from ...backend import make_rng, to_numpy
 from ...data import synthetic12
 from ...errors import UserError
+from ...flags import show
 from ...exact import information_plane, predictive_distribution
 from ...gpu.launch import optimizer_kernels
 from ...info import mutual_information
@@ -145,8 +146,8 @@ def load_pair(path, pair, points):
     if saved_points != points:
         differ.append(("points", points, saved_points))
     for key, ours, theirs in differ[:1]:
-        raise UserError(f"{path} was trained with {key} = {theirs!r}, this run asks for "
-                        f"{ours!r}: use the same settings or another --output-dir")
+        raise UserError(f"{path} was trained with {key} = {show(theirs)}, this run asks "
+                        f"for {show(ours)}: use the same settings or another --output-dir")
     return loaded
 
 

@@ -6,12 +6,23 @@ from dataclasses import dataclass
 
 from ...errors import UserError
 from ...models import models_in, tree_models
-from ...flags import flag, plain_default, take
+from ...flags import flag, plain_default, show, take, typed
 from ...training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
 
 
 def _models_help():
     return f"comma list of {', '.join(tree_models())}"
+
+
+def model_names(text, name):
+    """--models: a comma list of the tree models' names -> a tuple."""
+    models = tuple(split_list(text, name, "sfnn,jointimb") if isinstance(text, str)
+                   else text)
+    bad = [m for m in models if m not in tree_models()]
+    if bad:
+        raise UserError(f"{name} {show(models)!r}: {bad[0]} is not a model of the tree; "
+                        f"choose from {', '.join(tree_models())}")
+    return models
 
 
 def _models_default():
@@ -31,7 +42,8 @@ class InfoplaneSettings:
     preset: str = flag(None, "paper: Section 5.3's length, " + ", ".join(
         f"{v:,} {k}" for k, v in PRESETS["paper"].items()) + " (hours)", "experiment",
         choices=tuple(PRESETS), default_text="the demo")
-    models: str = flag(None, _models_help, "experiment", default_text=_models_default)
+    models: tuple = flag(None, _models_help, "experiment", default_text=_models_default,
+                         parse=model_names)
     seeds: int = flag(1, "initialisations seed, seed+1, ...", "experiment")
     points: int = flag(16, "log-spaced epochs at which I(Z_l;X) and I(Z_l;Y) are computed",
                        "experiment")
@@ -43,6 +55,9 @@ class InfoplaneSettings:
                            default_text="runs/infoplane-<time>")
     # The demo's length, and the preset's, in the run settings' help.
     DEFAULT_TEXT = {"epochs": f"{EPOCHS}; {PRESETS['paper']['epochs']} with --preset paper"}
+
+    def __post_init__(self):
+        typed(self)
 
     @classmethod
     def default_note(cls, f, command):
@@ -61,7 +76,7 @@ class InfoplaneSettings:
         layered = {"epochs": cls.EPOCHS, **cls.PRESETS.get(preset, {}), **flags,
                    "dataset": "synthetic12"}
         own = take(cls, layered)
-        own.setdefault("models", ",".join(cls.default_models()))   # the rows, read now
+        own.setdefault("models", cls.default_models())     # the rows, read now
         layered.setdefault("backend", default_backend())
         if layered["backend"] == "cupy" and "jobs" not in flags:
             own["jobs"] = 1                 # one process drives the GPU
@@ -85,13 +100,7 @@ class InfoplaneSettings:
         return models_in("infoplane")
 
     def model_list(self):
-        if self.models is None:
-            return list(self.default_models())
-        models = split_list(self.models, "--models", "sfnn,jointimb")
-        bad = [m for m in models if m not in tree_models()]
-        if bad or not models:
-            raise UserError(f"--models {self.models!r}: choose from {', '.join(tree_models())}")
-        return models
+        return list(self.default_models() if self.models is None else self.models)
 
     def seed_list(self):
         return list(range(self.run.seed, self.run.seed + self.seeds))
