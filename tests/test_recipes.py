@@ -65,6 +65,28 @@ def test_add_a_dataset_is_one_entry(tmp_path, capsys, monkeypatch):
     summary, printed = _train(tmp_path, capsys, ["--dataset", "xor3", "--model", "det"])
     assert summary["dataset"] == "xor3"
     assert "xor3: 200 train / 40 val / 60 test, 6 features, 3 classes" in printed
+    assert "test error " in printed and "test accuracy" not in printed
+
+
+def test_a_dataset_row_says_how_its_figures_are_reported_and_if_table1_takes_it(
+        tmp_path, capsys, monkeypatch):
+    """What the code asks of a dataset, it asks its row: accuracy or error (the paper
+    reports CIFAR10 as accuracy), and whether Table 1 runs on it; never its name."""
+    from imb_ref.experiments.table1 import Table1Settings
+    from imb_ref.errors import UserError
+    toy = data.SOURCES["synthetic12"]
+    monkeypatch.setitem(data.SOURCES, "toy", data.Source(toy.load, 2, 0, on_disk=False,
+                                                         reported="accuracy", table1=True))
+    _, printed = _train(tmp_path, capsys, ["--dataset", "toy", "--model", "det",
+                                           "--estimator", "raiko"])
+    assert "test accuracy " in printed and "(error " in printed
+    assert Table1Settings.from_flags({"dataset": "toy", "hidden": "4,3"}).dataset == "toy"
+    try:
+        Table1Settings.from_flags({"dataset": "synthetic12"})
+    except UserError as exc:
+        assert "Table 1 is for mnist, fashion-mnist, cifar10, toy" in str(exc)
+    else:
+        raise AssertionError("synthetic12 is not a dataset of Table 1")
 
 
 def test_add_an_estimator_is_one_surrogate(tmp_path, capsys, monkeypatch):

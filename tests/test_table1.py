@@ -104,8 +104,8 @@ def test_table1_rejects_synthetic12(run_py):
     res = subprocess.run([sys.executable, run_py, "table1", "--dataset", "synthetic12"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and res.stderr == ("error: table1 --dataset synthetic12: "
-                                                  "Table 1 is for mnist, cifar10 or "
-                                                  "fashion-mnist\n")
+                                                  "Table 1 is for mnist, "
+                                                  "fashion-mnist, cifar10\n")
     with pytest.raises(UserError, match="Table 1 is for mnist"):
         Table1Settings.from_flags({"dataset": "synthetic12", "hidden": "4"})
 

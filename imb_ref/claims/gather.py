@@ -13,6 +13,7 @@ import json
 import os
 import platform
 
+from ..data import SOURCES
 from ..errors import UserError
 from ..flags import show
 from ..models import KINDS, families
@@ -55,8 +56,8 @@ def read_folder(folder):
 
 
 def _percent(error, dataset):
-    """Test error as a percentage, or accuracy for CIFAR10, as the paper reports it."""
-    return round(100 * (1 - error), 4) if dataset == "cifar10" else round(100 * error, 4)
+    """Test error as a percentage, or accuracy where the paper reports that."""
+    return round(SOURCES[dataset].percent(error), 4)
 
 
 def this_run(configs):
@@ -118,7 +119,7 @@ def command_lines(name, configs, train_line):
         seen.add(c["model"])
         cfg = RunSettings.from_dict({**c, "data_dir": None, "quiet": True})
         line = train_line(cfg, f"runs/{name}/{c['model']}-{c['seed']}")
-        if c["dataset"] != "synthetic12":
+        if SOURCES[c["dataset"]].on_disk:
             line += f" --data-dir {DATA_DIR}"
         lines.append(line)
     seeds = sorted({c["seed"] for c in configs})
@@ -170,8 +171,8 @@ def from_train_folders(name, folders, train_line, previous=None, title=None):
         "experiment": "table1",
         "protocol": "cifar10" if dataset == "cifar10" else "mnist",
         "dataset": dataset,
-        "metric": "test accuracy (%)" if dataset == "cifar10" else "test error (%)",
-        "better": "higher" if dataset == "cifar10" else "lower",
+        "metric": f"test {SOURCES[dataset].reported} (%)",
+        "better": "higher" if SOURCES[dataset].reported == "accuracy" else "lower",
         "source": {"kind": "run folders",
                    "from": f"{len(folders)} finished train folders, gathered with python "
                            f"run.py report --add {name}"},

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import UserError
 from . import synthetic12
 from .cache import data_root
-from .cifar10 import load_cifar10
+from .cifar10 import TRAIN_FILES, load_cifar10
 from .mnist import load_fashion_mnist, load_mnist, to_unit_interval
 
 
@@ -27,13 +27,19 @@ class Source:
     n_classes: int
     val_size: int             # the default held-out tail of the training set
     on_disk: bool = True      # read from the data folder (--data-dir)
+    reported: str = "error"   # the paper's figure: "error" (%), or "accuracy" (CIFAR10)
+    table1: bool = False      # a dataset of Table 1 (Section 5.1)
+
+    def percent(self, error):
+        """A test error as the paper reports this dataset: error or accuracy, in %."""
+        return 100 * (1 - error) if self.reported == "accuracy" else 100 * error
 
 
 @dataclass(frozen=True)
 class LoadOptions:
     quiet: bool = False
     data_file: str = None             # synthetic12: the original var_u.mat
-    cifar_train_batches: int = 5      # cifar10: the first N training files
+    cifar_train_batches: int = TRAIN_FILES    # cifar10: the first N training files
 
 
 def _synthetic12(root, options):
@@ -47,10 +53,11 @@ def _synthetic12(root, options):
 # loader. As in the paper (Appendix D), the image sets hold out their last 10,000
 # training images for validation.
 SOURCES = {
-    "mnist": Source(lambda root, o: load_mnist(root, o.quiet), 10, 10000),
-    "fashion-mnist": Source(lambda root, o: load_fashion_mnist(root, o.quiet), 10, 10000),
+    "mnist": Source(lambda root, o: load_mnist(root, o.quiet), 10, 10000, table1=True),
+    "fashion-mnist": Source(lambda root, o: load_fashion_mnist(root, o.quiet), 10, 10000,
+                            table1=True),
     "cifar10": Source(lambda root, o: load_cifar10(root, o.quiet, o.cifar_train_batches),
-                      10, 10000),
+                      10, 10000, reported="accuracy", table1=True),
     "synthetic12": Source(_synthetic12, 2, 0, on_disk=False),
 }
 DATASETS = tuple(SOURCES)
@@ -85,7 +92,7 @@ class Dataset:
 
 def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val=None,
                  limit_test=None, data_file=None, quiet=False, dtype=np.float64,
-                 cifar_train_batches=5):
+                 cifar_train_batches=TRAIN_FILES):
     """Load `name` and split it.
 
     val_size: the last `val_size` training examples become the validation split
@@ -95,12 +102,12 @@ def load_dataset(name, data_dir=None, val_size=None, limit_train=None, limit_val
     data_file: synthetic12 only, the original `var_u.mat`.
     dtype: floating dtype of the returned inputs (float32 halves host memory).
     cifar_train_batches: cifar10 only, read the first N of the five training batches
-        (for a machine that holds only part of the set; 5, all of them, by default).
+        (for a machine that holds only part of the set; all of them by default).
     """
     if name not in SOURCES:
         raise UserError(f"unknown dataset {name!r}: choose one of {', '.join(SOURCES)}")
     source = SOURCES[name]
-    if cifar_train_batches != 5 and name != "cifar10":
+    if cifar_train_batches != TRAIN_FILES and name != "cifar10":
         raise UserError("--cifar-train-batches is for --dataset cifar10 only")
     if data_file and name != "synthetic12":
         raise UserError("--data-file is for --dataset synthetic12 only")

@@ -38,6 +38,9 @@ RECORDS_PER_BATCH = 10000
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 
 
+TRAIN_FILES = 5     # data_batch_1 .. data_batch_5; --cifar-train-batches reads the first N
+
+
 @dataclass(frozen=True)
 class Version:
     """One official version of CIFAR-10: its archive, its folder and its six files."""
@@ -45,16 +48,16 @@ class Version:
     archive: str
     archive_md5: str
     folder: str
-    batches: tuple          # five training batches, then the test batch
+    batches: tuple          # the TRAIN_FILES training batches, then the test batch
     batch_md5: dict         # file name -> official md5 (as torchvision checks them)
 
     @property
     def train_batches(self):
-        return self.batches[:5]
+        return self.batches[:TRAIN_FILES]
 
     @property
     def test_batch(self):
-        return self.batches[5]
+        return self.batches[TRAIN_FILES]
 
 
 BINARY = Version(
@@ -191,7 +194,7 @@ def check_batches(folder, version, names):
                         f"folder to extract the archive again")
 
 
-def needed_files(version, train_batches=5):
+def needed_files(version, train_batches=TRAIN_FILES):
     if not 1 <= train_batches <= 5:
         raise UserError(f"--cifar-train-batches {train_batches}: must be 1..5 (CIFAR-10 has "
                         f"five training batches)")
@@ -217,7 +220,7 @@ def _offline_hint(base):
     return f"put {both} in {base}, or use --data-dir to point at a folder holding cifar10/"
 
 
-def locate(root, train_batches=5, quiet=False):
+def locate(root, train_batches=TRAIN_FILES, quiet=False):
     """(version, folder) of an extracted, complete copy under <root>/cifar10/, extracting
     or downloading one if needed."""
     base = os.path.join(root, "cifar10")
@@ -243,7 +246,7 @@ def locate(root, train_batches=5, quiet=False):
     return version, folder
 
 
-def load_cifar10(root, quiet=False, train_batches=5):
+def load_cifar10(root, quiet=False, train_batches=TRAIN_FILES):
     """(x_train, y_train, x_test, y_test): uint8 (N, 3072) pixels and int64 labels.
 
     train_batches: read only the first N training batches (1..5)."""

@@ -31,7 +31,7 @@ from ..training import checkpoint
 from ..backend import device_name
 from ..flags import flag, holding, quoted, show, take, typed
 from ..training.settings import RunSettings, check_seeds, split_list
-from ..data import load_dataset
+from ..data import SOURCES, load_dataset
 from ..errors import UserError
 from ..training.evaluate import chunk_size
 from ..training.run import (build_model, finished_or_resumable, finished_summary,
@@ -62,7 +62,7 @@ def beta_grid(text, name):
 
 
 def metric_name(dataset):
-    return "accuracy" if dataset == "cifar10" else "error"
+    return SOURCES[dataset].reported
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,6 @@ class Table1Settings:
 
     @classmethod
     def from_flags(cls, flags):
-        from ..backend import default_backend
         flags = dict(flags)
         own = take(cls, flags, exclude=("attack",))
         attack = flags.pop("attack", None)
@@ -105,14 +104,13 @@ class Table1Settings:
                             f"--attack cw-l2 for the robustness columns")
         attack = AttackSettings.from_flags(flags) if attack else None
         flags = {**cls.RUN_DEFAULTS, **flags}
-        flags.setdefault("backend", default_backend())
         rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
                      for name in models_in("table1"))   # every run's settings first
         settings = cls(rows, attack=attack, **own)
         check_seeds(settings.seeds)
-        if settings.dataset not in ("mnist", "cifar10", "fashion-mnist"):
-            raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for mnist, "
-                            f"cifar10 or fashion-mnist")
+        if not SOURCES[settings.dataset].table1:
+            raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for " +
+                            ", ".join(d for d, s in SOURCES.items() if s.table1))
         return settings
 
     def __post_init__(self):
@@ -253,7 +251,7 @@ def _row(name, settings, out, data, xp, log):
             attack = _attack(settings, folder, xp)
     errs = np.array(per_seed)
     metric = metric_name(dataset)
-    values = 100 * (1 - errs) if metric == "accuracy" else 100 * errs
+    values = SOURCES[dataset].percent(errs)
     row = {"model": name, "beta": beta, "validation_error": val_error,
            "epochs": int(schedule["epochs"]), "seeds": len(per_seed),
            "mean": float(values.mean()), "std": float(values.std()),

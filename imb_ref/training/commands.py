@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import backend, golden
+from ..data import SOURCES
 from ..errors import UserError
 from ..files import check_writable_file, run_folder
 from ..flags import flag, parser, take, unparse
@@ -42,7 +43,6 @@ class TrainSettings:
         own = take(cls, flags)
         output_dir, resume = own.get("output_dir"), own.get("resume")
         if resume is None:
-            flags.setdefault("backend", backend.default_backend())
             return cls(RunSettings.from_flags(flags).check(), output_dir)
         saved = RunSettings.from_dict(checkpoint.load(resume)[3]["config"])
         folder = os.path.dirname(checkpoint.resolve_path(resume))
@@ -96,11 +96,11 @@ def interrupted(out_dir):
 
 
 def result_line(dataset, summary):
-    """The test error, or for CIFAR10 the accuracy as the paper reports it (Table 1),
+    """The test error, or the accuracy where the paper reports that (CIFAR10, Table 1),
     with the error beside it."""
     err, std = summary["test_error_mean"], summary["test_error_std"]
     mf, runs = summary["meanfield_test_error"], summary["test_runs"]
-    if dataset == "cifar10":
+    if SOURCES[dataset].reported == "accuracy":
         return (f"test accuracy {100 * (1 - err):.2f}% +- {100 * std:.2f} over {runs} runs "
                 f"(error {100 * err:.2f}%), mean-field accuracy {100 * (1 - mf):.2f}%")
     return (f"test error {100 * err:.2f}% +- {100 * std:.2f} over {runs} runs, mean-field "

@@ -16,7 +16,13 @@ from ..errors import UserError
 from ..flags import flag, plain_default, show, typed
 from ..exact import max_transition_entries
 from ..gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
+from ..data.cifar10 import TRAIN_FILES
 from ..models import KINDS, MAX_EXACT_ENTRIES
+from ..models.registry import Model
+
+# The model's own defaults (M, the estimator, VIB's K, beta and draws), stated once on
+# Model, are the run settings' defaults.
+MODEL = {name: f.default for name, f in Model.__dataclass_fields__.items()}
 
 MAX_SEEDS = 1000            # more than any table needs; a typo of 10**11 is refused
 MAX_POINTS = 10000          # information-plane measurements per pair
@@ -133,7 +139,7 @@ class RunSettings:
                              ONE_DATASET, default_text="all")
     limit_test: int = setting(None, "keep only the first N test examples", "data",
                               ONE_DATASET, default_text="all")
-    cifar_train_batches: int = setting(5, "cifar10: read only the first N of the five "
+    cifar_train_batches: int = setting(TRAIN_FILES, "cifar10: read only the first N of the five "
                                        "training batch files (1..5), for a machine that "
                                        "holds only part of the set; each file read is "
                                        "still md5-checked", "data", ONE_DATASET)
@@ -142,7 +148,7 @@ class RunSettings:
                          choices=lambda: tuple(KINDS))
     hidden: tuple = setting((512, 512), "hidden widths, comma list", "model", ALL_RUNS,
                             parse=lambda text, name: parse_sizes(text, name))
-    samples: int = setting(32, "M, samples per particle per layer in training", "model",
+    samples: int = setting(MODEL["M"], "M, samples per particle per layer in training", "model",
                            ALL_RUNS, short="-M")
     test_samples: int = setting(None, "M at test time", "model", ALL_RUNS,
                                 default_text="--samples")   # from_flags fills it in
@@ -151,17 +157,17 @@ class RunSettings:
                             "model", ALL_RUNS, parse=lambda text, name: weights(text, name))
     betas: tuple = setting((1e-4,), "weights of KL_1..KL_L: one value or L", "model",
                            ALL_RUNS, parse=lambda text, name: weights(text, name))
-    estimator: str = setting("raiko", "gradient estimator for the binary units; exact: train "
+    estimator: str = setting(MODEL["estimator"], "gradient estimator for the binary units; exact: train "
                              "on the exact objective (the limit M -> infinity) with its "
                              "gradient by enumeration, for small networks such as "
                              "synthetic12's, NumPy only", "model", ALL_RUNS,
                              choices=_estimators)
-    vib_k: int = setting(256, "VIB bottleneck size", "model", ("train", "table1"))
-    vib_beta: float = setting(1e-3, "VIB's beta", "model", ("train", "table1"))
-    vib_samples: int = setting(1, "VIB bottleneck draws per example in training (Appendix D "
+    vib_k: int = setting(MODEL["vib_k"], "VIB bottleneck size", "model", ("train", "table1"))
+    vib_beta: float = setting(MODEL["vib_beta"], "VIB's beta", "model", ("train", "table1"))
+    vib_samples: int = setting(MODEL["vib_samples"], "VIB bottleneck draws per example in training (Appendix D "
                                "has M = 32 for every stochastic model)", "model",
                                ("train", "table1"))
-    vib_test_samples: int = setting(12, "VIB draws averaged at test time", "model",
+    vib_test_samples: int = setting(MODEL["vib_test_samples"], "VIB draws averaged at test time", "model",
                                     ("train", "table1"))
     # optimisation
     seed: int = setting(0, "seed of the (first) run", "training", ALL_RUNS)
@@ -267,6 +273,9 @@ class RunSettings:
             layered.update(table.get("*", {}))
             layered.update(table.get((dataset, family), {}))
         layered.update(flags)
+        if "backend" not in layered:
+            from ..backend import default_backend
+            layered["backend"] = default_backend()          # $IMB_BACKEND, else numpy
         unknown = sorted(set(layered) - set(cls.names()))
         if unknown:
             raise TypeError(f"not run settings: {unknown}")

@@ -70,17 +70,16 @@ class InfoplaneSettings:
 
     @classmethod
     def from_flags(cls, flags):
-        from ...backend import default_backend
         flags = dict(flags)
         preset = flags.pop("preset", None)
         layered = {"epochs": cls.EPOCHS, **cls.PRESETS.get(preset, {}), **flags,
                    "dataset": "synthetic12"}
         own = take(cls, layered)
         own.setdefault("models", cls.default_models())     # the rows, read now
-        layered.setdefault("backend", default_backend())
-        if layered["backend"] == "cupy" and "jobs" not in flags:
+        run = RunSettings.from_flags(layered).check()
+        if run.backend == "cupy" and "jobs" not in own:
             own["jobs"] = 1                 # one process drives the GPU
-        return cls(RunSettings.from_flags(layered).check(), preset=preset, **own).check()
+        return cls(run, preset=preset, **own).check()
 
     def check(self):
         self.model_list()
