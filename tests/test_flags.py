@@ -92,3 +92,15 @@ def test_the_inverse_of_a_generated_parser_round_trips():
     values = {"seed": 3, "hidden": (8, 4), "betas": (1e-4, 2.5e-7), "shuffle": False,
               "quiet": True, "lr": 0.5}
     assert vars(p.parse_args(flags.unparse(p, values))) == values
+
+
+def test_where_a_computation_runs_is_declared_once_for_the_runs_and_the_attack():
+    """--backend, --dtype, --data-dir and --quiet mean the same in `train` and `attack`:
+    one declaration (settings.SHARED), each command with its own default."""
+    from imb_ref.experiments.attack.command import AttackCommand
+    from imb_ref.training.settings import SHARED
+    for name, declaration in SHARED.items():
+        for cls in (RunSettings, AttackCommand):
+            f = cls.__dataclass_fields__[name]
+            assert f.metadata["help"] == declaration["help"], (cls.__name__, name)
+    assert AttackCommand.dtype == "float64" and RunSettings.dtype == "float32"

@@ -94,6 +94,25 @@ def setting(default, help, group, commands, *, where=False, short=None, choices=
                 choices=choices, default_text=default_text, action=action, parse=parse)
 
 
+# Where and how a computation runs: the flags the run settings share with the attack
+# (experiments/attack/command.py), each declared here once; a command gives its default.
+SHARED = {
+    "dtype": dict(help="floating type", group="backend",
+                  choices=lambda: ("float32", "float64")),
+    "backend": dict(help="array library: numpy (CPU) or cupy (GPU)", group="backend",
+                    choices=lambda: _backends(), default_text="$IMB_BACKEND, else numpy"),
+    "data_dir": dict(help="dataset cache folder", group="data"),
+    "quiet": dict(help="no progress bar or per-epoch lines", group="output",
+                  action="store_true"),
+}
+
+
+def shared(name, default, **changes):
+    """The declaration SHARED[name] with this command's default (and changes)."""
+    declaration = {**SHARED[name], **changes}
+    return flag(default, declaration.pop("help"), declaration.pop("group"), **declaration)
+
+
 def _sources():
     from ..data import SOURCES
     return tuple(SOURCES)
@@ -171,8 +190,7 @@ class RunSettings:
                                     ("train", "table1"))
     # optimisation
     seed: int = setting(0, "seed of the (first) run", "training", ALL_RUNS)
-    dtype: str = setting("float32", "floating type", "backend", TRAINING,
-                         choices=lambda: ("float32", "float64"))
+    dtype: str = shared("dtype", "float32", commands=TRAINING)
     optimizer: str = setting("adam", "the optimiser", "training", TRAINING,
                              choices=_optimizers)
     lr: float = setting(None, "learning rate", "training", TRAINING,
@@ -195,11 +213,9 @@ class RunSettings:
                           ("train", "table1"), choices=lambda: tuple(PRESETS),
                           default_text="none")
     # where and how it runs
-    data_dir: str = setting(None, "dataset cache folder", "data", ONE_DATASET, where=True,
-                            default_text="$IMB_DATA, else ~/.cache/imb_ref")
-    backend: str = setting("numpy", "array library: numpy (CPU) or cupy (GPU)", "backend",
-                           TRAINING, where=True, choices=_backends,
-                           default_text="$IMB_BACKEND, else numpy")
+    data_dir: str = shared("data_dir", None, commands=ONE_DATASET, where=True,
+                           default_text="$IMB_DATA, else ~/.cache/imb_ref")
+    backend: str = shared("backend", "numpy", commands=TRAINING, where=True)
     max_memory: float = setting(2.0, "GB of working memory per chunk of a batch; batches "
                                 "are split to fit", "backend", TRAINING, where=True)
     fused: bool = setting(None, "CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, "
@@ -208,8 +224,7 @@ class RunSettings:
                           "estimator raiko or st); --no-fused runs the reference path",
                           "backend", ("train", "table1"), where=True, action="boolean",
                           default_text="on with --backend cupy")
-    quiet: bool = setting(False, "no progress bar or per-epoch lines", "output", ALL_RUNS,
-                          where=True, action="store_true")
+    quiet: bool = shared("quiet", False, commands=ALL_RUNS, where=True)
 
     def __post_init__(self):
         typed(self)     # hidden, gammas, betas: tuples, however they were given

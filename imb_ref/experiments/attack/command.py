@@ -14,7 +14,7 @@ import numpy as np
 
 from ...training import checkpoint
 from ...backend import device_name
-from ...training.settings import RunSettings
+from ...training.settings import RunSettings, shared
 from ...data import load_dataset
 from ...errors import UserError
 from ...files import check_writable_folder, write_json
@@ -68,25 +68,18 @@ class AttackSettings:
                         kappa=self.kappa, initial_const=self.initial_const, eot=self.eot)
 
 
-def _backends():
-    from ...backend import BACKENDS
-    return tuple(BACKENDS)
-
-
 @dataclass(frozen=True)
 class AttackCommand:
     """`python run.py attack RUN`: the run attacked, the attack, and where it runs and
     writes (table1 --attack makes one per row)."""
     checkpoint: str = flag(None, "a run's output folder or its checkpoint.npz", name="RUN")
     attack: AttackSettings = AttackSettings()
-    backend: str = flag("numpy", "array library", "backend", choices=_backends,
-                        default_text="$IMB_BACKEND, else numpy")
-    dtype: str = flag("float64", "floating type", "backend",
-                      choices=("float32", "float64"))
-    data_dir: str = flag(None, "dataset cache folder", "data", default_text="the run's")
+    backend: str = shared("backend", "numpy")
+    dtype: str = shared("dtype", "float64")
+    data_dir: str = shared("data_dir", None, default_text="the run's")
     output_dir: str = flag(None, "where attack.json and attack.png go", "output",
                            default_text="the run's folder")
-    quiet: bool = flag(False, "no progress bar", "output", action="store_true")
+    quiet: bool = shared("quiet", False)
 
     @classmethod
     def from_flags(cls, flags):
