@@ -47,7 +47,7 @@ FORMER_MODES = {"--table1": "table1", "--export-golden": "golden", "--plan": "ta
 
 
 def infoplane_command(settings):
-    xp = backend.resolve(settings.run.backend)
+    xp = backend.resolve(settings.run.where.backend)
     check_backend(settings.run, xp)
     return infoplane.command(settings, xp, load(settings.run))
 
@@ -82,7 +82,7 @@ def program():
 def table1_command(settings):
     from imb_ref.experiments.table1 import run_table1
     # Planning trains nothing: the backend is resolved where the commands run.
-    xp = None if settings.plan else backend.resolve(settings.base.backend)
+    xp = None if settings.plan else backend.resolve(settings.base.where.backend)
     run_table1(settings, xp, lines=CommandLines(program()),
                command_line=" ".join(list(program()) + sys.argv[1:]))
     return 0

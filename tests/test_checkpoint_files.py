@@ -196,4 +196,4 @@ def test_an_old_information_plane_pair_resumes_with_the_uninterrupted_numbers(tm
 
     shutil.copy(os.path.join(OLD, "pair", "jointimb-5.npz"), part)
     with pytest.raises(UserError, match="was trained with lr = 0.01, this run asks for 0.5"):
-        train(part, replace(cfg, lr=0.5))
+        train(part, cfg.replace(lr=0.5))

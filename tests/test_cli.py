@@ -289,10 +289,10 @@ def test_the_paper_length_information_plane_is_asked_for_by_name(monkeypatch):
     assert run_module.main([]) == 0
     assert run_module.main(["infoplane", "--preset", "paper", "--seeds", "1"]) == 0
     demo, paper = seen
-    assert (demo.run.epochs, demo.seeds, demo.points) == (300, 1, 16)
-    assert (paper.run.epochs, paper.seeds, paper.points, paper.preset) == \
+    assert (demo.run.training.epochs, demo.seeds, demo.points) == (300, 1, 16)
+    assert (paper.run.training.epochs, paper.seeds, paper.points, paper.preset) == \
         (20000, 1, 30, "paper")
-    assert (demo.run.dataset, demo.run.estimator, demo.run.hidden) == \
+    assert (demo.run.data.dataset, demo.run.network.estimator, demo.run.network.hidden) == \
         ("synthetic12", "exact", (10, 8, 6, 4))
 
 
@@ -302,8 +302,8 @@ def test_the_12_bit_task_trains_on_the_exact_objective_by_default(tmp_path, run_
     printed first says there is no sampling in training."""
     from imb_ref.training.settings import RunSettings
     cfg = RunSettings.from_flags({})
-    assert (cfg.dataset, cfg.estimator, cfg.optimizer, cfg.lr, cfg.samples) == \
-        ("synthetic12", "exact", "adam", 0.01, 4)
+    assert (cfg.data.dataset, cfg.network.estimator, cfg.training.optimizer, cfg.training.lr,
+            cfg.network.samples) == ("synthetic12", "exact", "adam", 0.01, 4)
     from imb_ref.experiments.infoplane import InfoplaneSettings
     assert InfoplaneSettings.jobs == max(1, min(3, os.cpu_count() or 1))
     res = run(run_py, "train", "--model", "sfnn", "--epochs", "1", "--test-runs", "1", "--quiet",
@@ -462,7 +462,7 @@ def test_printed_commands_name_the_program_the_user_ran(monkeypatch, argv0, expe
     from imb_ref.training.settings import RunSettings
     monkeypatch.setattr(sys, "argv", [argv0, "table1"])
     assert run_module.program() == expected
-    line = run_module.CommandLines(run_module.program()).train(RunSettings(epochs=1), "f")
+    line = run_module.CommandLines(run_module.program()).train(RunSettings.of(epochs=1), "f")
     assert line.startswith(" ".join(expected) + " train ")
     assert run_module.CommandLines(expected).resume("f") == " ".join(expected) + \
         " train --resume f --quiet"

@@ -108,7 +108,7 @@ def test_a_training_step_makes_only_the_documented_transfers(cp):
     opt = make_optimizer("adam", 1e-2, kernels=optimizer_kernels(cp, None))
     TRANSFERS.clear()
     from imb_ref.training.settings import RunSettings
-    cfg = RunSettings(batch_size=2, seed=0, clip=0.0)
+    cfg = RunSettings.of(batch_size=2, seed=0, clip=0.0)
     losses = train_epoch(model, params, opt, (x, y), cfg, 1, 1, 2, cp, desc="epoch 1")
     assert len(losses) == 120 and np.isfinite(losses).all()
     assert TRANSFERS == {"get": 120 // 50 + 1}, TRANSFERS

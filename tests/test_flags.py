@@ -9,7 +9,7 @@ import pytest
 from imb_ref import cli, flags
 from imb_ref.errors import UserError
 from imb_ref.flags import flag
-from imb_ref.training.settings import RunSettings
+from imb_ref.training.settings import GROUP, GROUPS, Network, RunSettings
 
 
 def _declared(cls, command):
@@ -56,7 +56,7 @@ def test_a_field_added_to_a_settings_class_is_a_flag_with_its_default_in_the_hel
 def test_a_run_setting_is_offered_only_by_the_commands_its_declaration_names():
     train = cli.COMMANDS["train"].parser()._option_string_actions
     infoplane = cli.COMMANDS["infoplane"].parser()._option_string_actions
-    model = RunSettings.__dataclass_fields__["model"]
+    model = Network.__dataclass_fields__["model"]
     assert model.metadata["commands"] == ("train",)
     assert "--model" in train and "--model" not in infoplane
 
@@ -100,7 +100,7 @@ def test_where_a_computation_runs_is_declared_once_for_the_runs_and_the_attack()
     from imb_ref.experiments.attack.command import AttackCommand
     from imb_ref.training.settings import SHARED
     for name, declaration in SHARED.items():
-        for cls in (RunSettings, AttackCommand):
+        for cls in (GROUPS[GROUP[name]], AttackCommand):
             f = cls.__dataclass_fields__[name]
             assert f.metadata["help"] == declaration["help"], (cls.__name__, name)
-    assert AttackCommand.dtype == "float64" and RunSettings.dtype == "float32"
+    assert AttackCommand.dtype == "float64" and RunSettings().training.dtype == "float32"

@@ -257,7 +257,7 @@ def test_a_workers_error_reaches_the_parent(tmp_path):
 
     from imb_ref.training.settings import RunSettings
     from imb_ref.data import load_dataset
-    cfg = replace(RunSettings(), hidden="3", samples=2, epochs=1, optimizer="nonsense")
+    cfg = RunSettings.of(hidden="3", samples=2, epochs=1, optimizer="nonsense")
     data = load_dataset("synthetic12", val_size=0)
     with pytest.raises(UserError, match="unknown optimizer 'nonsense'"):
         list(pool.run_in_workers(cfg, [("sfnn", 0), ("jointimb", 0)], data, 2,
@@ -315,14 +315,14 @@ def _tiny_cfg(**kw):
     base = dict(hidden="5,4,3", samples=2, test_samples=2, epochs=2, batch_size=64,
                 optimizer="adam", lr=0.003, quiet=True, dtype="float64")
     base.update(kw)
-    return replace(RunSettings(), **base)
+    return RunSettings.of(**base)
 
 
 def _measure(cfg, data):
     import numpy as np
     rows = []
     res = infoplane.train_and_measure(cfg, infoplane.build("sfnn", cfg), data, np, 0,
-                                      cfg.epochs, 3, rows.append)
+                                      cfg.training.epochs, 3, rows.append)
     return rows, res
 
 
@@ -456,11 +456,11 @@ def test_the_figure_title_says_information_plane_the_task_and_the_seeds():
     from dataclasses import replace
 
     from imb_ref.training.settings import RunSettings
-    cfg = replace(RunSettings.from_flags({"dataset": "synthetic12"}), epochs=300)
+    cfg = RunSettings.from_flags({"dataset": "synthetic12"}).replace(epochs=300)
     assert infoplane.figure_title(cfg, 1) == ("Information plane, 12-bit task (icosahedral "
                                               "rule): 300 epochs, 1 seed, exact objective, "
                                               "adam lr 0.01, batch 64")
-    cfg = replace(cfg, data_file="/data/var_u.mat")
+    cfg = cfg.replace(data_file="/data/var_u.mat")
     assert "12-bit task (var_u.mat): 300 epochs, mean of 5 seeds" in \
         infoplane.figure_title(cfg, 5)
 

@@ -20,7 +20,7 @@ from imb_ref.experiments.table1 import (Table1Settings, check_reuse, retraining_
                                         selection_runs)
 from imb_ref.training import checkpoint
 from imb_ref.training.commands import TrainSettings
-from imb_ref.training.settings import RunSettings
+from imb_ref.training.settings import RunSettings, Where
 from test_train import small_synthetic
 
 # config.json as the flat Config wrote it until 2026-12-05: a selection run of README's
@@ -44,20 +44,22 @@ OLD_CONFIG = {
 
 def test_identity_is_equality_and_where_a_run_is_computed_is_not_part_of_it():
     a = RunSettings.from_flags({"dataset": "mnist", "hidden": "6"})
-    b = replace(a, data_dir="/elsewhere", backend="cupy", max_memory=9.0, fused=False,
-                quiet=True)
+    b = a.replace(data_dir="/elsewhere", backend="cupy", max_memory=9.0, fused=False,
+                  quiet=True)
     assert a == b and a.differences(b) == []
-    assert a != replace(a, lr=0.5)
-    assert a.differences(replace(a, lr=0.5, seed=3)) == [("seed", 0, 3), ("lr", None, 0.5)]
-    # Exactly the five `where` fields stay out of the comparison.
-    assert sorted(f.name for f in fields(RunSettings) if not f.compare) == \
+    assert a != a.replace(lr=0.5)
+    assert a.differences(a.replace(lr=0.5, seed=3)) == [("seed", 0, 3), ("lr", None, 0.5)]
+    # Exactly the `where` group, its five fields, stays out of the comparison.
+    assert [f.name for f in fields(RunSettings) if not f.compare] == ["where"]
+    assert sorted(f.name for f in fields(Where)) == \
         ["backend", "data_dir", "fused", "max_memory", "quiet"]
 
 
 def test_a_resumed_run_takes_only_where_and_epochs_from_the_flags():
     saved = RunSettings.from_flags({"dataset": "mnist", "hidden": "6", "epochs": 3})
     again = saved.resumed_with({"epochs": 9, "backend": "cupy", "quiet": True}, "DIR")
-    assert (again.epochs, again.backend, again.quiet, again.hidden) == (9, "cupy", True, (6,))
+    assert (again.training.epochs, again.where.backend, again.where.quiet,
+            again.network.hidden) == (9, "cupy", True, (6,))
     assert saved.resumed_with({"hidden": "6"}, "DIR") == saved       # the same value: fine
     with pytest.raises(UserError, match="--lr 0.5: DIR was made with lr = None"):
         saved.resumed_with({"lr": 0.5}, "DIR")
@@ -67,7 +69,8 @@ def test_a_resumed_run_takes_only_where_and_epochs_from_the_flags():
 
 def test_an_old_config_json_reads_as_the_run_it_describes():
     old = RunSettings.from_dict(OLD_CONFIG)
-    assert (old.model, old.hidden, old.vib_samples, old.preset, old.data_dir) == \
+    assert (old.network.model, old.network.hidden, old.network.vib_samples,
+            old.training.preset, old.where.data_dir) == \
         ("vib", (512, 512), 32, "paper", "/work/shared/data")
     # Its table's command, parsed today, makes the same run: reused, not refused.
     command, flags = cli.parse(

@@ -94,7 +94,7 @@ def test_greedy_stages_and_frozen_layers(tmp_path):
                    "stage_epochs": 1, "model": "greedyimb"})
     data = small_synthetic()
     model.M = model.test_samples = 2
-    p2, _ = fit(replace(cfg, epochs=2), model, data, np, str(tmp_path))
+    p2, _ = fit(cfg.replace(epochs=2), model, data, np, str(tmp_path))
     p3, _ = fit(cfg, model, data, np, str(tmp_path), resume=checkpoint.load(str(tmp_path)))
     for k in ("W_0", "b_0", "W_1", "b_1", "rho_1", "rho_2"):     # frozen in stage 3
         np.testing.assert_array_equal(p2[k], p3[k])
@@ -135,8 +135,8 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     from imb_ref.training.run import build_model
     from imb_ref.models import vib
     paper = RunSettings.from_flags({"dataset": "mnist", "model": "vib", "preset": "paper", "hidden": "6"})
-    assert paper.vib_samples == 32
-    assert RunSettings.from_flags({"dataset": "mnist", "model": "vib"}).vib_samples == 1
+    assert paper.network.vib_samples == 32
+    assert RunSettings.from_flags({"dataset": "mnist", "model": "vib"}).network.vib_samples == 1
     shapes = []
     real = vib.vib_objective
     monkeypatch.setattr(vib, "vib_objective",
@@ -145,7 +145,7 @@ def test_paper_preset_draws_32_bottlenecks_per_example_for_vib(monkeypatch):
     params = model.init(np.random.default_rng(0), np.float64)
     rng = np.random.default_rng(1)
     model.loss_and_grads(params, rng.random((4, 5)), np.array([0, 1, 2, 0]), rng)
-    assert shapes == [(4, 32, paper.vib_k)]
+    assert shapes == [(4, 32, paper.network.vib_k)]
     assert model.bytes_per_example(8, training=True) > \
         build_model(RunSettings.from_flags({"dataset": "mnist", "model": "vib", "hidden": "6"}), 5, 3) \
         .bytes_per_example(8, training=True)
@@ -155,12 +155,14 @@ def test_authors_preset_is_the_released_code():
     """--preset authors: Adamax lr 0.01, batch 16, clip 5, patience 20, up to 1000
     epochs, no shuffling, 1/60 of the training set for validation, 100 test passes."""
     cfg = RunSettings.from_flags({"dataset": "mnist", "preset": "authors"})
-    assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.clip, cfg.patience, cfg.epochs,
-            cfg.shuffle, cfg.val_size, cfg.test_runs, cfg.samples) == \
+    t = cfg.training
+    assert (t.optimizer, t.lr, t.batch_size, t.clip, t.patience, t.epochs, t.shuffle,
+            cfg.data.val_size, cfg.network.test_runs, cfg.network.samples) == \
         ("adamax", 0.01, 16, 5.0, 20, 1000, False, 60000 // 60, 100, 32)
-    assert RunSettings.from_flags({"dataset": "cifar10", "preset": "authors"}).val_size == 50000 // 60
-    assert RunSettings.from_flags({"dataset": "cifar10", "preset": "authors", "model": "vib"}).val_size == 833
-    assert RunSettings.from_flags({"dataset": "mnist"}).shuffle is True
+    authors = {"dataset": "cifar10", "preset": "authors"}
+    assert RunSettings.from_flags(authors).data.val_size == 50000 // 60
+    assert RunSettings.from_flags({**authors, "model": "vib"}).data.val_size == 833
+    assert RunSettings.from_flags({"dataset": "mnist"}).training.shuffle is True
 
 
 def test_unshuffled_epochs_take_the_batches_in_order():
@@ -180,12 +182,12 @@ def test_unshuffled_epochs_take_the_batches_in_order():
             return real(self, params, xb, yb, rng, stage)
     spy = Spy("sfnn", (12, 3, 2), M=2, test_samples=2, gammas=(1, 0), betas=(0,))
     params = model.init(np.random.default_rng(0), np.float64)
-    cfg = RunSettings(batch_size=16, seed=0, clip=0.0, shuffle=False)
+    cfg = RunSettings.of(batch_size=16, seed=0, clip=0.0, shuffle=False)
     for epoch in (1, 2):
         train_epoch(spy, params, make_optimizer("sgd", 0.1), (x, y), cfg, epoch, 1, 16, np)
     assert sum(seen, []) == list(range(40)) * 2
     seen.clear()
-    train_epoch(spy, params, make_optimizer("sgd", 0.1), (x, y), replace(cfg, shuffle=True),
+    train_epoch(spy, params, make_optimizer("sgd", 0.1), (x, y), cfg.replace(shuffle=True),
                 1, 1, 16, np)
     order = sum(seen, [])
     assert sorted(order) == list(range(40)) and order != list(range(40))
@@ -256,7 +258,7 @@ def test_early_stopping_returns_the_best_epochs_parameters(tmp_path, monkeypatch
 def test_paper_preset_optimisers_are_appendix_ds():
     """Appendix D: "We trained the models on MNIST with Adadelta optimization and on
     CIFAR10 with Adagrad optimization (except for VIB we used Adam optimization)"."""
-    got = {(d, m): (RunSettings.from_flags({"dataset": d, "model": m, "preset": "paper"}).optimizer)
+    got = {(d, m): (RunSettings.from_flags({"dataset": d, "model": m, "preset": "paper"}).training.optimizer)
            for d in ("mnist", "fashion-mnist", "cifar10")
            for m in ("det", "sfnn", "greedyimb", "jointimb", "vib")}
     for (dataset, model), optimizer in got.items():

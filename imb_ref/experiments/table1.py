@@ -23,15 +23,15 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
 from ..flags import flag, holding, quoted, show, take, typed
-from ..training.settings import RunSettings, check_seeds, split_list
-from ..data import SOURCES, load_dataset
+from ..training.settings import RunSettings, check_seeds, load, split_list
+from ..data import SOURCES
 from ..errors import UserError
 from ..training.evaluate import chunk_size
 from ..training.run import (build_model, finished_or_resumable, finished_summary,
@@ -128,7 +128,7 @@ class Table1Settings:
 
     def row(self, name, **step):
         """Model `name`'s run settings with this step's changes (seed, beta, ...)."""
-        return replace(dict(self.rows)[name], **step)
+        return dict(self.rows)[name].replace(**step)
 
     @property
     def base(self):
@@ -137,10 +137,10 @@ class Table1Settings:
 
     @property
     def dataset(self):
-        return self.base.dataset
+        return self.base.data.dataset
 
     def seed_list(self):
-        return list(range(self.base.seed, self.base.seed + self.seeds))
+        return list(range(self.base.training.seed, self.base.training.seed + self.seeds))
 
     def grid(self):
         """The betas of --beta-grid."""
@@ -173,7 +173,7 @@ def _run(cfg, data, xp, folder, log):
     if resume is not None:
         checkpoint.check_against(os.path.join(folder, checkpoint.FILENAME), resume, model)
         check_metrics(os.path.join(folder, "metrics.jsonl"))
-    chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, True)
+    chunk_size(model, np.dtype(cfg.training.dtype).itemsize, cfg.where.max_memory, 1, True)
     log(f"  {os.path.basename(folder)}: " + ("resuming" if resume else "training"))
     return train_run(cfg, model, data, xp, folder, resume=resume, log=lambda m: None)
 
@@ -190,7 +190,7 @@ def selection_runs(settings, name, out):
     runs = []
     for beta in betas:
         cfg = settings.row(name, seed=settings.seed_list()[0],
-                           patience=settings.base.patience or 20, **_beta_over(name, beta))
+                           patience=settings.base.training.patience or 20, **_beta_over(name, beta))
         tag = f"{name}-select" + ("" if beta is None else f"-beta{beta:g}")
         runs.append((beta, cfg, os.path.join(out, "runs", tag)))
     return runs
@@ -274,13 +274,8 @@ def run_table1(settings, xp, log=print, lines=None, command_line="python run.py 
         return _print_plan(settings, lines)
     dataset, base = settings.dataset, settings.base
     out = output_folder(settings.output_dir, f"table1-{dataset}")
-    dtype = np.dtype(base.dtype)
-    sel_data = load_dataset(dataset, base.data_dir, base.val_size, base.limit_train,
-                            base.limit_val, base.limit_test, quiet=base.quiet, dtype=dtype,
-                            cifar_train_batches=base.cifar_train_batches)
-    full_data = load_dataset(dataset, base.data_dir, 0, base.limit_train, None,
-                             base.limit_test, quiet=base.quiet, dtype=dtype,
-                             cifar_train_batches=base.cifar_train_batches)
+    sel_data = load(base)                                      # validation held out
+    full_data = load(base.replace(val_size=0, limit_val=None))  # for the retraining
     if len(sel_data.val) == 0:
         raise UserError("table1 selects beta on a validation split: --val-size must be > 0")
     # Made once the data is there; removed again if the first run is refused (a NaN)
@@ -288,7 +283,7 @@ def run_table1(settings, xp, log=print, lines=None, command_line="python run.py 
     with run_folder(os.path.join(out, "runs")):
         log(f"Table 1 on {dataset}: models {', '.join(settings.models)}; beta grid "
             f"{settings.grid()}; seeds {settings.seed_list()}; selection on "
-            f"{sel_data.summary()}; backend {base.backend} ({device_name(xp)}); output {out}")
+            f"{sel_data.summary()}; backend {base.where.backend} ({device_name(xp)}); output {out}")
         t_start = time.time()
         rows = []
         for name in settings.models:
@@ -359,18 +354,18 @@ def retraining_schedule(name, chosen, sel_cfg):
     their full length (early stopping ends only the last), so the retraining keeps that
     length and stops the last stage at the best epoch: a selection of 100 + 100 epochs
     whose best epoch was 130 is retrained as 100 + 30, not as 65 + 65."""
-    epochs = max(int(chosen.get("best_epoch") or chosen["epochs_trained"] or sel_cfg.epochs), 1)
+    t = sel_cfg.training
+    epochs = max(int(chosen.get("best_epoch") or chosen["epochs_trained"] or t.epochs), 1)
     if not KINDS[name].greedy:
         return {"epochs": epochs}
-    stages = len(sel_cfg.hidden)
-    return {"epochs": epochs,
-            "stage_epochs": stage_length(stages, sel_cfg.epochs, sel_cfg.stage_epochs)}
+    stages = len(sel_cfg.network.hidden)
+    return {"epochs": epochs, "stage_epochs": stage_length(stages, t.epochs, t.stage_epochs)}
 
 
 def _attack(settings, folder, xp):
     """The robustness columns of a row: the attack of its first seed's model."""
     from .attack.command import AttackCommand, run_attack
-    job = AttackCommand(folder, settings.attack, backend=settings.base.backend, quiet=True)
+    job = AttackCommand(folder, settings.attack, backend=settings.base.where.backend, quiet=True)
     r = run_attack(job, xp, build_model, log=lambda m: None)["results"]
     out = {}
     if "targeted" in r:
@@ -391,14 +386,14 @@ def _attack(settings, folder, xp):
 
 
 def _table(rows, base, xp, t_start, command_line):
-    return {"dataset": base.dataset, "metric": f"test {metric_name(base.dataset)} (%)",
+    return {"dataset": base.data.dataset, "metric": f"test {metric_name(base.data.dataset)} (%)",
             "command": command_line,
-            "date": datetime.date.today().isoformat(), "backend": base.backend,
+            "date": datetime.date.today().isoformat(), "backend": base.where.backend,
             "device": device_name(xp), "machine": f"{platform.machine()}, "
-            f"{os.cpu_count()} CPU cores", "network": show(base.hidden), "M": base.samples,
-            "test_runs": base.test_runs, "limits": {"train": base.limit_train,
-                                                    "val": base.limit_val,
-                                                    "test": base.limit_test},
+            f"{os.cpu_count()} CPU cores", "network": show(base.network.hidden),
+            "M": base.network.samples, "test_runs": base.network.test_runs,
+            "limits": {"train": base.data.limit_train, "val": base.data.limit_val,
+                       "test": base.data.limit_test},
             "wall_s": round(time.time() - t_start, 1), "rows": rows}
 
 

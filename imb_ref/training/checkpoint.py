@@ -36,7 +36,7 @@ def save(path, params, best, opt_state, epoch, cfg, state=None):
     arrays = {f"param/{k}": to_numpy(v) for k, v in params.items()}
     arrays.update({f"best/{k}": to_numpy(v) for k, v in best.items()})
     arrays.update({f"opt/{k}": to_numpy(v) for k, v in opt_state.items() if k != "t"})
-    meta = {"format": FORMAT, "epoch": int(epoch), "model": cfg.model,
+    meta = {"format": FORMAT, "epoch": int(epoch), "model": cfg.network.model,
             "config": cfg.to_dict(), "opt_t": int(opt_state.get("t", 0)),
             "state": dict(state or {})}
     arrays["meta"] = np.array(json.dumps(meta))

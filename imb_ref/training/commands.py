@@ -4,7 +4,7 @@ built from the parser's flags and checked, and what each does."""
 import os
 import shlex
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class TrainSettings:
 
 
 def prepare_output(given, cfg, resuming):
-    out_dir = output_folder(given, f"{cfg.dataset}-{cfg.model}")
+    out_dir = output_folder(given, f"{cfg.data.dataset}-{cfg.network.model}")
     if not resuming and os.path.exists(os.path.join(out_dir, checkpoint.FILENAME)):
         raise UserError(f"--output-dir {out_dir} already holds a run; continue it with "
                         f"python run.py train --resume {out_dir} or choose another folder")
@@ -61,7 +61,7 @@ def train_command(settings):
     """`python run.py train`: a new run, or --resume DIR with the run's own settings.
     Ctrl-C says what was kept and how to continue."""
     cfg = settings.run
-    xp = backend.resolve(cfg.backend)
+    xp = backend.resolve(cfg.where.backend)
     check_backend(cfg, xp)
     data = load(cfg)
     model = build_model(cfg, data.n_features, data.n_classes)
@@ -72,7 +72,7 @@ def train_command(settings):
         checkpoint.check_against(path, resume, model)
         check_metrics(os.path.join(settings.output_dir, "metrics.jsonl"))
     for training in (True, False):          # fail before creating anything
-        chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory, 1, training)
+        chunk_size(model, np.dtype(cfg.training.dtype).itemsize, cfg.where.max_memory, 1, training)
     out_dir = prepare_output(settings.output_dir, cfg, resume is not None)
     describe(cfg, xp, data, model, out_dir)
     try:
@@ -81,7 +81,7 @@ def train_command(settings):
     except KeyboardInterrupt:
         print(interrupted(out_dir), file=sys.stderr)
         return 130
-    print(result_line(cfg.dataset, summary) + f"; wrote {out_dir}", flush=True)
+    print(result_line(cfg.data.dataset, summary) + f"; wrote {out_dir}", flush=True)
     return 0
 
 
@@ -142,16 +142,16 @@ class GoldenSettings:
         # A case is of the sampled tree: Raiko unless another pathwise estimator is
         # named (the 12-bit task's own default, exact, samples nothing).
         run = RunSettings.from_flags({"estimator": "raiko", **flags, "backend": "numpy"})
-        if run.estimator not in SURROGATES:
-            raise UserError(f"golden --estimator {run.estimator}: a case records a pathwise "
-                            f"estimator, one of {', '.join(SURROGATES)}, which it "
+        if run.network.estimator not in SURROGATES:
+            raise UserError(f"golden --estimator {run.network.estimator}: a case records a "
+                            f"pathwise estimator, one of {', '.join(SURROGATES)}, which it "
                             f"writes and checks by name")
         # Distinct weights per layer, so that a twin that drops the gammas or reverses
         # the betas disagrees: gamma_l = 2^-l, beta_l = l / 10, unless given.
-        L = len(run.hidden)
+        L = len(run.network.hidden)
         defaults = {"gammas": tuple(2.0 ** -l for l in range(L + 1)),
                     "betas": tuple(l / 10 for l in range(1, L + 1))}
-        run = replace(run, **{k: v for k, v in defaults.items() if k not in flags})
+        run = run.replace(**{k: v for k, v in defaults.items() if k not in flags})
         return cls(run.check(), path)
 
 
@@ -165,15 +165,15 @@ def golden_command(settings):
 def write_golden(cfg, data, path):
     """One float64 case of the objective on the first examples of the training split."""
     model = build_model(cfg, data.n_features, data.n_classes)
-    B = min(cfg.batch_size, len(data.train))
+    B = min(cfg.training.batch_size, len(data.train))
     # The case is one unchunked batch of the sampled tree (whatever --estimator says):
     # its uniforms and leaves must fit in memory.
     need = B * sbn.bytes_per_example(model.sizes, model.M, 8, True)
-    if need > cfg.max_memory * 1024 ** 3:
+    if need > cfg.where.max_memory * 1024 ** 3:
         raise UserError(f"golden: a case of {B} examples at M={model.M} needs about "
-                        f"{need / 1024 ** 3:.3g} GB (at most {cfg.max_memory} GB); lower "
+                        f"{need / 1024 ** 3:.3g} GB (at most {cfg.where.max_memory} GB); lower "
                         f"--batch-size or --samples")
-    rng = init_rng(cfg.seed)
+    rng = init_rng(cfg.training.seed)
     params = sbn.init_params(model.sizes, rng, np.float64)
     # Small random biases and prior logits so that every gradient is exercised.
     for k in params:
@@ -182,7 +182,7 @@ def write_golden(cfg, data, path):
     x, y = data.train.x[:B].astype(np.float64), data.train.y[:B]
     uniforms = sbn.sample_uniforms(rng, B, model.M, model.sizes[1:-1], np.float64)
     case = golden.make_case(params, x, y, uniforms, model.M, model.gammas, model.betas,
-                            cfg.estimator)
+                            cfg.network.estimator)
     golden.write_case(path, case)
     print(f"wrote {path}: loss {float(case['loss']):.12g} nats, B={B}, M={model.M}, "
           f"network {'-'.join(map(str, model.sizes))}")

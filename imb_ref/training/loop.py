@@ -70,36 +70,36 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
 
     resume: (params, best, opt_state, meta) from `checkpoint.load`, or None.
     """
-    dtype = np.dtype(cfg.dtype)
+    dtype = np.dtype(cfg.training.dtype)
     dev = lambda split: (xp.asarray(split.x, dtype=dtype), xp.asarray(split.y))
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = map(
         dev, (data.train, data.val, data.test))
-    batch = min(cfg.batch_size, len(data.train))
-    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum,
-                         kernels=optimizer_kernels(xp, cfg.fused))
+    batch = min(cfg.training.batch_size, len(data.train))
+    opt = make_optimizer(cfg.training.optimizer, cfg.training.lr, momentum=cfg.training.momentum,
+                         kernels=optimizer_kernels(xp, cfg.where.fused))
     os.makedirs(out_dir, exist_ok=True)
     run = RunState.folder(out_dir)
-    params, best, meta = run.init_or_resume(model, cfg.seed, dtype, xp, opt, resume)
+    params, best, meta = run.init_or_resume(model, cfg.training.seed, dtype, xp, opt, resume)
     state = {**EarlyStopping.START, **meta["state"]}
     done = {"epoch": meta["epoch"]}
     chunk = training_chunk(model, cfg, len(data.train))
     if chunk < batch:
         log(f"chunking: each batch of {batch} runs in chunks of at most {chunk} examples "
-            f"to stay under --max-memory {cfg.max_memory} GB")
-    eval_chunk = chunk_size(model, dtype.itemsize, cfg.max_memory, 1000, training=False)
-    stopper = EarlyStopping(cfg.patience, model.stages, best) \
-        if cfg.patience > 0 and len(data.val) > 0 else None
+            f"to stay under --max-memory {cfg.where.max_memory} GB")
+    eval_chunk = chunk_size(model, dtype.itemsize, cfg.where.max_memory, 1000, training=False)
+    stopper = EarlyStopping(cfg.training.patience, model.stages, best) \
+        if cfg.training.patience > 0 and len(data.val) > 0 else None
     clock = [time.time()]
 
     def after_epoch(epoch, stage, losses):
         """fit's hook on the loop: evaluate, early stopping, metrics.jsonl, checkpoint."""
-        if stopper and epoch > 1 and stage != greedy_stage(model, epoch - 1, cfg.epochs,
-                                                           cfg.stage_epochs):
+        if stopper and epoch > 1 and stage != greedy_stage(model, epoch - 1, cfg.training.epochs,
+                                                           cfg.training.stage_epochs):
             stopper.new_stage(state)             # early stopping restarts per stage
         record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         if model.stages > 1:
             record["stage"] = stage
-        predict = lambda xb, rng=make_rng(xp, cfg.seed, Stream.EPOCH_ERRORS, epoch): \
+        predict = lambda xb, rng=make_rng(xp, cfg.training.seed, Stream.EPOCH_ERRORS, epoch): \
             model.predict_proba(params, xb, rng)
         if len(data.val):
             record["val_error"] = error_rate(predict, x_val, y_val, eval_chunk)
@@ -109,23 +109,23 @@ def fit(cfg, model, data, xp, out_dir, log=print, resume=None):
         stop = stopper.update(state, record, stage, params) if stopper else False
         run.append(record)
         run.save(params, stopper.best if stopper else {}, opt, epoch, cfg, state)
-        if not cfg.quiet:
+        if not cfg.where.quiet:
             log(_describe(record))
         if stop:
-            log(f"early stopping: validation error has not improved for {cfg.patience} "
+            log(f"early stopping: validation error has not improved for {cfg.training.patience} "
                 f"epochs; using epoch {state['best_epoch']}")
         return stop
 
     run_epochs(model, params, opt, (x_train, y_train), cfg, xp, after_epoch,
-               first=meta["epoch"] + 1, desc=lambda epoch: f"epoch {epoch}/{cfg.epochs}")
+               first=meta["epoch"] + 1, desc=lambda epoch: f"epoch {epoch}/{cfg.training.epochs}")
     return (stopper.best if stopper else params), {**done, **state}
 
 
 def training_chunk(model, cfg, n):
     """Examples per chunk of a training batch (of min(batch_size, n)) that fit
-    cfg.max_memory."""
-    return chunk_size(model, np.dtype(cfg.dtype).itemsize, cfg.max_memory,
-                      min(cfg.batch_size, n), training=True)
+    cfg.where.max_memory."""
+    return chunk_size(model, np.dtype(cfg.training.dtype).itemsize, cfg.where.max_memory,
+                      min(cfg.training.batch_size, n), training=True)
 
 
 def run_epochs(model, params, opt, train, cfg, xp, after_epoch, first=1, desc=None):
@@ -138,8 +138,8 @@ def run_epochs(model, params, opt, train, cfg, xp, after_epoch, first=1, desc=No
     Epoch e's shuffle and noise are functions of (seed, e), so the loop can start at any
     `first` epoch. `desc(epoch)`: the progress bar's label (None: no bar)."""
     chunk = training_chunk(model, cfg, int(train[1].shape[0]))
-    for epoch in range(first, cfg.epochs + 1):
-        stage = greedy_stage(model, epoch, cfg.epochs, cfg.stage_epochs)
+    for epoch in range(first, cfg.training.epochs + 1):
+        stage = greedy_stage(model, epoch, cfg.training.epochs, cfg.training.stage_epochs)
         losses = train_epoch(model, params, opt, train, cfg, epoch, stage, chunk, xp,
                              desc(epoch) if desc else None)
         if after_epoch(epoch, stage, losses):
@@ -150,8 +150,8 @@ def run_epochs(model, params, opt, train, cfg, xp, after_epoch, first=1, desc=No
 # at each, burying the one line that _check_finite gives (the epoch and the first bad step).
 @np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def train_epoch(model, params, opt, train, cfg, epoch, stage, chunk, xp, desc=None):
-    """One pass over `train` = (x, y) in minibatches of cfg.batch_size, shuffled unless
-    cfg.shuffle is False (then in the data's order, as the authors' code does); updates
+    """One pass over `train` = (x, y) in minibatches of cfg.training.batch_size, shuffled unless
+    cfg.training.shuffle is False (then in the data's order, as the authors' code does); updates
     `params` in place, GreedyIMB's frozen layers of `stage` untouched.
 
     Shuffling uses the host generator (seed, 0, epoch) and the noise the generator
@@ -159,17 +159,17 @@ def train_epoch(model, params, opt, train, cfg, epoch, stage, chunk, xp, desc=No
     split into chunks of at most `chunk` examples whose gradients are summed weighted by
     their share of the batch. Returns the step losses on the host; a NaN or infinity
     raises UserError naming the epoch and step. A progress bar labelled `desc` unless
-    desc is None or cfg.quiet.
+    desc is None or cfg.where.quiet.
     """
     x, y = train
-    seed, clip, frozen = cfg.seed, cfg.clip, model.frozen(stage)
+    seed, clip, frozen = cfg.training.seed, cfg.training.clip, model.frozen(stage)
     n = int(y.shape[0])
-    batch = min(cfg.batch_size, n)
-    quiet = cfg.quiet or desc is None
+    batch = min(cfg.training.batch_size, n)
+    quiet = cfg.where.quiet or desc is None
     steps = math.ceil(n / batch)
     perm = xp.asarray(np.random.default_rng(
         np.random.SeedSequence(seed, spawn_key=(Stream.SHUFFLE, epoch))).permutation(n)
-        if cfg.shuffle else np.arange(n))
+        if cfg.training.shuffle else np.arange(n))
     noise = make_rng(xp, seed, Stream.TRAIN_NOISE, epoch)
     losses = []
     with progress_bar(steps, desc or "", quiet) as bar:
@@ -231,10 +231,11 @@ def _describe(record):
 
 def final_evaluation(cfg, model, params, data, xp):
     """summary.json's figures: test error over --test-runs passes and mean-field error."""
-    dtype = np.dtype(cfg.dtype)
+    dtype = np.dtype(cfg.training.dtype)
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
-    runs = cfg.test_runs if model.kind.stochastic else 1
-    res = evaluate(model, params, x_test, y_test, xp, cfg.seed, (9,), runs, cfg.max_memory)
+    runs = cfg.network.test_runs if model.kind.stochastic else 1
+    res = evaluate(model, params, x_test, y_test, xp, cfg.training.seed, (9,), runs,
+                   cfg.where.max_memory)
     return {"test_error_mean": res["error_mean"], "test_error_std": res["error_std"],
             "test_errors": res["errors"], "meanfield_test_error": res["meanfield_error"],
             "test_runs": runs}

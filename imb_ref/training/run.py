@@ -27,12 +27,13 @@ from .run_state import RunState
 
 def build_model(cfg, n_features, n_classes):
     """The Model a configuration describes, for data of this shape."""
-    return Model(cfg.model, (n_features,) + cfg.hidden + (n_classes,), M=cfg.samples,
-                 test_samples=cfg.test_samples, gammas=cfg.layer_gammas(),
-                 betas=cfg.layer_betas(), estimator=cfg.estimator,
-                 vib_k=cfg.vib_k, vib_beta=cfg.vib_beta, vib_samples=cfg.vib_samples,
-                 vib_test_samples=cfg.vib_test_samples,
-                 accelerator=None if cfg.fused is False else FusedPath())
+    net = cfg.network
+    return Model(net.model, (n_features,) + net.hidden + (n_classes,), M=net.samples,
+                 test_samples=net.test_samples, gammas=net.layer_gammas(),
+                 betas=net.layer_betas(), estimator=net.estimator, vib_k=net.vib_k,
+                 vib_beta=net.vib_beta, vib_samples=net.vib_samples,
+                 vib_test_samples=net.vib_test_samples,
+                 accelerator=None if cfg.where.fused is False else FusedPath())
 
 
 def output_folder(given, name):
@@ -51,10 +52,10 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
     os.makedirs(out_dir, exist_ok=True)
     with RunState.folder(out_dir).lock():      # one process per run folder at a time
         write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
-        if cfg.epochs == 0 and resume is None:
+        if cfg.training.epochs == 0 and resume is None:
             params = {k: xp.asarray(v) for k, v in model.init(
-                init_rng(cfg.seed),
-                np.dtype(cfg.dtype)).items()}
+                init_rng(cfg.training.seed),
+                np.dtype(cfg.training.dtype)).items()}
             done = {"epoch": 0}
         else:
             params, done = fit(cfg, model, data, xp, out_dir, log=log, resume=resume)
@@ -64,8 +65,8 @@ def train_run(cfg, model, data, xp, out_dir, resume=None, log=print):
         summary.update(epochs_trained=done["epoch"], best_epoch=done.get("best_epoch"),
                        best_val_error=done.get("best_val"), eval_s=round(eval_s, 2),
                        wall_s=round(epoch_seconds(out_dir) + eval_s, 2),
-                       backend=cfg.backend, device=backend.device_name(xp),
-                       model=cfg.model, dataset=cfg.dataset)
+                       backend=cfg.where.backend, device=backend.device_name(xp),
+                       model=cfg.network.model, dataset=cfg.data.dataset)
         write_json(os.path.join(out_dir, "summary.json"), summary)
     return summary
 
@@ -106,9 +107,9 @@ def finished_or_resumable(out_dir):
 def describe(cfg, xp, data, model, out_dir, models=None):
     """The run's settings, one per line, before it starts."""
     lines = [
-        ("backend", f"{cfg.backend} ({backend.device_name(xp)})"
+        ("backend", f"{cfg.where.backend} ({backend.device_name(xp)})"
                     + (", fused kernels" if model.uses_fused(xp) else "")),
-        ("dtype", cfg.dtype),
+        ("dtype", cfg.training.dtype),
         ("dataset", data.summary()),
         ("models" if models else "model",
          f"{', '.join(models) if models else model.name}, network "
@@ -117,22 +118,23 @@ def describe(cfg, xp, data, model, out_dir, models=None):
     if model.exact:
         lines.append(("objective", "exact: every state of every layer enumerated, no "
                       f"sampling in training; M={model.test_samples} at test, "
-                      f"{cfg.test_runs} test runs"))
+                      f"{cfg.network.test_runs} test runs"))
     elif model.stochastic_tree:
         lines.append(("samples", f"M={model.M} in training ({model.M ** model.L} leaves per "
-                      f"example), M={model.test_samples} at test, {cfg.test_runs} test runs, "
-                      f"estimator {cfg.estimator}"))
+                      f"example), M={model.test_samples} at test, {cfg.network.test_runs} "
+                      f"test runs, estimator {cfg.network.estimator}"))
         if model.kind.imb:
             lines.append(("weights", f"gammas {model.gammas}, betas {model.betas}"))
     if model.kind.network.bottleneck:
-        lines.append(("bottleneck", f"K={cfg.vib_k}, beta {cfg.vib_beta}, "
-                      f"{cfg.vib_samples} draws per example in training, "
-                      f"{cfg.vib_test_samples} at test"))
+        lines.append(("bottleneck", f"K={cfg.network.vib_k}, beta {cfg.network.vib_beta}, "
+                      f"{cfg.network.vib_samples} draws per example in training, "
+                      f"{cfg.network.vib_test_samples} at test"))
+    t = cfg.training
     lines += [
-        ("training", f"{cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer}"
-         f"{'' if cfg.lr is None else f' lr {cfg.lr}'}, clip {cfg.clip or 'none'}, "
-         f"patience {cfg.patience or 'none'}, seed {cfg.seed}"
-         f"{f', preset {cfg.preset}' if cfg.preset else ''}"),
+        ("training", f"{t.epochs} epochs, batch {t.batch_size}, {t.optimizer}"
+         f"{'' if t.lr is None else f' lr {t.lr}'}, clip {t.clip or 'none'}, "
+         f"patience {t.patience or 'none'}, seed {t.seed}"
+         f"{f', preset {t.preset}' if t.preset else ''}"),
         ("output", out_dir),
     ]
     for key, value in lines:

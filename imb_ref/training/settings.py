@@ -8,7 +8,7 @@ RunSettings: InfoplaneSettings (experiments/infoplane/settings.py), Table1Settin
 """
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 
@@ -133,17 +133,31 @@ def _backends():
     return tuple(BACKENDS)
 
 
+class Group:
+    """A group of run settings: its fields declare their flags (`setting`)."""
+
+    @classmethod
+    def default_note(cls, f, command):
+        """The "(default ...)" of a run setting's help: the declaration's, then what the
+        datasets set it to and, where `command` offers the run presets, what they set
+        it to."""
+        text = plain_default(f)
+        for dataset, values in DATASET_DEFAULTS.items():
+            if f.name in values:
+                text += f"; {show(values[f.name])} for {dataset}"
+        if command in Training.__dataclass_fields__["preset"].metadata["commands"]:
+            for preset, table in PRESETS.items():
+                if f.name in table.get("*", {}):
+                    value = table["*"][f.name]
+                    shown = (("on" if value else "off") if isinstance(value, bool)
+                             else show(value))
+                    text += f"; {shown} with --preset {preset}"
+        return text
+
+
 @dataclass(frozen=True)
-class RunSettings:
-    """One run: its data, model and optimisation, exactly what its folder's config.json
-    holds. A run's identity is equality (==): resume, table1's reuse of a folder and
-    the information plane's pairs compare settings, so every field counts except the
-    where=True ones (the data's folder, the array library, memory per chunk, the fused
-    kernels, the progress bar). Each field declares its flag once (`setting`): the
-    parsers are built from these declarations (flags.py). `from_flags` layers, lowest
-    first: these defaults, the dataset's (DATASET_DEFAULTS), the preset's (PRESETS), the
-    flags given."""
-    # data
+class Data(Group):
+    """What the run learns from: the dataset, its split and its limits."""
     dataset: str = setting("synthetic12", "dataset", "data", ONE_DATASET, choices=_sources,
                            default_text="synthetic12: the 12-bit task, generated in code")
     data_file: str = setting(None, "synthetic12 only: the original var_u.mat (arrays F and "
@@ -162,7 +176,12 @@ class RunSettings:
                                        "training batch files (1..5), for a machine that "
                                        "holds only part of the set; each file read is "
                                        "still md5-checked", "data", ONE_DATASET)
-    # model
+
+
+@dataclass(frozen=True)
+class Network(Group):
+    """The model, its network and its objective: widths, M, the layers' weights, the
+    estimator; VIB's bottleneck."""
     model: str = setting("jointimb", "the model", "model", ("train",),
                          choices=lambda: tuple(KINDS))
     hidden: tuple = setting((512, 512), "hidden widths, comma list", "model", ALL_RUNS,
@@ -176,19 +195,36 @@ class RunSettings:
                             "model", ALL_RUNS, parse=lambda text, name: weights(text, name))
     betas: tuple = setting((1e-4,), "weights of KL_1..KL_L: one value or L", "model",
                            ALL_RUNS, parse=lambda text, name: weights(text, name))
-    estimator: str = setting(MODEL["estimator"], "gradient estimator for the binary units; exact: train "
-                             "on the exact objective (the limit M -> infinity) with its "
-                             "gradient by enumeration, for small networks such as "
+    estimator: str = setting(MODEL["estimator"], "gradient estimator for the binary units; "
+                             "exact: train on the exact objective (the limit M -> infinity) "
+                             "with its gradient by enumeration, for small networks such as "
                              "synthetic12's, NumPy only", "model", ALL_RUNS,
                              choices=_estimators)
     vib_k: int = setting(MODEL["vib_k"], "VIB bottleneck size", "model", ("train", "table1"))
     vib_beta: float = setting(MODEL["vib_beta"], "VIB's beta", "model", ("train", "table1"))
-    vib_samples: int = setting(MODEL["vib_samples"], "VIB bottleneck draws per example in training (Appendix D "
-                               "has M = 32 for every stochastic model)", "model",
+    vib_samples: int = setting(MODEL["vib_samples"], "VIB bottleneck draws per example in "
+                               "training (Appendix D has M = 32 for every stochastic model)",
+                               "model",
                                ("train", "table1"))
-    vib_test_samples: int = setting(MODEL["vib_test_samples"], "VIB draws averaged at test time", "model",
-                                    ("train", "table1"))
-    # optimisation
+    vib_test_samples: int = setting(MODEL["vib_test_samples"], "VIB draws averaged at test "
+                                    "time", "model", ("train", "table1"))
+
+    def __post_init__(self):
+        typed(self)     # hidden, gammas, betas: tuples, however they were given
+
+    def layer_gammas(self):
+        """gamma_0..gamma_L: one per VCR term (a single value weighs every layer)."""
+        return per_layer(self.gammas, len(self.hidden) + 1, "--gammas")
+
+    def layer_betas(self):
+        """beta_1..beta_L: one per KL term (a single value weighs every layer)."""
+        return per_layer(self.betas, len(self.hidden), "--betas")
+
+
+@dataclass(frozen=True)
+class Training(Group):
+    """The optimisation: seed, precision, optimiser, batches, length, early stopping,
+    the preset that chose them."""
     seed: int = setting(0, "seed of the (first) run", "training", ALL_RUNS)
     dtype: str = shared("dtype", "float32", commands=TRAINING)
     optimizer: str = setting("adam", "the optimiser", "training", TRAINING,
@@ -212,7 +248,12 @@ class RunSettings:
                           "released code (see README's presets)", "training",
                           ("train", "table1"), choices=lambda: tuple(PRESETS),
                           default_text="none")
-    # where and how it runs
+
+
+@dataclass(frozen=True)
+class Where(Group):
+    """Where and how the run is computed, never what it computes: two runs that differ
+    only here are the same run."""
     data_dir: str = shared("data_dir", None, commands=ONE_DATASET, where=True,
                            default_text="$IMB_DATA, else ~/.cache/imb_ref")
     backend: str = shared("backend", "numpy", commands=TRAINING, where=True)
@@ -226,41 +267,57 @@ class RunSettings:
                           default_text="on with --backend cupy")
     quiet: bool = shared("quiet", False, commands=ALL_RUNS, where=True)
 
-    def __post_init__(self):
-        typed(self)     # hidden, gammas, betas: tuples, however they were given
+
+GROUPS = {"data": Data, "network": Network, "training": Training, "where": Where}
+GROUP = {f.name: name for name, cls in GROUPS.items() for f in fields(cls)}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One run, in four groups: its data, its network, its training and where it runs;
+    exactly what its folder's config.json holds (flat: one key per setting, as the
+    flags name them). A run's identity is equality (==): resume, table1's reuse of a
+    folder and the information plane's pairs compare settings, so every group counts
+    but `where` (the data's folder, the array library, memory per chunk, the fused
+    kernels, the progress bar). Each field declares its flag once (`setting`): the
+    parsers are built from these declarations (flags.py). `from_flags` layers, lowest
+    first: these defaults, the dataset's (DATASET_DEFAULTS), the preset's (PRESETS),
+    the flags given."""
+    data: Data = Data()
+    network: Network = Network()
+    training: Training = Training()
+    where: Where = field(default=Where(), compare=False)
 
     @classmethod
-    def names(cls):
-        return [f.name for f in fields(cls)]
+    def of(cls, **flat):
+        """Settings from flat keyword arguments (dataset=..., seed=...), each routed to
+        its group; the others are the groups' defaults."""
+        unknown = sorted(set(flat) - set(GROUP))
+        if unknown:
+            raise TypeError(f"not run settings: {unknown}")
+        return cls(**{name: group(**{k: v for k, v in flat.items() if GROUP[k] == name})
+                      for name, group in GROUPS.items()})
 
-    def layer_gammas(self):
-        """gamma_0..gamma_L: one per VCR term (a single value weighs every layer)."""
-        return per_layer(self.gammas, len(self.hidden) + 1, "--gammas")
+    def get(self, name):
+        """A setting by its flat name (a flag's dest, a config.json key)."""
+        return getattr(getattr(self, GROUP[name]), name)
 
-    def layer_betas(self):
-        """beta_1..beta_L: one per KL term (a single value weighs every layer)."""
-        return per_layer(self.betas, len(self.hidden), "--betas")
+    def replace(self, **flat):
+        """These settings with some changed, by flat name."""
+        changes = {}
+        for k, v in flat.items():
+            if k not in GROUP:
+                raise TypeError(f"not a run setting: {k}")
+            changes.setdefault(GROUP[k], {})[k] = v
+        return replace(self, **{g: replace(getattr(self, g), **c) for g, c in changes.items()})
 
-    @classmethod
-    def default_note(cls, f, command):
-        """The "(default ...)" of a run setting's help: the declaration's, then what the
-        datasets set it to and, where `command` offers the run presets, what they set
-        it to."""
-        text = plain_default(f)
-        for dataset, values in DATASET_DEFAULTS.items():
-            if f.name in values:
-                text += f"; {show(values[f.name])} for {dataset}"
-        if command in cls.__dataclass_fields__["preset"].metadata["commands"]:
-            for preset, table in PRESETS.items():
-                if f.name in table.get("*", {}):
-                    value = table["*"][f.name]
-                    shown = (("on" if value else "off") if isinstance(value, bool)
-                             else show(value))
-                    text += f"; {shown} with --preset {preset}"
-        return text
+    @staticmethod
+    def names():
+        return list(GROUP)
 
     def to_dict(self):
-        return asdict(self)
+        """The flat dict config.json holds."""
+        return {k: v for group in GROUPS for k, v in asdict(getattr(self, group)).items()}
 
     @classmethod
     def from_dict(cls, d, missing=None):
@@ -269,15 +326,15 @@ class RunSettings:
         plane's and the table's fields too. A setting the file lacks takes its value from
         `missing` (the settings it is compared with) or else its default: an
         information-plane pair saved only the settings that changed its trajectory."""
-        base = asdict(cls() if missing is None else missing)
-        return cls(**{k: d[k] if k in d else base[k] for k in cls.names()})
+        base = (cls() if missing is None else missing).to_dict()
+        return cls.of(**{k: d[k] if k in d else base[k] for k in cls.names()})
 
     @classmethod
     def from_flags(cls, flags):
         """The settings of the flags given ({dest: value}), every other field from the
         layers named in the class docstring. Unchecked: see check()."""
-        dataset = flags.get("dataset", cls.dataset)
-        model = flags.get("model", cls.model)
+        dataset = flags.get("dataset", Data.dataset)
+        model = flags.get("model", Network.model)
         layered = dict(DATASET_DEFAULTS.get(dataset, {}))
         preset = flags.get("preset")
         if preset:
@@ -291,30 +348,31 @@ class RunSettings:
         if "backend" not in layered:
             from ..backend import default_backend
             layered["backend"] = default_backend()          # $IMB_BACKEND, else numpy
-        unknown = sorted(set(layered) - set(cls.names()))
-        if unknown:
-            raise TypeError(f"not run settings: {unknown}")
-        settings = cls(**layered)
-        if settings.test_samples is None:
-            settings = replace(settings, test_samples=settings.samples)
+        settings = cls.of(**layered)
+        if settings.network.test_samples is None:
+            settings = settings.replace(test_samples=settings.network.samples)
         return settings
+
+    def identity(self):
+        """The flat names of the settings that make a run's identity (all but where)."""
+        return [k for k, g in GROUP.items() if g != "where"]
 
     def differences(self, other):
         """[(name, mine, other's)] of the fields that make a run's identity and differ."""
-        return [(f.name, getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
-                if f.compare and getattr(self, f.name) != getattr(other, f.name)]
+        return [(k, self.get(k), other.get(k)) for k in self.identity()
+                if self.get(k) != other.get(k)]
 
     def resumed_with(self, flags, folder):
         """These saved settings with the flags given beside --resume: a flag may change
         where and how the run is computed, and --epochs (which extends it); any other
         flag that differs is refused, not silently ignored."""
-        compared = {f.name for f in fields(self) if f.compare} - {"epochs"}
-        given = replace(self, **{k: v for k, v in flags.items() if k in self.names()})
+        compared = set(self.identity()) - {"epochs"}
+        given = self.replace(**{k: v for k, v in flags.items() if k in GROUP})
         for key in sorted(compared & set(flags)):
-            if getattr(given, key) != getattr(self, key):
-                raise UserError(f"--{key.replace('_', '-')} {show(getattr(given, key))}: "
+            if given.get(key) != self.get(key):
+                raise UserError(f"--{key.replace('_', '-')} {show(given.get(key))}: "
                                 f"{folder} was made with {key} = "
-                                f"{show(getattr(self, key))} and a resumed run keeps its "
+                                f"{show(self.get(key))} and a resumed run keeps its "
                                 f"settings; drop the flag, or start a new run in another "
                                 f"--output-dir")
         return given
@@ -390,50 +448,52 @@ def per_layer(values, count, flag):
 def check_run(cfg):
     """Refuse, in one line, settings no run can have: every range and combination that
     can be checked before the backend is resolved or any data is read."""
-    positive = {"samples": cfg.samples, "test_samples": cfg.test_samples,
-                "batch_size": cfg.batch_size, "test_runs": cfg.test_runs,
-                "vib_k": cfg.vib_k, "vib_samples": cfg.vib_samples,
-                "vib_test_samples": cfg.vib_test_samples}
+    positive = {"samples": cfg.network.samples, "test_samples": cfg.network.test_samples,
+                "batch_size": cfg.training.batch_size, "test_runs": cfg.network.test_runs,
+                "vib_k": cfg.network.vib_k, "vib_samples": cfg.network.vib_samples,
+                "vib_test_samples": cfg.network.vib_test_samples}
     for name, value in positive.items():
         if value is None or value < 1:
             raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
-    for name, value in (("epochs", cfg.epochs), ("seed", cfg.seed), ("patience", cfg.patience)):
+    t = cfg.training
+    for name, value in (("epochs", t.epochs), ("seed", t.seed), ("patience", t.patience)):
         if value < 0:
             raise UserError(f"--{name} {value}: must be 0 or more")
     # Real-valued flags: finite (a NaN passes every comparison) and in range.
-    for name, value, lowest, strict in (("max_memory", cfg.max_memory, 0.0, True),
-                                        ("lr", cfg.lr, 0.0, True),
-                                        ("clip", cfg.clip, 0.0, False),
-                                        ("momentum", cfg.momentum, 0.0, False),
-                                        ("vib_beta", cfg.vib_beta, 0.0, False)):
+    for name, value, lowest, strict in (("max_memory", cfg.where.max_memory, 0.0, True),
+                                        ("lr", cfg.training.lr, 0.0, True),
+                                        ("clip", cfg.training.clip, 0.0, False),
+                                        ("momentum", cfg.training.momentum, 0.0, False),
+                                        ("vib_beta", cfg.network.vib_beta, 0.0, False)):
         if value is None:
             continue
         if not math.isfinite(value) or value < lowest or (strict and value == lowest):
             raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number "
                             f"{'above' if strict else 'of at least'} {lowest:g}")
-    cfg.layer_gammas()
-    cfg.layer_betas()
-    if cfg.max_memory > MAX_MEMORY_GB:
-        raise UserError(f"--max-memory {cfg.max_memory}: at most {MAX_MEMORY_GB:g} GB")
-    if cfg.momentum >= 1:
-        raise UserError(f"--momentum {cfg.momentum}: must be below 1")
-    if cfg.stage_epochs is not None and not 1 <= cfg.stage_epochs <= max(cfg.epochs, 1):
-        raise UserError(f"--stage-epochs {cfg.stage_epochs}: must be between 1 and --epochs "
-                        f"({cfg.epochs})")
-    if cfg.fused and cfg.backend != "cupy":
+    cfg.network.layer_gammas()
+    cfg.network.layer_betas()
+    if cfg.where.max_memory > MAX_MEMORY_GB:
+        raise UserError(f"--max-memory {cfg.where.max_memory}: at most {MAX_MEMORY_GB:g} GB")
+    if cfg.training.momentum >= 1:
+        raise UserError(f"--momentum {cfg.training.momentum}: must be below 1")
+    if t.stage_epochs is not None and not 1 <= t.stage_epochs <= max(t.epochs, 1):
+        raise UserError(f"--stage-epochs {t.stage_epochs}: must be between 1 and --epochs "
+                        f"({cfg.training.epochs})")
+    if cfg.where.fused and cfg.where.backend != "cupy":
         raise UserError("--fused: the fused kernels run on CuPy only; add --backend cupy "
                         "or drop --fused")
-    if cfg.estimator == "exact" and KINDS[cfg.model].tree:    # the tree's estimator
-        entries = max_transition_entries(cfg.hidden)
+    if cfg.network.estimator == "exact" and KINDS[cfg.network.model].tree:    # the tree's estimator
+        entries = max_transition_entries(cfg.network.hidden)
         if entries > MAX_EXACT_ENTRIES:
             # A power of two: written as one where the digits would not fit on a line.
             size = f"{entries:,}" if entries < 10 ** 18 else f"2**{entries.bit_length() - 1}"
             raise UserError(f"--estimator exact enumerates every state of every layer: "
-                            f"--hidden {show(cfg.hidden)} needs a {size}-entry matrix (at most "
+                            f"--hidden {show(cfg.network.hidden)} needs a {size}-entry "
+                            f"matrix (at most "
                             f"{MAX_EXACT_ENTRIES:,}); use widths such as 10,8,6,4 or a "
                             f"sampled estimator")
-    if cfg.fused and cfg.estimator not in FUSED_ESTIMATORS:
-        raise UserError(f"--fused: there is no fused {cfg.estimator} estimator (it needs "
+    if cfg.where.fused and cfg.network.estimator not in FUSED_ESTIMATORS:
+        raise UserError(f"--fused: there is no fused {cfg.network.estimator} estimator (it needs "
                         "every leaf stored); use --no-fused")
 
 
@@ -445,7 +505,7 @@ def check_seeds(seeds):
 
 def check_backend(cfg, xp):
     """Checks that need the resolved backend (so that a missing CuPy is named first)."""
-    if cfg.estimator == "exact" and KINDS[cfg.model].tree and xp is not np:
+    if cfg.network.estimator == "exact" and KINDS[cfg.network.model].tree and xp is not np:
         raise UserError("--estimator exact (synthetic12's default) enumerates on the host: "
                         "use --backend numpy, or --estimator raiko to sample on the GPU")
 
@@ -453,7 +513,8 @@ def check_backend(cfg, xp):
 def load(cfg):
     """The dataset a configuration names, split and limited as it says (host arrays)."""
     from ..data import load_dataset
-    return load_dataset(cfg.dataset, cfg.data_dir, cfg.val_size, cfg.limit_train,
-                        cfg.limit_val, cfg.limit_test, cfg.data_file, cfg.quiet,
-                        dtype=np.dtype(cfg.dtype),
-                        cifar_train_batches=cfg.cifar_train_batches)
+    d = cfg.data
+    return load_dataset(d.dataset, cfg.where.data_dir, d.val_size, d.limit_train, d.limit_val,
+                        d.limit_test, d.data_file, cfg.where.quiet,
+                        dtype=np.dtype(cfg.training.dtype),
+                        cifar_train_batches=d.cifar_train_batches)

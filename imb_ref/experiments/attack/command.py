@@ -14,8 +14,7 @@ import numpy as np
 
 from ...training import checkpoint
 from ...backend import device_name
-from ...training.settings import RunSettings, shared
-from ...data import load_dataset
+from ...training.settings import RunSettings, load, shared
 from ...errors import UserError
 from ...files import check_writable_folder, write_json
 from ...flags import dest, flag, option, take
@@ -117,11 +116,10 @@ def run_attack(job, xp, build_model, log=print):
     path = checkpoint.resolve_path(job.checkpoint)
     params_h, best_h, _, meta = checkpoint.load(path)
     cfg = RunSettings.from_dict(meta["config"])
-    data_dir = cfg.data_dir if job.data_dir is None else job.data_dir
     a, backend_name = job.attack, job.backend
-    data = load_dataset(cfg.dataset, data_dir, cfg.val_size, 1, 1, a.n, cfg.data_file,
-                        quiet=True, dtype=np.float64,
-                        cifar_train_batches=cfg.cifar_train_batches)
+    # The first a.n test images, in float64, from the run's data (or --data-dir).
+    data = load(cfg.replace(data_dir=job.data_dir or cfg.where.data_dir, limit_train=1,
+                            limit_val=1, limit_test=a.n, quiet=True, dtype="float64"))
     model = build_model(cfg, data.n_features, data.n_classes)
     checkpoint.check_against(path, (params_h, best_h, {}, meta), model)
     dtype = np.dtype(job.dtype)
@@ -131,20 +129,20 @@ def run_attack(job, xp, build_model, log=print):
     x_all = data.test.x.astype(dtype)
     y_all = data.test.y
     log(f"   attack: C&W L2 ({a.mode}) on the first {len(y_all)} test images of "
-        f"{cfg.dataset}, model {model.name} from {path}")
+        f"{cfg.data.dataset}, model {model.name} from {path}")
     log(f" settings: {a.iters} iterations, {a.binary_steps} binary-search steps, lr "
         f"{a.lr}, kappa {a.kappa}, initial c {a.initial_const}, {a.eot} EOT draws, "
         f"{a.eval_samples} draws per verification; backend {backend_name} "
         f"({device_name(xp)})")
     t0 = time.time()
-    raw = _attack_all(model, params, x_all, y_all, a, cfg.seed, xp, job.quiet)
+    raw = _attack_all(model, params, x_all, y_all, a, cfg.training.seed, xp, job.quiet)
     result = {"settings": {"attack": "cw-l2", "mode": a.mode, "n_images": int(len(y_all)),
                            "iterations": a.iters, "binary_steps": a.binary_steps,
                            "lr": a.lr, "kappa": a.kappa, "initial_const": a.initial_const,
                            "eot_samples": a.eot, "eval_samples": a.eval_samples,
                            "budgets": list(BUDGETS), "checkpoint": path,
                            "backend": backend_name, "device": device_name(xp)},
-              "model": model.name, "dataset": cfg.dataset,
+              "model": model.name, "dataset": cfg.data.dataset,
               "results": metrics(raw), "wall_s": round(time.time() - t0, 1)}
     os.makedirs(out_dir, exist_ok=True)                  # made once there is a result
     write_json(os.path.join(out_dir, "attack.json"), result)

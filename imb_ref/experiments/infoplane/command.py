@@ -20,17 +20,19 @@ def command(settings, xp, data):
     cfg, models, seeds = settings.run, settings.model_list(), settings.seed_list()
     for name in models:                     # fail before creating anything
         for training in (True, False):
-            chunk_size(build(name, cfg), np.dtype(cfg.dtype).itemsize,
-                       cfg.max_memory, 1, training)
+            chunk_size(build(name, cfg), np.dtype(cfg.training.dtype).itemsize,
+                       cfg.where.max_memory, 1, training)
     out_dir = output_folder(settings.output_dir, "infoplane")
     model = build(models[0], cfg)
     describe(cfg, xp, data, model, out_dir, models)
     print(f"experiment: information plane, models {', '.join(models)}, seeds {seeds}, "
-          f"{cfg.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {settings.points} log-spaced "
-          f"epochs" + (f", preset {settings.preset}" if settings.preset else ""), flush=True)
+          f"{cfg.training.epochs} epochs, exact I(Z_l;X) and I(Z_l;Y) at {settings.points} "
+          f"log-spaced epochs" + (f", preset {settings.preset}" if settings.preset else ""),
+          flush=True)
     try:
         with run_folder(out_dir):
-            write_json(os.path.join(out_dir, "config.json"), asdict(settings))
+            write_json(os.path.join(out_dir, "config.json"),
+                       {**asdict(settings), "run": settings.run.to_dict()})   # run flat
             run_experiment(cfg, models, seeds, data, xp, out_dir, settings.points,
                            jobs=settings.jobs)
     except KeyboardInterrupt:

@@ -46,7 +46,7 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
         log = tqdm.write
     os.makedirs(out_dir, exist_ok=True)
     csv_path = os.path.join(out_dir, "infoplane.csv")
-    done = completed_runs(csv_path, cfg.epochs)
+    done = completed_runs(csv_path, cfg.training.epochs)
     drop_partial(csv_path, done)
     new_file = not os.path.exists(csv_path)
     results_path = os.path.join(out_dir, "runs.json")
@@ -68,8 +68,8 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
         if new_file:
             csv.DictWriter(fh, CSV_COLUMNS).writeheader()
         write_row = row_writer(fh)
-        progress = PairProgress([f"{name} seed {seed}" for name, seed in todo], cfg.epochs,
-                                cfg.quiet)
+        progress = PairProgress([f"{name} seed {seed}" for name, seed in todo], cfg.training.epochs,
+                                cfg.where.quiet)
         if jobs > 1 and len(todo) > 1:
             finished = run_in_workers(cfg, todo, data, points, out_dir, jobs, progress)
         else:
@@ -79,10 +79,10 @@ def run_experiment(cfg, models, seeds, data, xp, out_dir, points=30, log=None, j
             merge_pair(out_dir, name, seed, write_row)
             results[f"{name}/{seed}"] = res
             write_json(results_path, results)
-            if not cfg.quiet:
-                log(f"{name} seed {seed}: {cfg.epochs} epochs in {res['wall_s']}s, "
+            if not cfg.where.quiet:
+                log(f"{name} seed {seed}: {cfg.training.epochs} epochs in {res['wall_s']}s, "
                     f"test error {100 * res['exact_test_error']:.1f}% exact, "
-                    f"{100 * res['test_error']:.1f}% sampled (M = {cfg.test_samples})")
+                    f"{100 * res['test_error']:.1f}% sampled (M = {cfg.network.test_samples})")
             done.add((name, seed))
             whole = [s for s in seeds if all((m, s) in done for m in models)]
             if whole != reported and whole != list(seeds):     # a seed more, run not done

@@ -5,7 +5,6 @@ patterns; imb_ref.exact), with the data-processing inequalities checked each tim
 
 import math
 import os
-from dataclasses import replace
 
 import numpy as np
 
@@ -68,21 +67,21 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     `on_epoch(epoch)`, if given, is called after each epoch (the pair's progress).
 
     Every exact measurement is over the task the network is trained on: the built-in
-    rule, or the file given with --data-file (cfg.data_file). With `checkpoint_path`,
+    rule, or the file given with --data-file (cfg.data.data_file). With `checkpoint_path`,
     the pair's parameters and optimiser state are saved there every CHECKPOINT_EVERY
     epochs and at each measurement, and a pair that finds a checkpoint continues from it.
     Epoch e's shuffle and noise are functions of (seed, e), so a continued pair gives
     the numbers of an uninterrupted one. Returns the final loss and two test errors:
-    the Monte Carlo prediction's (M = cfg.test_samples) and the exact predictive
+    the Monte Carlo prediction's (M = cfg.network.test_samples) and the exact predictive
     distribution's (the sum over every state of the last layer)."""
     # The pair's own run settings: everything below reads its seed and length here.
-    pair = replace(cfg, model=model.name, seed=seed, epochs=epochs)
-    dtype = np.dtype(pair.dtype)
-    x_all, y_all, w_all = whole_distribution(*synthetic12.load_task(pair.data_file))
+    pair = cfg.replace(model=model.name, seed=seed, epochs=epochs)
+    dtype = np.dtype(pair.training.dtype)
+    x_all, y_all, w_all = whole_distribution(*synthetic12.load_task(pair.data.data_file))
     i_xy = label_information(y_all, w_all)
     train = (xp.asarray(data.train.x, dtype=dtype), xp.asarray(data.train.y))
-    opt = make_optimizer(pair.optimizer, pair.lr, momentum=pair.momentum,
-                         kernels=optimizer_kernels(xp, pair.fused))
+    opt = make_optimizer(pair.training.optimizer, pair.training.lr, momentum=pair.training.momentum,
+                         kernels=optimizer_kernels(xp, pair.where.fused))
     todo = set(measurement_epochs(epochs, points))
     saved = load_pair(checkpoint_path, pair, points)
     if saved is not None:
@@ -102,7 +101,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     first = meta["epoch"] + 1
     if saved is None:
         measure(0)
-    bar = progress_bar(epochs, f"{model.name} seed {seed}", pair.quiet, unit="epoch",
+    bar = progress_bar(epochs, f"{model.name} seed {seed}", pair.where.quiet, unit="epoch",
                        initial=first - 1)
     state = {"loss": meta["state"].get("loss"), "points": points}
 
@@ -124,7 +123,7 @@ def train_and_measure(cfg, model, data, xp, seed, epochs, points, write_row, on_
     x_test, y_test = xp.asarray(data.test.x, dtype=dtype), xp.asarray(data.test.y)
     rng = make_rng(xp, seed, Stream.INFOPLANE_TEST)
     err = error_rate(lambda xb: model.predict_proba(params, xb, rng), x_test, y_test,
-                     chunk_size(model, dtype.itemsize, pair.max_memory, 4096, training=False))
+                     chunk_size(model, dtype.itemsize, pair.where.max_memory, 4096, training=False))
     return {"final_loss": state["loss"], "test_error": err,
             "exact_test_error": exact_error(params, data.test.x, data.test.y)}
 
@@ -161,4 +160,4 @@ def exact_error(params, x, y):
 def build(name, cfg):
     """The model `name` with the run's configuration, on the 12-bit task's shapes."""
     from ...training.run import build_model
-    return build_model(replace(cfg, model=name), synthetic12.N_BITS, 2)
+    return build_model(cfg.replace(model=name), synthetic12.N_BITS, 2)

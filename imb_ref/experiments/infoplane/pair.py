@@ -64,7 +64,7 @@ def train_pair(cfg, name, seed, data, xp, points, out_dir, on_epoch=None):
         for row in rows:
             write_row(row)
         t0 = time.time()
-        res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.epochs, points,
+        res = train_and_measure(cfg, build(name, cfg), data, xp, seed, cfg.training.epochs, points,
                                 write_row, on_epoch, checkpoint_path=ckpt)
     res["wall_s"] = round(time.time() - t0, 1)
     return res

@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import signal
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -21,7 +20,7 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 def run_here(cfg, todo, data, xp, points, out_dir, progress):
     """The (model, seed) pairs one after another in this process; yields (model, seed,
     results) as each finishes. `progress` (a PairProgress) shows each pair's epochs."""
-    quiet_cfg = replace(cfg, quiet=True)        # the pair's own bar: progress has one
+    quiet_cfg = cfg.replace(quiet=True)        # the pair's own bar: progress has one
     try:
         for i, (name, seed) in enumerate(todo):
             yield name, seed, train_pair(quiet_cfg, name, seed, data, xp, points, out_dir,
@@ -70,7 +69,7 @@ def run_in_workers(cfg, todo, data, points, out_dir, jobs, progress):
     finished pairs stay finished, and a rerun continues the others from their
     checkpoints."""
     ctx = multiprocessing.get_context("spawn")      # fresh interpreters: no forked threads
-    quiet_cfg = replace(cfg, quiet=True)
+    quiet_cfg = cfg.replace(quiet=True)
     with one_blas_thread_for_children():
         pool = ctx.Pool(min(jobs, len(todo)), initializer=quiet_worker)
     try:

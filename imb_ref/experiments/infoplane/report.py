@@ -228,7 +228,7 @@ def seeds_markdown(t):
 
 
 def summary_markdown(s, cfg, seeds):
-    lines = [f"# Information plane: {cfg.epochs} epochs, seeds {list(seeds)}, "
+    lines = [f"# Information plane: {cfg.training.epochs} epochs, seeds {list(seeds)}, "
              f"{training_label(cfg)}",
              "", f"Seed-averaged, exact, in bits. I(X;Y) = {s['I_XY']:.3f} bit.", ""]
     if "in_progress" in s:
@@ -240,7 +240,7 @@ def summary_markdown(s, cfg, seeds):
     layers = sorted(s["max_relevance"][models[0]], key=int)
     lines += ["## Highest relevance I(Z_l;Y) reached (paper: SFNN stays below 0.8 bits)", "",
               "| model | " + " | ".join(f"Z_{l}" for l in layers)
-              + f" | test error: exact | sampled, M = {cfg.test_samples} |",
+              + f" | test error: exact | sampled, M = {cfg.network.test_samples} |",
               "|---" * (len(layers) + 3) + "|"]
     for m in models:
         lines.append(f"| {m} | " + " | ".join(f"{s['max_relevance'][m][l]:.3f}" for l in layers)
@@ -252,7 +252,7 @@ def summary_markdown(s, cfg, seeds):
         for m, r in s["epochs_to_sfnn_final_relevance"].items():
             lines.append(f"- {m}: " + ("never within the run" if r["epoch"] is None else
                                        f"epoch {r['epoch']} ({100 * r['fraction']:.2f}% of "
-                                       f"{cfg.epochs})"))
+                                       f"{cfg.training.epochs})"))
     lines += ["", "## Compression: a fall in I(Z_l;X) after its peak (drop > 0.01 bit)", "",
               "| model | " + " | ".join(f"Z_{l}: peak -> final" for l in layers) + " |",
               "|---" * (len(layers) + 1) + "|"]
@@ -274,9 +274,10 @@ def _percent(fraction):
 
 def training_label(cfg):
     """How the networks were trained, for titles: the objective and the optimiser."""
-    objective = ("exact objective" if cfg.estimator == "exact"
-                 else f"M = {cfg.samples} ({cfg.estimator})")
-    return f"{objective}, {cfg.optimizer} lr {cfg.lr}, batch {cfg.batch_size}"
+    net, t = cfg.network, cfg.training
+    objective = ("exact objective" if net.estimator == "exact"
+                 else f"M = {net.samples} ({net.estimator})")
+    return f"{objective}, {t.optimizer} lr {t.lr}, batch {t.batch_size}"
 
 
 @optional_figure
@@ -356,10 +357,10 @@ def write_report(cfg, models, seeds, out_dir, results, whole):
                for key, curves in read_seeds(os.path.join(out_dir, "infoplane.csv")).items()
                if key[0] in models}
     table = seed_mean(by_seed)
-    summary = summarize(table, models, cfg.epochs)
+    summary = summarize(table, models, cfg.training.epochs)
     summary["over_seeds"] = summarize_seeds(by_seed, models)
     summary["I_XY"] = label_information(*whole_distribution(
-        *synthetic12.load_task(cfg.data_file))[1:])
+        *synthetic12.load_task(cfg.data.data_file))[1:])
     for key in ("test_error", "exact_test_error"):
         summary[key] = {name: _seed_mean(results, key, name, whole) for name in models}
     partial = whole != list(seeds)
@@ -371,7 +372,7 @@ def write_report(cfg, models, seeds, out_dir, results, whole):
     title = figure_title(cfg, len(whole))
     if partial:
         title += f" (in progress: {len(whole)} of {len(seeds)} seeds)"
-    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.epochs, title=title,
+    plot(table, models, os.path.join(out_dir, "infoplane.png"), cfg.training.epochs, title=title,
          by_seed=by_seed)
     return summary
 
@@ -379,10 +380,10 @@ def write_report(cfg, models, seeds, out_dir, results, whole):
 def figure_title(cfg, n_seeds):
     """'Information plane, 12-bit task (icosahedral rule): 300 epochs, 1 seed, exact
     objective, adam lr 0.01, batch 64'."""
-    task = (f"12-bit task ({os.path.basename(cfg.data_file)})" if cfg.data_file
+    task = (f"12-bit task ({os.path.basename(cfg.data.data_file)})" if cfg.data.data_file
             else "12-bit task (icosahedral rule)")
     seeds = "1 seed" if n_seeds == 1 else f"mean of {n_seeds} seeds (faint: each seed)"
-    return (f"Information plane, {task}: {cfg.epochs:,} epochs, {seeds}, "
+    return (f"Information plane, {task}: {cfg.training.epochs:,} epochs, {seeds}, "
             f"{training_label(cfg)}")
 
 

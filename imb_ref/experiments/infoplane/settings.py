@@ -32,7 +32,7 @@ def _models_default():
 @dataclass(frozen=True)
 class InfoplaneSettings:
     """`python run.py infoplane`: the pairs' run settings (each pair is `run` with its
-    model and seed; run.seed is the first seed), which models and seeds, how many
+    model and seed; run.training.seed is the first seed), which models and seeds, how many
     measurements, how many pairs at once. Without a preset it is the embedded demo."""
     EPOCHS = 300        # the demo's length: a few minutes on 2 CPU cores
     # Section 5.3's protocol: 20,000 epochs, 5 initialisations, 30 measurements.
@@ -77,7 +77,7 @@ class InfoplaneSettings:
         own = take(cls, layered)
         own.setdefault("models", cls.default_models())     # the rows, read now
         run = RunSettings.from_flags(layered).check()
-        if run.backend == "cupy" and "jobs" not in own:
+        if run.where.backend == "cupy" and "jobs" not in own:
             own["jobs"] = 1                 # one process drives the GPU
         return cls(run, preset=preset, **own).check()
 
@@ -89,7 +89,7 @@ class InfoplaneSettings:
         check_seeds(self.seeds)
         if self.jobs < 1:
             raise UserError(f"--jobs {self.jobs}: must be at least 1")
-        if self.jobs > 1 and self.run.backend == "cupy":
+        if self.jobs > 1 and self.run.where.backend == "cupy":
             raise UserError("--jobs: the worker processes run NumPy; with --backend cupy "
                             "use --jobs 1 (one process drives the GPU)")
         return self
@@ -102,4 +102,4 @@ class InfoplaneSettings:
         return list(self.default_models() if self.models is None else self.models)
 
     def seed_list(self):
-        return list(range(self.run.seed, self.run.seed + self.seeds))
+        return list(range(self.run.training.seed, self.run.training.seed + self.seeds))
