@@ -2,7 +2,7 @@
 what runs it); a command's parser is generated from its settings class's declared
 fields (flags.py), its settings built and checked by that class, then it runs. run.py at
 the repository's root, and `python -m imb_ref` where the package is installed, call
-`main`; USAGE, which `--help` prints, shows the commands.
+`main`; usage(), which `--help` prints, shows the commands.
 """
 
 import os
@@ -12,10 +12,10 @@ USAGE = """imb_ref's command line: one command per job.
 
     python run.py                                  # the embedded demo (no download): a short
                                                    # information-plane run, a few minutes
-    python run.py train --dataset mnist            # one model (default JointIMB)
+    python run.py train --dataset mnist            # one model (default {model})
     python run.py --backend cupy --dataset cifar10 # the same: `train` is the default command
     python run.py train --resume runs/mnist-...    # continue an interrupted run
-    python run.py infoplane --preset paper         # Section 5.3 in full (20,000 epochs, 5 seeds)
+    python run.py infoplane --preset paper         # Section 5.3 in full ({paper})
     python run.py table1 --dataset mnist           # Table 1 (Section 5.1), the paper's protocol
     python run.py attack runs/mnist-jointimb-...   # Section 5.2: C&W L2 against a trained run
     python run.py golden case.npz                  # a reference case for cross-checks
@@ -39,7 +39,8 @@ from .experiments.table1 import Table1Settings
 from .training.commands import (GoldenSettings, TrainSettings, golden_command, resume_line,
                                 train_command, train_line)
 from .training.run import build_model
-from .training.settings import check_backend, load
+from .models import KINDS
+from .training.settings import Network, check_backend, load
 
 # Flags that were modes before the commands existed.
 FORMER_MODES = {"--table1": "table1", "--export-golden": "golden", "--plan": "table1",
@@ -135,6 +136,14 @@ COMMANDS = {c.name: c for c in (
 )}
 
 
+def usage():
+    """USAGE with the values it names read where they are declared: train's default
+    model, the information plane's paper preset."""
+    paper = InfoplaneSettings.PRESETS["paper"]
+    return USAGE.format(model=KINDS[Network.model].label,
+                        paper=f"{paper['epochs']:,} epochs, {paper['seeds']} seeds")
+
+
 def foreign_flag(command, extras):
     """The one-line refusal of arguments that `command` does not take."""
     token = extras[0]
@@ -160,7 +169,7 @@ def parse(argv):
     if not argv:
         return "infoplane", {}
     if argv[0] in ("-h", "--help"):
-        print(USAGE + "\n\ncommands:\n" + "\n".join(
+        print(usage() + "\n\ncommands:\n" + "\n".join(
             f"  {name:10} {c.help}" for name, c in COMMANDS.items()))
         raise SystemExit(0)
     if argv[0] in COMMANDS:

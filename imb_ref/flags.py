@@ -13,10 +13,11 @@ fields (`take`), so no list of flag names is written beside a class. The help's
 """
 
 import argparse
+import math
 from dataclasses import field, fields, is_dataclass
 from decimal import Decimal
 
-from .errors import ArgumentParser
+from .errors import ArgumentParser, UserError
 
 # Groups appear in --help in this order (a group not listed comes after, as met).
 GROUP_ORDER = ("experiment", "Table 1", "attack", "data", "model", "training", "backend",
@@ -51,7 +52,7 @@ def quoted(value):
 
 def flag(default=None, help="", group=None, *, name=None, short=None, choices=None,
          action=None, default_text=None, metavar=None, nargs=None, commands=None,
-         parse=None, where=False):
+         parse=None, minimum=None, above=None, below=None, maximum=None, where=False):
     """A settings field and its flag. name: the flag when it is not --<field-name>
     (e.g. --attack-n for AttackSettings.n), or the metavar of a positional argument
     (name without dashes); choices: a tuple, or a function read when the parser is
@@ -59,12 +60,15 @@ def flag(default=None, help="", group=None, *, name=None, short=None, choices=No
     (--x / --no-x); help and default_text: a text, or a function read when the parser is
     built; commands: the commands that offer it (None: every command whose settings hold
     the field); parse: parse(text, flag) -> the typed value (a comma list into a tuple),
-    the flag's type; where=True: the field says where or how a run is computed and is
-    left out of == (training/settings.py)."""
+    the flag's type; minimum, above, below, maximum: the range of a number (checked by
+    check_ranges; a float must also be finite); where=True: the field says where or how
+    a run is computed and is left out of == (training/settings.py)."""
     return field(default=default, compare=not where, metadata={
         "help": help, "group": group, "name": name, "short": short, "choices": choices,
         "action": action, "default_text": default_text, "metavar": metavar,
-        "nargs": nargs, "commands": commands, "parse": parse})
+        "nargs": nargs, "commands": commands, "parse": parse,
+        "range": {k: v for k, v in (("minimum", minimum), ("above", above), ("below", below),
+                                    ("maximum", maximum)) if v is not None}})
 
 
 def typed(settings):
@@ -75,6 +79,39 @@ def typed(settings):
         value, parse = getattr(settings, f.name), f.metadata.get("parse")
         if parse is not None and isinstance(value, (str, list)):
             object.__setattr__(settings, f.name, parse(value, option(f)))
+
+
+def out_of_range(value, bounds, integer):
+    """Why `value` is outside `bounds` (flag()'s minimum, above, below, maximum), or
+    None. A float must be finite (a NaN passes every comparison)."""
+    low, high = bounds.get("minimum"), bounds.get("maximum")
+    if integer:
+        if (low is not None and value < low) or (high is not None and value > high):
+            if high is not None:
+                return f"must be between {low} and {high:,}"
+            return "must be 0 or more" if low == 0 else f"must be at least {low}"
+        return None
+    if "above" in bounds and not (math.isfinite(value) and value > bounds["above"]):
+        return f"must be a finite number above {bounds['above']:g}"
+    if low is not None and not (math.isfinite(value) and value >= low):
+        return f"must be a finite number of at least {low:g}"
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if "below" in bounds and value >= bounds["below"]:
+        return f"must be below {bounds['below']:g}"
+    if high is not None and value > high:
+        return f"must be at most {high:g}"
+    return None
+
+
+def check_ranges(settings):
+    """Refuse, in one line, a value outside its field's declared range."""
+    for f in fields(settings):
+        bounds, value = f.metadata.get("range"), getattr(settings, f.name)
+        if bounds and value is not None and not isinstance(value, bool):
+            problem = out_of_range(value, bounds, f.type is int)
+            if problem:
+                raise UserError(f"{option(f)} {value}: {problem}")
 
 
 def declared(f):

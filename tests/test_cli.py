@@ -180,7 +180,7 @@ def test_refuses_to_overwrite_a_run(tmp_path, run_py):
     (["--max-memory", "1e300"], "--max-memory 1e+300: at most 1e+06 GB"),
     (["infoplane", "--points", "99999999999"], "--points 99999999999: must be between 1 "
      "and 10,000"),
-    (["table1", "--seeds", "99999999999"], "--seeds 99999999999: must be between 1 and 1000"),
+    (["table1", "--seeds", "99999999999"], "--seeds 99999999999: must be between 1 and 1,000"),
     (["table1", "--beta-grid", "1e-3,abc"], "--beta-grid '1e-3,abc': give a comma list"),
     (["table1", "--beta-grid", "nan"], "--beta-grid 'nan': give a comma list"),
     (["golden", "x.npz", "--samples", "99999999999", "--batch-size", "1"],

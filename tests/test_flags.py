@@ -104,3 +104,28 @@ def test_where_a_computation_runs_is_declared_once_for_the_runs_and_the_attack()
             f = cls.__dataclass_fields__[name]
             assert f.metadata["help"] == declaration["help"], (cls.__name__, name)
     assert AttackCommand.dtype == "float64" and RunSettings().training.dtype == "float32"
+
+
+def test_a_range_is_declared_on_its_field_and_checked_in_one_line():
+    """minimum/above/below/maximum on a field: check_ranges refuses a value outside, and
+    a float that is not finite (a NaN passes every comparison), naming the flag."""
+    @dataclass(frozen=True)
+    class Settings:
+        widgets: int = flag(7, "widgets", minimum=1, maximum=9)
+        rate: float = flag(0.5, "a rate", above=0.0, below=1.0)
+        spare: int = flag(0, "spares", minimum=0)
+
+    flags.check_ranges(Settings())
+    for settings, message in ((Settings(widgets=10), "--widgets 10: must be between 1 and 9"),
+                              (Settings(rate=0.0), "--rate 0.0: must be a finite number "
+                                                   "above 0"),
+                              (Settings(rate=float("nan")), "--rate nan: must be a finite "
+                                                            "number above 0"),
+                              (Settings(rate=1.0), "--rate 1.0: must be below 1"),
+                              (Settings(spare=-1), "--spare -1: must be 0 or more")):
+        with pytest.raises(UserError) as err:
+            flags.check_ranges(settings)
+        assert str(err.value) == message
+    # The run settings declare theirs: no list of names beside them.
+    with pytest.raises(UserError, match="--momentum 1.0: must be below 1"):
+        RunSettings.from_flags({"momentum": 1.0}).check()

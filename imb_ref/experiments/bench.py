@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..files import atomic_write, check_writable_file, write_json
-from ..flags import flag, parser, take
+from ..flags import check_ranges, flag, parser, take
 from ..gpu.fused import FusedPath
 from ..models.registry import Model
 from ..gpu.launch import optimizer_kernels
@@ -193,7 +193,7 @@ class BenchSettings:
     the records go, and the PyTorch twin."""
     shapes: str = flag(",".join(SHAPES), "comma list of " + ", ".join(SHAPES))
     impl: str = flag(None, "comma list", default_text="every one available")
-    steps: int = flag(20, "timed steps")
+    steps: int = flag(20, "timed steps", minimum=1)
     json: str = flag(None, "write the records to this file")
     markdown: str = flag(None, "write the records as a Markdown table to this file (the "
                          "README's Speed table)")
@@ -208,8 +208,7 @@ class BenchSettings:
     def from_flags(cls, flags):
         """The settings, every flag checked before any timing (one line, exit 2)."""
         a = cls(**take(cls, dict(flags)))
-        if a.steps < 1:
-            raise UserError(f"--steps {a.steps}: must be at least 1")
+        check_ranges(a)
         for name, path in (("--json", a.json), ("--markdown", a.markdown)):
             if path:
                 check_writable_file(path, name)

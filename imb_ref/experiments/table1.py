@@ -29,8 +29,8 @@ import numpy as np
 
 from ..training import checkpoint
 from ..backend import device_name
-from ..flags import flag, holding, quoted, show, take, typed
-from ..training.settings import RunSettings, check_seeds, load, split_list
+from ..flags import check_ranges, flag, holding, quoted, show, take, typed
+from ..training.settings import MAX_SEEDS, RunSettings, load, split_list
 from ..data import SOURCES
 from ..errors import UserError
 from ..training.evaluate import chunk_size
@@ -73,7 +73,7 @@ class Table1Settings:
     of these rows with the seed, beta, split and schedule of its step (row())."""
     rows: tuple = holding(RunSettings)   # ((model, RunSettings), ...) in Table 1's order
     seeds: int = flag(5, "retraining seeds seed, seed+1, ... (the paper's protocol)",
-                      "Table 1")
+                      "Table 1", minimum=1, maximum=MAX_SEEDS)
     beta_grid: tuple = flag(PAPER_BETA_GRID, "betas tried on the validation split (the "
                             "paper's 10^-1 .. 10^-10)", "Table 1", parse=beta_grid)
     plan: bool = flag(False, "with --output-dir: print the runs that can start now, one "
@@ -107,7 +107,7 @@ class Table1Settings:
         rows = tuple((name, RunSettings.from_flags({**flags, "model": name}).check())
                      for name in models_in("table1"))   # every run's settings first
         settings = cls(rows, attack=attack, **own)
-        check_seeds(settings.seeds)
+        check_ranges(settings)
         if not SOURCES[settings.dataset].table1:
             raise UserError(f"table1 --dataset {settings.dataset}: Table 1 is for " +
                             ", ".join(d for d, s in SOURCES.items() if s.table1))

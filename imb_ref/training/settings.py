@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 
 from ..errors import UserError
-from ..flags import flag, plain_default, show, typed
+from ..flags import check_ranges, flag, plain_default, show, typed
 from ..exact import max_transition_entries
 from ..gpu.fused import ESTIMATORS as FUSED_ESTIMATORS
 from ..data.cifar10 import TRAIN_FILES
@@ -83,15 +83,16 @@ ONE_DATASET = ("train", "table1", "golden")               # the image sets' flag
 
 
 def setting(default, help, group, commands, *, where=False, short=None, choices=None,
-            default_text=None, action=None, parse=None):
+            default_text=None, action=None, parse=None, **bounds):
     """A run setting and its flag, declared once (flags.flag): the default, the help, its
     group in `--help`, the commands that offer it, its choices (a function, read when the
     parser is built: a row added later is offered), and `default_text` where the default
     is not a plain value. where=True: a field that says where or how a run is computed,
     never what it computes: two runs that differ only in these are the same run (not part
-    of ==)."""
+    of ==). bounds: the range of a number (flags.flag's minimum, above, below, maximum)."""
     return flag(default, help, group, commands=commands, where=where, short=short,
-                choices=choices, default_text=default_text, action=action, parse=parse)
+                choices=choices, default_text=default_text, action=action, parse=parse,
+                **bounds)
 
 
 # Where and how a computation runs: the flags the run settings share with the attack
@@ -186,11 +187,12 @@ class Network(Group):
                          choices=lambda: tuple(KINDS))
     hidden: tuple = setting((512, 512), "hidden widths, comma list", "model", ALL_RUNS,
                             parse=lambda text, name: parse_sizes(text, name))
-    samples: int = setting(MODEL["M"], "M, samples per particle per layer in training", "model",
-                           ALL_RUNS, short="-M")
-    test_samples: int = setting(None, "M at test time", "model", ALL_RUNS,
+    samples: int = setting(MODEL["M"], "M, samples per particle per layer in training",
+                           "model", ALL_RUNS, short="-M", minimum=1)
+    test_samples: int = setting(None, "M at test time", "model", ALL_RUNS, minimum=1,
                                 default_text="--samples")   # from_flags fills it in
-    test_runs: int = setting(10, "stochastic test passes reported", "model", ALL_RUNS)
+    test_runs: int = setting(10, "stochastic test passes reported", "model", ALL_RUNS,
+                             minimum=1)
     gammas: tuple = setting((1.0,), "JointIMB weights of VCR_0..VCR_L: one value or L+1",
                             "model", ALL_RUNS, parse=lambda text, name: weights(text, name))
     betas: tuple = setting((1e-4,), "weights of KL_1..KL_L: one value or L", "model",
@@ -200,14 +202,15 @@ class Network(Group):
                              "with its gradient by enumeration, for small networks such as "
                              "synthetic12's, NumPy only", "model", ALL_RUNS,
                              choices=_estimators)
-    vib_k: int = setting(MODEL["vib_k"], "VIB bottleneck size", "model", ("train", "table1"))
-    vib_beta: float = setting(MODEL["vib_beta"], "VIB's beta", "model", ("train", "table1"))
+    vib_k: int = setting(MODEL["vib_k"], "VIB bottleneck size", "model", ("train", "table1"),
+                         minimum=1)
+    vib_beta: float = setting(MODEL["vib_beta"], "VIB's beta", "model", ("train", "table1"),
+                              minimum=0.0)
     vib_samples: int = setting(MODEL["vib_samples"], "VIB bottleneck draws per example in "
                                "training (Appendix D has M = 32 for every stochastic model)",
-                               "model",
-                               ("train", "table1"))
+                               "model", ("train", "table1"), minimum=1)
     vib_test_samples: int = setting(MODEL["vib_test_samples"], "VIB draws averaged at test "
-                                    "time", "model", ("train", "table1"))
+                                    "time", "model", ("train", "table1"), minimum=1)
 
     def __post_init__(self):
         typed(self)     # hidden, gammas, betas: tuples, however they were given
@@ -225,25 +228,26 @@ class Network(Group):
 class Training(Group):
     """The optimisation: seed, precision, optimiser, batches, length, early stopping,
     the preset that chose them."""
-    seed: int = setting(0, "seed of the (first) run", "training", ALL_RUNS)
+    seed: int = setting(0, "seed of the (first) run", "training", ALL_RUNS, minimum=0)
     dtype: str = shared("dtype", "float32", commands=TRAINING)
     optimizer: str = setting("adam", "the optimiser", "training", TRAINING,
                              choices=_optimizers)
-    lr: float = setting(None, "learning rate", "training", TRAINING,
+    lr: float = setting(None, "learning rate", "training", TRAINING, above=0.0,
                         default_text="the optimiser's usual")
-    momentum: float = setting(0.9, "SGD momentum", "training", TRAINING)
+    momentum: float = setting(0.9, "SGD momentum", "training", TRAINING, minimum=0.0,
+                              below=1.0)
     clip: float = setting(0.0, "global gradient-norm clipping, 0 for none", "training",
-                          TRAINING)
-    batch_size: int = setting(100, "examples per step", "training",
-                              ALL_RUNS)
+                          TRAINING, minimum=0.0)
+    batch_size: int = setting(100, "examples per step", "training", ALL_RUNS, minimum=1)
     shuffle: bool = setting(True, "reshuffle the training set every epoch", "training",
                             TRAINING, action="boolean")
     epochs: int = setting(10, "epochs to train; 0 evaluates without training", "training",
-                          TRAINING)
+                          TRAINING, minimum=0)
     stage_epochs: int = setting(None, "GreedyIMB epochs per layer", "training", TRAINING,
                                 default_text="epochs split equally over the L layers")
     patience: int = setting(0, "early stopping on validation error after N epochs without "
-                            "improvement, 0 for none", "training", ("train", "table1"))
+                            "improvement, 0 for none", "training", ("train", "table1"),
+                            minimum=0)
     preset: str = setting(None, "paper: Appendix D's settings; authors: the authors' "
                           "released code (see README's presets)", "training",
                           ("train", "table1"), choices=lambda: tuple(PRESETS),
@@ -258,7 +262,8 @@ class Where(Group):
                            default_text="$IMB_DATA, else ~/.cache/imb_ref")
     backend: str = shared("backend", "numpy", commands=TRAINING, where=True)
     max_memory: float = setting(2.0, "GB of working memory per chunk of a batch; batches "
-                                "are split to fit", "backend", TRAINING, where=True)
+                                "are split to fit", "backend", TRAINING, where=True,
+                                above=0.0)
     fused: bool = setting(None, "CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, "
                           "leaves drawn in-kernel and never stored, and run every model's "
                           "optimiser update as one kernel per parameter (the tree needs "
@@ -448,34 +453,13 @@ def per_layer(values, count, flag):
 def check_run(cfg):
     """Refuse, in one line, settings no run can have: every range and combination that
     can be checked before the backend is resolved or any data is read."""
-    positive = {"samples": cfg.network.samples, "test_samples": cfg.network.test_samples,
-                "batch_size": cfg.training.batch_size, "test_runs": cfg.network.test_runs,
-                "vib_k": cfg.network.vib_k, "vib_samples": cfg.network.vib_samples,
-                "vib_test_samples": cfg.network.vib_test_samples}
-    for name, value in positive.items():
-        if value is None or value < 1:
-            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    for group in GROUPS:                          # each number in its declared range
+        check_ranges(getattr(cfg, group))
     t = cfg.training
-    for name, value in (("epochs", t.epochs), ("seed", t.seed), ("patience", t.patience)):
-        if value < 0:
-            raise UserError(f"--{name} {value}: must be 0 or more")
-    # Real-valued flags: finite (a NaN passes every comparison) and in range.
-    for name, value, lowest, strict in (("max_memory", cfg.where.max_memory, 0.0, True),
-                                        ("lr", cfg.training.lr, 0.0, True),
-                                        ("clip", cfg.training.clip, 0.0, False),
-                                        ("momentum", cfg.training.momentum, 0.0, False),
-                                        ("vib_beta", cfg.network.vib_beta, 0.0, False)):
-        if value is None:
-            continue
-        if not math.isfinite(value) or value < lowest or (strict and value == lowest):
-            raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number "
-                            f"{'above' if strict else 'of at least'} {lowest:g}")
     cfg.network.layer_gammas()
     cfg.network.layer_betas()
     if cfg.where.max_memory > MAX_MEMORY_GB:
         raise UserError(f"--max-memory {cfg.where.max_memory}: at most {MAX_MEMORY_GB:g} GB")
-    if cfg.training.momentum >= 1:
-        raise UserError(f"--momentum {cfg.training.momentum}: must be below 1")
     if t.stage_epochs is not None and not 1 <= t.stage_epochs <= max(t.epochs, 1):
         raise UserError(f"--stage-epochs {t.stage_epochs}: must be between 1 and --epochs "
                         f"({cfg.training.epochs})")
@@ -495,12 +479,6 @@ def check_run(cfg):
     if cfg.where.fused and cfg.network.estimator not in FUSED_ESTIMATORS:
         raise UserError(f"--fused: there is no fused {cfg.network.estimator} estimator (it needs "
                         "every leaf stored); use --no-fused")
-
-
-def check_seeds(seeds):
-    """--seeds of the commands that train several seeds."""
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise UserError(f"--seeds {seeds}: must be between 1 and {MAX_SEEDS}")
 
 
 def check_backend(cfg, xp):

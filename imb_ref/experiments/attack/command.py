@@ -15,9 +15,8 @@ import numpy as np
 from ...training import checkpoint
 from ...backend import device_name
 from ...training.settings import RunSettings, load, shared
-from ...errors import UserError
 from ...files import check_writable_folder, write_json
-from ...flags import dest, flag, option, take
+from ...flags import check_ranges, dest, flag, take
 from ...training.loop import progress_bar
 from .cw import CWConfig
 from .report import BUDGETS, attack_images, concat, grid_png, metrics
@@ -28,32 +27,31 @@ class AttackSettings:
     """The attack's settings, each declared once with its flag (the flags are
     --attack-<field> but --eot-samples). The C&W optimiser's own defaults are
     CWConfig's."""
-    n: int = flag(1000, "first N test images", "attack", name="--attack-n")
+    n: int = flag(1000, "first N test images", "attack", name="--attack-n", minimum=1)
     mode: str = flag("both", "which attacks", "attack", name="--attack-mode",
                      choices=("targeted", "untargeted", "both"))
     iters: int = flag(CWConfig.iters, "Adam iterations per binary-search step (the "
-                      "reference code used 10000)", "attack", name="--attack-iters")
+                      "reference code used 10000)", "attack", name="--attack-iters",
+                      minimum=1)
     binary_steps: int = flag(CWConfig.binary_steps, "binary-search steps on c", "attack",
-                             name="--attack-binary-steps")
+                             name="--attack-binary-steps", minimum=1)
     lr: float = flag(CWConfig.lr, "Adam's learning rate", "attack", name="--attack-lr")
     kappa: float = flag(CWConfig.kappa, "confidence margin kappa", "attack",
                         name="--attack-kappa")
     initial_const: float = flag(CWConfig.initial_const, "initial c", "attack",
                                 name="--attack-initial-const")
     eot: int = flag(CWConfig.eot, "fresh draws averaged per attack step (expectation over "
-                    "transformation)", "attack", name="--eot-samples")
+                    "transformation)", "attack", name="--eot-samples", minimum=1)
     eval_samples: int = flag(100, "fresh draws in the decision rule that verifies each "
-                             "success", "attack", name="--attack-eval-samples")
-    batch: int = flag(100, "images attacked together", "attack", name="--attack-batch")
+                             "success", "attack", name="--attack-eval-samples", minimum=1)
+    batch: int = flag(100, "images attacked together", "attack", name="--attack-batch",
+                      minimum=1)
 
     @classmethod
     def from_flags(cls, flags):
         """The settings from a command's parsed flags (taken out of `flags`), checked."""
         settings = cls(**take(cls, flags))
-        for f in fields(cls):
-            value = getattr(settings, f.name)
-            if f.type is int and value < 1:
-                raise UserError(f"{option(f)} {value}: must be at least 1")
+        check_ranges(settings)
         return settings
 
     @classmethod

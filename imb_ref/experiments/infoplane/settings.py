@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ...errors import UserError
 from ...models import models_in, tree_models
-from ...flags import flag, plain_default, show, take, typed
-from ...training.settings import MAX_POINTS, RunSettings, check_seeds, split_list
+from ...flags import check_ranges, flag, plain_default, show, take, typed
+from ...training.settings import MAX_POINTS, MAX_SEEDS, RunSettings, split_list
 
 
 def _models_help():
@@ -44,12 +44,13 @@ class InfoplaneSettings:
         choices=tuple(PRESETS), default_text="the demo")
     models: tuple = flag(None, _models_help, "experiment", default_text=_models_default,
                          parse=model_names)
-    seeds: int = flag(1, "initialisations seed, seed+1, ...", "experiment")
+    seeds: int = flag(1, "initialisations seed, seed+1, ...", "experiment", minimum=1,
+                      maximum=MAX_SEEDS)
     points: int = flag(16, "log-spaced epochs at which I(Z_l;X) and I(Z_l;Y) are computed",
-                       "experiment")
+                       "experiment", minimum=1, maximum=MAX_POINTS)
     jobs: int = flag(max(1, min(3, os.cpu_count() or 1)), "train this many (model, seed) "
                      "pairs at once, one worker process each (NumPy)", "backend",
-                     short="-j", default_text="the cores here, up to 3")
+                     short="-j", default_text="the cores here, up to 3", minimum=1)
     output_dir: str = flag(None, "experiment folder; rerun with the same folder to "
                            "continue an interrupted experiment", "output",
                            default_text="runs/infoplane-<time>")
@@ -83,12 +84,7 @@ class InfoplaneSettings:
 
     def check(self):
         self.model_list()
-        if not 1 <= self.points <= MAX_POINTS:
-            raise UserError(f"--points {self.points}: must be between 1 and {MAX_POINTS:,} "
-                            f"(log-spaced epochs; a run has at most --epochs + 1 to measure)")
-        check_seeds(self.seeds)
-        if self.jobs < 1:
-            raise UserError(f"--jobs {self.jobs}: must be at least 1")
+        check_ranges(self)
         if self.jobs > 1 and self.run.where.backend == "cupy":
             raise UserError("--jobs: the worker processes run NumPy; with --backend cupy "
                             "use --jobs 1 (one process drives the GPU)")
