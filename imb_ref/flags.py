@@ -52,7 +52,7 @@ def quoted(value):
 
 def flag(default=None, help="", group=None, *, name=None, short=None, choices=None,
          action=None, default_text=None, metavar=None, nargs=None, commands=None,
-         parse=None, minimum=None, above=None, below=None, maximum=None, where=False):
+         parse=None, minimum=None, above=None, below=None, maximum=None):
     """A settings field and its flag. name: the flag when it is not --<field-name>
     (e.g. --attack-n for AttackSettings.n), or the metavar of a positional argument
     (name without dashes); choices: a tuple, or a function read when the parser is
@@ -61,9 +61,8 @@ def flag(default=None, help="", group=None, *, name=None, short=None, choices=No
     built; commands: the commands that offer it (None: every command whose settings hold
     the field); parse: parse(text, flag) -> the typed value (a comma list into a tuple),
     the flag's type; minimum, above, below, maximum: the range of a number (checked by
-    check_ranges; a float must also be finite); where=True: the field says where or how
-    a run is computed and is left out of == (training/settings.py)."""
-    return field(default=default, compare=not where, metadata={
+    check_ranges; a float must also be finite)."""
+    return field(default=default, metadata={
         "help": help, "group": group, "name": name, "short": short, "choices": choices,
         "action": action, "default_text": default_text, "metavar": metavar,
         "nargs": nargs, "commands": commands, "parse": parse,

@@ -82,15 +82,15 @@ TRAINING = ("train", "infoplane", "table1")               # the commands that tr
 ONE_DATASET = ("train", "table1", "golden")               # the image sets' flags
 
 
-def setting(default, help, group, commands, *, where=False, short=None, choices=None,
+def setting(default, help, group, commands, *, short=None, choices=None,
             default_text=None, action=None, parse=None, **bounds):
     """A run setting and its flag, declared once (flags.flag): the default, the help, its
     group in `--help`, the commands that offer it, its choices (a function, read when the
     parser is built: a row added later is offered), and `default_text` where the default
-    is not a plain value. where=True: a field that says where or how a run is computed,
-    never what it computes: two runs that differ only in these are the same run (not part
-    of ==). bounds: the range of a number (flags.flag's minimum, above, below, maximum)."""
-    return flag(default, help, group, commands=commands, where=where, short=short,
+    is not a plain value. bounds: the range of a number (flags.flag's minimum, above,
+    below, maximum). Where a field says where or how a run is computed, never what it
+    computes, it belongs to the Where group, which a run's identity leaves out."""
+    return flag(default, help, group, commands=commands, short=short,
                 choices=choices, default_text=default_text, action=action, parse=parse,
                 **bounds)
 
@@ -258,23 +258,23 @@ class Training(Group):
 class Where(Group):
     """Where and how the run is computed, never what it computes: two runs that differ
     only here are the same run."""
-    data_dir: str = shared("data_dir", None, commands=ONE_DATASET, where=True,
+    data_dir: str = shared("data_dir", None, commands=ONE_DATASET,
                            default_text="$IMB_DATA, else ~/.cache/imb_ref")
-    backend: str = shared("backend", "numpy", commands=TRAINING, where=True)
+    backend: str = shared("backend", "numpy", commands=TRAINING)
     max_memory: float = setting(2.0, "GB of working memory per chunk of a batch; batches "
-                                "are split to fit", "backend", TRAINING, where=True,
-                                above=0.0)
+                                "are split to fit", "backend", TRAINING, above=0.0)
     fused: bool = setting(None, "CuPy: train SFNN/JointIMB/GreedyIMB with the fused kernels, "
                           "leaves drawn in-kernel and never stored, and run every model's "
                           "optimiser update as one kernel per parameter (the tree needs "
                           "estimator raiko or st); --no-fused runs the reference path",
-                          "backend", ("train", "table1"), where=True, action="boolean",
+                          "backend", ("train", "table1"), action="boolean",
                           default_text="on with --backend cupy")
-    quiet: bool = shared("quiet", False, commands=ALL_RUNS, where=True)
+    quiet: bool = shared("quiet", False, commands=ALL_RUNS)
 
 
 GROUPS = {"data": Data, "network": Network, "training": Training, "where": Where}
 GROUP = {f.name: name for name, cls in GROUPS.items() for f in fields(cls)}
+IDENTITY = [k for k, g in GROUP.items() if g != "where"]     # what makes a run the run
 
 
 @dataclass(frozen=True)
@@ -358,20 +358,16 @@ class RunSettings:
             settings = settings.replace(test_samples=settings.network.samples)
         return settings
 
-    def identity(self):
-        """The flat names of the settings that make a run's identity (all but where)."""
-        return [k for k, g in GROUP.items() if g != "where"]
-
     def differences(self, other):
         """[(name, mine, other's)] of the fields that make a run's identity and differ."""
-        return [(k, self.get(k), other.get(k)) for k in self.identity()
+        return [(k, self.get(k), other.get(k)) for k in IDENTITY
                 if self.get(k) != other.get(k)]
 
     def resumed_with(self, flags, folder):
         """These saved settings with the flags given beside --resume: a flag may change
         where and how the run is computed, and --epochs (which extends it); any other
         flag that differs is refused, not silently ignored."""
-        compared = set(self.identity()) - {"epochs"}
+        compared = set(IDENTITY) - {"epochs"}
         given = self.replace(**{k: v for k, v in flags.items() if k in GROUP})
         for key in sorted(compared & set(flags)):
             if given.get(key) != self.get(key):
