@@ -3,13 +3,20 @@
 Every verdict in `results/` and the README comes from `judge(claim, run)`. The words are
 four, and each has one meaning:
 
-* **supported**: the test rejects "the claim is false" at alpha = 0.05;
-* **refuted**: the test rejects "the claim is true" at alpha = 0.05 (the opposite
-  one-sided test, or for comparability the difference lies beyond the margin);
-* **not decided**: neither (the 95% interval spans zero, or the margin);
+* **supported**: the test rejects "the claim is false" at the one-sided level 0.025;
+* **refuted**: the test rejects "the claim is true" at 0.025 (the opposite one-sided
+  test, or for comparability the difference lies beyond the margin);
+* **not decided**: neither;
 * **not tested**: the run cannot test the claim, and the reason is printed (a model
   without a run, fewer than 2 seeds, a run shorter than the claim's length, a stage cut
   off). No statistic is computed then.
+
+The level is that of a two-sided 5% test, so that a verdict and the 95% interval printed
+beside it never disagree: supported exactly when the interval lies wholly on the claim's
+side of zero (inside the margin, for comparability), refuted exactly when it lies wholly
+on the other side (beyond the margin), not decided when it spans zero (or a margin's
+edge). At the one-sided 0.05 the matching interval would be a 90% one, and a
+"supported" beside a 95% interval reaching below zero reads as a contradiction.
 
 The tests, all from scipy.stats:
 
@@ -18,16 +25,17 @@ The tests, all from scipy.stats:
 | order | A is better than B | one-sided t-test; paired by seed where the models of a seed share their initialisation and the seeds are known, Welch's otherwise (also from mean, sd and n when only those were kept) |
 | comparable | A and B differ by less than a stated margin | two one-sided t-tests (TOST) against the margin, paired or Welch as above |
 | threshold | a figure lies above (or below) a value | one-sample one-sided t-test against the value |
-| proportion | A's rate over images is higher than B's | one-sided two-proportion z-test over images |
+| proportion | A's rate over images is higher than B's | one-sided two-proportion z-test over images, with the unpooled standard error of the interval beside it |
 | proportion comparable | A's and B's rates differ by less than a margin | two one-sided two-proportion z-tests (TOST) |
 | proportion threshold | a rate over images is below a value | exact one-sided binomial test |
 | reach | a model reaches a level within a fraction of the run | one-sample one-sided t-test of the per-seed fraction against 1 (a seed that never reaches counts as 1) |
 
 A claim of several parts ("better than each of the other four", "in every layer") is an
 intersection: supported when every part is, refuted when any part is, else not decided;
-its p-value is the largest of its parts' (the intersection-union test, exact at alpha
-without a correction). Each verdict carries the effect (oriented so that positive favours
-the claim), its 95% confidence interval, the p-value of the test that decided it and n.
+its p-value is the largest of its parts' (the intersection-union test, exact at the
+level without a correction). Each verdict carries the effect (oriented so that positive
+favours the claim), its 95% confidence interval, the p-value of the test that decided it
+and n.
 """
 
 from dataclasses import dataclass, field
@@ -36,7 +44,8 @@ from typing import Optional, Tuple
 import numpy as np
 from scipy import stats
 
-ALPHA = 0.05
+CONFIDENCE = 0.95                   # the interval beside every verdict
+LEVEL = (1 - CONFIDENCE) / 2        # each one-sided test's level: 0.025
 WORDS = ("supported", "refuted", "not decided", "not tested")
 
 
@@ -89,7 +98,7 @@ class Sample:
 
 
 def _ci(diff, se, df):
-    q = stats.t.ppf(0.975, df)
+    q = stats.t.ppf(1 - LEVEL, df)
     return (float(diff - q * se), float(diff + q * se))
 
 
@@ -129,20 +138,20 @@ def order(a, b, better, paired):
     effect = diff if better == "higher" else -diff
     t = _t(effect, se)
     p_for, p_against = _p_greater(t, df), _p_greater(-t, df)
-    word = "supported" if p_for < ALPHA else ("refuted" if p_against < ALPHA else "not decided")
+    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
     return Verdict(word, f"one-sided {name}", effect, _ci(effect, se, df),
                    p_for if word != "refuted" else p_against, n)
 
 
 def comparable(a, b, margin, paired):
-    """Claim: |a - b| < margin (TOST: both one-sided tests reject at alpha)."""
+    """Claim: |a - b| < margin (TOST: both one-sided tests reject at LEVEL)."""
     if a.n < 2 or b.n < 2:
         return not_tested(f"fewer than 2 seeds ({a.n} and {b.n})", "TOST")
     diff, se, df, name, n = _two_sample(a, b, paired)
     p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
     # Beyond the margin: "the difference is within it" rejected on one side.
     p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
-    word = "supported" if p_tost < ALPHA else ("refuted" if p_out < ALPHA else "not decided")
+    word = "supported" if p_tost < LEVEL else ("refuted" if p_out < LEVEL else "not decided")
     return Verdict(word, f"TOST ({name}), margin {margin:g}", diff, _ci(diff, se, df),
                    p_tost if word != "refuted" else p_out, n)
 
@@ -155,7 +164,7 @@ def threshold(s, value, side):
     effect = (s.mean - value) if side == "above" else (value - s.mean)
     t = _t(effect, se)
     p_for, p_against = _p_greater(t, s.n - 1), _p_greater(-t, s.n - 1)
-    word = "supported" if p_for < ALPHA else ("refuted" if p_against < ALPHA else "not decided")
+    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
     return Verdict(word, "one-sided one-sample t-test", effect, _ci(effect, se, s.n - 1),
                    p_for if word != "refuted" else p_against, f"{s.n} seeds")
 
@@ -179,26 +188,24 @@ class Rate:
 
 
 def _z_two(a, b, delta=0.0):
-    """z of (a.rate - b.rate - delta) with the unpooled standard error (pooled when
-    delta is 0, the usual test of equality), and the unpooled se."""
-    se_u = np.sqrt(a.rate * (1 - a.rate) / a.n + b.rate * (1 - b.rate) / b.n)
-    if delta == 0.0:
-        pool = (a.rate * a.n + b.rate * b.n) / (a.n + b.n)
-        se = np.sqrt(pool * (1 - pool) * (1 / a.n + 1 / b.n))
-    else:
-        se = se_u
-    return _t(a.rate - b.rate - delta, se), float(se_u)
+    """z of (a.rate - b.rate - delta) and its standard error, unpooled: the same
+    standard error as the Wald interval beside the verdict, so that the two agree (the
+    pooled one of the textbook test of equality can put the test and the interval on
+    opposite sides of the level)."""
+    se = float(np.sqrt(a.rate * (1 - a.rate) / a.n + b.rate * (1 - b.rate) / b.n))
+    return _t(a.rate - b.rate - delta, se), se
 
 
 def _wald(diff, se):
-    return (float(diff - 1.959963984540054 * se), float(diff + 1.959963984540054 * se))
+    q = float(stats.norm.ppf(1 - LEVEL))
+    return (float(diff - q * se), float(diff + q * se))
 
 
 def proportion_order(a, b):
     """Claim: a's rate is higher than b's (one-sided two-proportion z-test)."""
     z, se = _z_two(a, b)
     p_for, p_against = float(stats.norm.sf(z)), float(stats.norm.cdf(z))
-    word = "supported" if p_for < ALPHA else ("refuted" if p_against < ALPHA else "not decided")
+    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
     diff = a.rate - b.rate
     return Verdict(word, "one-sided two-proportion z-test", diff, _wald(diff, se),
                    p_for if word != "refuted" else p_against, f"{a.n} and {b.n} images")
@@ -210,7 +217,7 @@ def proportion_comparable(a, b, margin):
     z_hi, _ = _z_two(a, b, margin)
     p_tost = max(float(stats.norm.sf(z_lo)), float(stats.norm.cdf(z_hi)))
     p_out = min(float(stats.norm.cdf(z_lo)), float(stats.norm.sf(z_hi)))
-    word = "supported" if p_tost < ALPHA else ("refuted" if p_out < ALPHA else "not decided")
+    word = "supported" if p_tost < LEVEL else ("refuted" if p_out < LEVEL else "not decided")
     diff = a.rate - b.rate
     return Verdict(word, f"TOST (two-proportion z-tests), margin {margin:g}", diff,
                    _wald(diff, se),
@@ -224,8 +231,8 @@ def proportion_threshold(a, value, side):
     alt_for, alt_against = ("less", "greater") if side == "below" else ("greater", "less")
     p_for = float(stats.binomtest(k, a.n, value, alternative=alt_for).pvalue)
     p_against = float(stats.binomtest(k, a.n, value, alternative=alt_against).pvalue)
-    word = "supported" if p_for < ALPHA else ("refuted" if p_against < ALPHA else "not decided")
-    ci = stats.binomtest(k, a.n).proportion_ci(0.95, method="exact")
+    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
+    ci = stats.binomtest(k, a.n).proportion_ci(CONFIDENCE, method="exact")
     effect = value - a.rate if side == "below" else a.rate - value
     lo, hi = (value - ci.high, value - ci.low) if side == "below" else (ci.low - value,
                                                                       ci.high - value)
@@ -265,7 +272,7 @@ def matches(s, value, margin):
     diff = s.mean - value
     p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
     p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
-    word = "supported" if p_tost < ALPHA else ("refuted" if p_out < ALPHA else "not decided")
+    word = "supported" if p_tost < LEVEL else ("refuted" if p_out < LEVEL else "not decided")
     return Verdict(word, f"TOST (one-sample t-tests), margin {margin:g}", diff,
                    _ci(diff, se, df), p_tost if word != "refuted" else p_out, f"{s.n} seeds")
 

@@ -173,17 +173,21 @@ def claims_markdown(rows):
            GENERATED.format(src="[runs/](runs/) and the ledger `imb_ref/claims/ledger.py`"),
            "",
            "One judge (`imb_ref/claims/judge.py`) decides every row from the run's per-seed "
-           "(or per-image) figures, at alpha = 0.05: **supported** (the stated test rejects "
-           "that the claim is false), **refuted** (it rejects that the claim is true), "
-           "**not decided** (neither), **not tested** (the run cannot test the claim; the "
-           "reason is given). Orders: one-sided t-tests, paired by seed where the models "
+           "(or per-image) figures, each one-sided test at 0.025 (the level of a two-sided 5% "
+           "test): **supported** (the stated test rejects that the claim is false), "
+           "**refuted** (it rejects that the claim is true), **not decided** (neither), "
+           "**not tested** (the run cannot test the claim; the reason is given). Orders: one-sided t-tests, paired by seed where the models "
            "of a seed share their initialisation and the seeds were kept, Welch's "
            "otherwise; comparability: two one-sided tests (TOST) against the margin "
            "written beside the claim; rates over images: two-proportion z-tests, or an "
            "exact binomial test against a value. A claim of several parts (each other "
            "model, each layer) is supported only when every part is (intersection-union). "
            "The effect is oriented so that a positive value favours the claim (for "
-           "comparability it is the difference itself), with its 95% interval.", "",
+           "comparability it is the difference itself), with its 95% interval, which the "
+           "verdict never contradicts: supported exactly when the interval lies on the "
+           "claim's side of zero (inside the margin), refuted when on the other (beyond "
+           "it), not decided when it spans zero (or a margin's edge). The p beside a "
+           "verdict is its one-sided p; between 0.025 and 0.05 it is not decided.", "",
            "| claim | where | the paper's words | paper | ours | test | effect [95% CI] | p "
            "| n | verdict | run |", "|" + "---|" * 11]
     for r in rows:

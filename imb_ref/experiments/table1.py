@@ -497,8 +497,8 @@ def markdown(t):
     pairs = model_pairs(t["rows"], better)
     if pairs:
         lines += ["", "Differences of seed means (first model minus second, points of "
-                  f"{t['metric']}), and the one judge on \"the first is better\" (alpha "
-                  "0.05; the interval is of the first's lead, 95%):", "",
+                  f"{t['metric']}), and the one judge on \"the first is better\" (one-sided "
+                  "at 0.025; the interval is of the first's lead, 95%):", "",
                   "| models | ours | the first better: verdict | test | lead [95% CI] | p | "
                   "paper |", "|---|---|---|---|---|---|---|"]
         for p in pairs:
