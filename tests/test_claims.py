@@ -133,6 +133,16 @@ def test_the_17_95_percent_is_greedyimb_at_l_1_not_the_whole_schedule():
             assert v.word == "not tested" and "greedyimb-l1" in v.reason
 
 
+def test_models_of_different_seeds_are_compared_unpaired_and_say_why():
+    """Five JointIMB seeds against SFNN's first two: Welch's test on all seven values,
+    and the n column says the seeds differ (not that they were not kept)."""
+    joint, sfnn = seeds(1.617, 1.422, 1.402, 1.515, 1.661), seeds(1.395, 1.69)
+    v = judge.order(joint, sfnn, "lower", paired=True)
+    ref = stats.ttest_ind(sfnn.values, joint.values, equal_var=False, alternative="greater")
+    assert v.test == "one-sided Welch t-test" and abs(v.p - ref.pvalue) < TOL
+    assert v.n == "5 and 2 seeds, unpaired: not the same seeds"
+
+
 def test_one_seed_is_not_tested():
     v = judge.order(Sample(by_seed={"0": 1.6}), seeds(1.4, 1.7), "lower", paired=True)
     assert v.word == "not tested" and "fewer than 2 seeds" in v.reason

@@ -114,7 +114,8 @@ def _two_sample(a, b, paired):
     se = np.sqrt(va + vb)
     # Welch-Satterthwaite degrees of freedom (scipy's ttest_ind_from_stats uses the same).
     df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1)) if se > 0 else a.n + b.n - 2
-    why = "" if paired is False else ", unpaired: seeds not kept"
+    why = ("" if paired is False else ", unpaired: seeds not kept"
+           if a.by_seed is None or b.by_seed is None else ", unpaired: not the same seeds")
     return (a.mean - b.mean, float(se), float(df), "Welch t-test",
             f"{a.n} and {b.n} seeds{why}")
 
