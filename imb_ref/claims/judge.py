@@ -97,6 +97,16 @@ class Sample:
         return None if self.by_seed is None else np.asarray(list(self.by_seed.values()), float)
 
 
+def _decide(p_for, p_against):
+    """The verdict's word from the two one-sided p-values, and the p printed beside it
+    (the claim's one-sided p, or the opposite test's when that refutes it)."""
+    if p_for < LEVEL:
+        return "supported", p_for
+    if p_against < LEVEL:
+        return "refuted", p_against
+    return "not decided", p_for
+
+
 def _ci(diff, se, df):
     q = stats.t.ppf(1 - LEVEL, df)
     return (float(diff - q * se), float(diff + q * se))
@@ -114,8 +124,12 @@ def _two_sample(a, b, paired):
     se = np.sqrt(va + vb)
     # Welch-Satterthwaite degrees of freedom (scipy's ttest_ind_from_stats uses the same).
     df = (va + vb) ** 2 / (va ** 2 / (a.n - 1) + vb ** 2 / (b.n - 1)) if se > 0 else a.n + b.n - 2
-    why = ("" if paired is False else ", unpaired: seeds not kept"
-           if a.by_seed is None or b.by_seed is None else ", unpaired: not the same seeds")
+    if paired is False:
+        why = ""
+    elif a.by_seed is None or b.by_seed is None:
+        why = ", unpaired: seeds not kept"
+    else:
+        why = ", unpaired: not the same seeds"
     return (a.mean - b.mean, float(se), float(df), "Welch t-test",
             f"{a.n} and {b.n} seeds{why}")
 
@@ -139,9 +153,9 @@ def order(a, b, better, paired):
     effect = diff if better == "higher" else -diff
     t = _t(effect, se)
     p_for, p_against = _p_greater(t, df), _p_greater(-t, df)
-    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
+    word, p = _decide(p_for, p_against)
     return Verdict(word, f"one-sided {name}", effect, _ci(effect, se, df),
-                   p_for if word != "refuted" else p_against, n)
+                   p, n)
 
 
 def comparable(a, b, margin, paired):
@@ -152,9 +166,9 @@ def comparable(a, b, margin, paired):
     p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
     # Beyond the margin: "the difference is within it" rejected on one side.
     p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
-    word = "supported" if p_tost < LEVEL else ("refuted" if p_out < LEVEL else "not decided")
+    word, p = _decide(p_tost, p_out)
     return Verdict(word, f"TOST ({name}), margin {margin:g}", diff, _ci(diff, se, df),
-                   p_tost if word != "refuted" else p_out, n)
+                   p, n)
 
 
 def threshold(s, value, side):
@@ -165,9 +179,9 @@ def threshold(s, value, side):
     effect = (s.mean - value) if side == "above" else (value - s.mean)
     t = _t(effect, se)
     p_for, p_against = _p_greater(t, s.n - 1), _p_greater(-t, s.n - 1)
-    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
+    word, p = _decide(p_for, p_against)
     return Verdict(word, "one-sided one-sample t-test", effect, _ci(effect, se, s.n - 1),
-                   p_for if word != "refuted" else p_against, f"{s.n} seeds")
+                   p, f"{s.n} seeds")
 
 
 def reach(fractions):
@@ -206,10 +220,10 @@ def proportion_order(a, b):
     """Claim: a's rate is higher than b's (one-sided two-proportion z-test)."""
     z, se = _z_two(a, b)
     p_for, p_against = float(stats.norm.sf(z)), float(stats.norm.cdf(z))
-    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
+    word, p = _decide(p_for, p_against)
     diff = a.rate - b.rate
     return Verdict(word, "one-sided two-proportion z-test", diff, _wald(diff, se),
-                   p_for if word != "refuted" else p_against, f"{a.n} and {b.n} images")
+                   p, f"{a.n} and {b.n} images")
 
 
 def proportion_comparable(a, b, margin):
@@ -218,11 +232,11 @@ def proportion_comparable(a, b, margin):
     z_hi, _ = _z_two(a, b, margin)
     p_tost = max(float(stats.norm.sf(z_lo)), float(stats.norm.cdf(z_hi)))
     p_out = min(float(stats.norm.cdf(z_lo)), float(stats.norm.sf(z_hi)))
-    word = "supported" if p_tost < LEVEL else ("refuted" if p_out < LEVEL else "not decided")
+    word, p = _decide(p_tost, p_out)
     diff = a.rate - b.rate
     return Verdict(word, f"TOST (two-proportion z-tests), margin {margin:g}", diff,
                    _wald(diff, se),
-                   p_tost if word != "refuted" else p_out, f"{a.n} and {b.n} images")
+                   p, f"{a.n} and {b.n} images")
 
 
 def proportion_threshold(a, value, side):
@@ -232,13 +246,13 @@ def proportion_threshold(a, value, side):
     alt_for, alt_against = ("less", "greater") if side == "below" else ("greater", "less")
     p_for = float(stats.binomtest(k, a.n, value, alternative=alt_for).pvalue)
     p_against = float(stats.binomtest(k, a.n, value, alternative=alt_against).pvalue)
-    word = "supported" if p_for < LEVEL else ("refuted" if p_against < LEVEL else "not decided")
+    word, p = _decide(p_for, p_against)
     ci = stats.binomtest(k, a.n).proportion_ci(CONFIDENCE, method="exact")
     effect = value - a.rate if side == "below" else a.rate - value
     lo, hi = (value - ci.high, value - ci.low) if side == "below" else (ci.low - value,
                                                                       ci.high - value)
     return Verdict(word, "exact one-sided binomial test", effect, (float(lo), float(hi)),
-                   p_for if word != "refuted" else p_against, f"{a.n} images ({k} robust)")
+                   p, f"{a.n} images ({k} robust)")
 
 
 # ----------------------------------------------------------------------------- parts
@@ -273,9 +287,9 @@ def matches(s, value, margin):
     diff = s.mean - value
     p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
     p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
-    word = "supported" if p_tost < LEVEL else ("refuted" if p_out < LEVEL else "not decided")
+    word, p = _decide(p_tost, p_out)
     return Verdict(word, f"TOST (one-sample t-tests), margin {margin:g}", diff,
-                   _ci(diff, se, df), p_tost if word != "refuted" else p_out, f"{s.n} seeds")
+                   _ci(diff, se, df), p, f"{s.n} seeds")
 
 
 # ----------------------------------------------------------------------------- a claim and a run
