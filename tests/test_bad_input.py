@@ -273,3 +273,20 @@ def test_a_folder_or_a_broken_link_where_a_file_belongs_is_one_line(tmp_path, ca
     err = one_line_exit_2(capsys, argv + extra)
     reason = "is a folder, not a file" if kind == "folder" else "is a broken link"
     assert str(path) in err and reason in err, err
+
+
+# ---- report: the flags that go together -----------------------------------------------------
+@pytest.mark.parametrize("argv, says", [
+    (["report", "somewhere"], "run folders are read only with --add NAME"),
+    (["report", "--add", "x"], "name the finished run folders to gather"),
+    (["report", "--add", "../x", "F"], "a summary's name is a plain file name"),
+    (["report", "--add", "x", "F", "--check"], "give it without --add"),
+    (["report", "--title", "T"], "--title names the summary that --add NAME writes"),
+])
+def test_report_flags_that_do_not_go_together_are_one_line(tmp_path, capsys, monkeypatch,
+                                                            argv, says):
+    """A report flag given without the one it belongs with is refused before anything is
+    read or written: one line naming what to give instead, exit 2."""
+    monkeypatch.chdir(tmp_path)                  # nothing here to read or overwrite
+    assert says in one_line_exit_2(capsys, argv)
+    assert list(tmp_path.iterdir()) == []

@@ -41,6 +41,9 @@ class ReportSettings:
         if add is not None and (not add or "/" in add or add.startswith(".")):
             raise UserError(f"report --add {add!r}: a summary's name is a plain file name, "
                             f"e.g. mnist-authors-5seeds")
+        if add is None and settings.title is not None:
+            raise UserError("report: --title names the summary that --add NAME writes; "
+                            "give it with --add")
         if add is not None and settings.check:
             raise UserError("report: --check reads the committed summaries; give it "
                             "without --add")
