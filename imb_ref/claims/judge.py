@@ -107,6 +107,14 @@ def _decide(p_for, p_against):
     return "not decided", p_for
 
 
+def _tost(diff, se, df, margin):
+    """(p of "within the margin": the larger of the two one-sided t-tests against -margin
+    and +margin; p of "beyond it": "within it" rejected on one side)."""
+    p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
+    p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
+    return p_tost, p_out
+
+
 def _ci(diff, se, df):
     q = stats.t.ppf(1 - LEVEL, df)
     return (float(diff - q * se), float(diff + q * se))
@@ -154,8 +162,7 @@ def order(a, b, better, paired):
     t = _t(effect, se)
     p_for, p_against = _p_greater(t, df), _p_greater(-t, df)
     word, p = _decide(p_for, p_against)
-    return Verdict(word, f"one-sided {name}", effect, _ci(effect, se, df),
-                   p, n)
+    return Verdict(word, f"one-sided {name}", effect, _ci(effect, se, df), p, n)
 
 
 def comparable(a, b, margin, paired):
@@ -163,12 +170,8 @@ def comparable(a, b, margin, paired):
     if a.n < 2 or b.n < 2:
         return not_tested(f"fewer than 2 seeds ({a.n} and {b.n})", "TOST")
     diff, se, df, name, n = _two_sample(a, b, paired)
-    p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
-    # Beyond the margin: "the difference is within it" rejected on one side.
-    p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
-    word, p = _decide(p_tost, p_out)
-    return Verdict(word, f"TOST ({name}), margin {margin:g}", diff, _ci(diff, se, df),
-                   p, n)
+    word, p = _decide(*_tost(diff, se, df, margin))
+    return Verdict(word, f"TOST ({name}), margin {margin:g}", diff, _ci(diff, se, df), p, n)
 
 
 def threshold(s, value, side):
@@ -285,9 +288,7 @@ def matches(s, value, margin):
         return not_tested(f"fewer than 2 seeds ({s.n})", "TOST")
     se, df = s.sd / np.sqrt(s.n), s.n - 1
     diff = s.mean - value
-    p_tost = max(_p_greater(_t(diff + margin, se), df), _p_greater(_t(margin - diff, se), df))
-    p_out = min(_p_greater(_t(diff - margin, se), df), _p_greater(_t(-margin - diff, se), df))
-    word, p = _decide(p_tost, p_out)
+    word, p = _decide(*_tost(diff, se, df, margin))
     return Verdict(word, f"TOST (one-sample t-tests), margin {margin:g}", diff,
                    _ci(diff, se, df), p, f"{s.n} seeds")
 
