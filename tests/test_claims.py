@@ -247,6 +247,22 @@ def test_several_parts_are_an_intersection():
     assert judge.every([s, n, r], ["a", "b", "c"]).word == "refuted"
 
 
+def test_each_part_is_paired_where_its_two_models_share_their_initialisation():
+    """MNIST, JointIMB the lowest of five: DET, SFNN and GreedyIMB start from JointIMB's
+    initialisation seed by seed (paired t-tests), VIB from its own (Welch's), in one claim."""
+    run = RUNS["mnist-authors-5seeds"]
+    v = judge.judge_claim(CLAIM["mnist-jointimb-best"], run)
+    tests = {lab: part.test for lab, part in v.parts}
+    assert tests == {"vs det": "one-sided paired t-test", "vs sfnn": "one-sided paired t-test",
+                     "vs greedyimb": "one-sided paired t-test",
+                     "vs vib": "one-sided Welch t-test"}
+    joint, greedy = (judge.sample(run["models"][m]) for m in ("jointimb", "greedyimb"))
+    seeds_ = sorted(joint.by_seed)
+    ref = stats.ttest_rel([greedy.by_seed[k] for k in seeds_], [joint.by_seed[k] for k in seeds_],
+                          alternative="greater").pvalue
+    assert abs(dict(v.parts)["vs greedyimb"].p - ref) < TOL
+
+
 # ----------------------------------------------------------------------------- the ledger and the reports
 
 

@@ -363,18 +363,24 @@ def judge_claim(claim, run):
         if isinstance(f, str):
             return not_tested(f)
         theirs[other] = f
-    paired = claim.model in run.get("paired_by_seed", ()) and all(
-        o in run.get("paired_by_seed", ()) for o in claim.others)
+    # Paired part by part: JointIMB against DET is paired by seed (same initialisation)
+    # even where the same claim also sets it against VIB (its own initialisation, Welch).
+    shared = set(run.get("paired_by_seed", ()))
+
+    def paired(other):
+        return claim.model in shared and other in shared
+
     better = run["better"] if claim.figure is None else claim.side
     parts, labels = [], []
     for layer, s in mine.items():
         where = f"{layer} " if layer else ""
         if claim.kind == "order":
             for other, f in theirs.items():
-                parts.append(order(s, f[layer], better, paired))
+                parts.append(order(s, f[layer], better, paired(other)))
                 labels.append(f"{where}vs {other}")
         elif claim.kind == "comparable":
-            parts.append(comparable(s, theirs[claim.others[0]][layer], claim.margin, paired))
+            parts.append(comparable(s, theirs[claim.others[0]][layer], claim.margin,
+                                    paired(claim.others[0])))
             labels.append(where.strip() or claim.others[0])
         elif claim.kind == "matches":
             parts.append(matches(s, claim.value, claim.margin))
