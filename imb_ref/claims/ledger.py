@@ -22,7 +22,8 @@ CIFAR10 = ("cifar10-30epochs",)
 ROBUST = ("mnist-robustness-30epochs",)
 PLANE = ("infoplane-sgd-raiko-3000x5", "infoplane-exact-adam-3000x5",
          "infoplane-exact-adam-20000x1")
-PLANE_L1 = ("infoplane-greedy-l1-3000x5",) + PLANE
+# GreedyIMB at l = 1 in the paper's regime (SGD on the sampled objective) first, as PLANE.
+PLANE_L1 = ("infoplane-greedy-l1-sgd-raiko-3000x5", "infoplane-greedy-l1-3000x5") + PLANE
 
 
 @dataclass(frozen=True)
