@@ -261,6 +261,9 @@ def test_each_part_is_paired_where_its_two_models_share_their_initialisation():
     ref = stats.ttest_rel([greedy.by_seed[k] for k in seeds_], [joint.by_seed[k] for k in seeds_],
                           alternative="greater").pvalue
     assert abs(dict(v.parts)["vs greedyimb"].p - ref) < TOL
+    # The row shows the weakest part's effect, p and n, so its test is named first.
+    assert v.p == dict(v.parts)["vs greedyimb"].p and v.test.startswith(
+        "one-sided paired t-test (vs greedyimb; other parts: one-sided Welch t-test)")
 
 
 # ----------------------------------------------------------------------------- the ledger and the reports

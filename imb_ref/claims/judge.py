@@ -269,15 +269,22 @@ def every(parts, labels):
         lab, v = next((lab, v) for lab, v in parts if v.word == "not tested")
         return Verdict("not tested", v.test, reason=f"{lab}: {v.reason}", parts=parts)
     tests = sorted({v.test for _, v in parts})
-    test = tests[0] if len(tests) == 1 else "; ".join(tests)
+
+    def test_of(lab, v):
+        """The parts' test; where they differ, the shown part's first (its effect, p, n)."""
+        if len(tests) == 1:
+            return tests[0]
+        others = "; ".join(t for t in tests if t != v.test)
+        return f"{v.test} ({lab}; other parts: {others})"
+
     if "refuted" in words:
         lab, v = min(((lab, v) for lab, v in parts if v.word == "refuted"), key=lambda x: x[1].p)
-        return Verdict("refuted", test, v.effect, v.ci, v.p, v.n, reason=f"{lab} refuted",
-                       parts=parts)
+        return Verdict("refuted", test_of(lab, v), v.effect, v.ci, v.p, v.n,
+                       reason=f"{lab} refuted", parts=parts)
     weakest_label, weakest = max(parts, key=lambda x: x[1].p)
     word = "supported" if all(w == "supported" for w in words) else "not decided"
-    return Verdict(word, f"{test}, every part (intersection-union)", weakest.effect,
-                   weakest.ci, weakest.p, weakest.n,
+    return Verdict(word, f"{test_of(weakest_label, weakest)}, every part (intersection-union)",
+                   weakest.effect, weakest.ci, weakest.p, weakest.n,
                    reason=f"weakest part: {weakest_label}", parts=parts)
 
 
